@@ -1,0 +1,366 @@
+"""The lm-eval model ``prompt_tuned``: a frozen Hugging Face model plus a trained soft prompt.
+
+Usage (the stock CLI; see the README for every ``model_args``)::
+
+    lm_eval --model prompt_tuned \\
+        --model_args pretrained=google-t5/t5-base,prompt=PATH_OR_HUB_ID --tasks adv_sst2
+
+It subclasses lm-eval's ``HFLM`` for model loading, tokenisation, batching conventions and
+data parallelism, and replaces the forward passes: the soft prompt is prepended to the input
+embeddings (PEFT's layout) in every pass, multiple-choice documents are scored by
+:mod:`skillneuron_harness.models.scoring` (one encoder pass per document on T5, one pass per
+document on masked LMs, shared-context rows on decoders), and generation feeds the prompt
+through ``inputs_embeds`` (correct with the KV cache, unlike PEFT's prompt-tuning ``generate``).
+
+Three backends: ``seq2seq`` (encoder-decoder), ``masked`` (encoder-only masked LMs, which
+lm-eval's ``hf`` would load as causal LMs) and ``causal`` (decoder-only); ``backend=auto`` picks
+from the config. The soft prompt's virtual tokens count against ``max_length``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import lm_eval.models  # noqa: F401  (lm-eval's own models first: see lm_eval_bridge)
+import torch
+import transformers
+from lm_eval.api.registry import model_registry
+from lm_eval.models.huggingface import HFLM
+from lm_eval.models.utils_hf import stop_sequences_criteria
+from tqdm import tqdm
+from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+from skillneuron_harness.models.scoring import (
+    BACKENDS,
+    ChoiceGroup,
+    score_groups,
+    special_token_frame,
+)
+from skillneuron_harness.prompts import PromptError, SoftPrompt, load_soft_prompt
+
+log = logging.getLogger(__name__)
+
+AUTO_MODEL_CLASSES = {
+    "seq2seq": transformers.AutoModelForSeq2SeqLM,
+    "masked": transformers.AutoModelForMaskedLM,
+    "causal": transformers.AutoModelForCausalLM,
+}
+# PEFT task types whose prompts each backend can take (encoder prompt tuning has no MLM type).
+COMPATIBLE_TASK_TYPES = {
+    "seq2seq": {"SEQ_2_SEQ_LM"},
+    "causal": {"CAUSAL_LM"},
+    "masked": {None, "FEATURE_EXTRACTION", "SEQ_CLS", "TOKEN_CLS", "QUESTION_ANS"},
+}
+
+
+def resolve_backend(config, requested: str = "auto") -> str:
+    """The backend for a model config: encoder-decoder, masked LM or decoder-only."""
+    if requested != "auto":
+        return requested
+    if getattr(config, "is_encoder_decoder", False):
+        return "seq2seq"
+    if config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and not getattr(config, "is_decoder", False):
+        return "masked"
+    return "causal"
+
+
+@dataclass
+class PromptTunedArgs:
+    """The ``model_args`` that ``prompt_tuned`` adds to those of lm-eval's ``hf``."""
+
+    prompt: str | None = None  # PEFT adapter (folder or Hub id) or tensor file; None: no prompt
+    backend: str = "auto"  # auto | seq2seq | masked | causal
+
+    def __post_init__(self):
+        if self.backend not in ("auto", *BACKENDS):
+            raise ValueError(
+                f"backend={self.backend}: unknown backend; use one of auto, {', '.join(BACKENDS)} "
+                "(auto picks from the model config)."
+            )
+
+
+class PromptTunedLM(HFLM):
+    """HFLM with a soft prompt in every forward pass and fast multiple-choice scoring."""
+
+    def __init__(
+        self,
+        pretrained: str | None = None,
+        prompt: str | None = None,
+        peft: str | None = None,
+        backend: str = "auto",
+        **kwargs,
+    ) -> None:
+        if prompt is not None and peft is not None:
+            raise ValueError("prompt= and peft= name the same thing (the soft prompt); pass only one.")
+        if pretrained is None:
+            raise ValueError("pretrained= is required: the Hub id or local path of the frozen base model.")
+        if kwargs.get("tp_plan") is not None:
+            raise ValueError("tp_plan= (tensor parallelism) is not supported by prompt_tuned; use "
+                             "`accelerate launch -m lm_eval ...` data parallelism instead.")
+        self.args = PromptTunedArgs(prompt=prompt if prompt is not None else peft, backend=backend)
+        self.soft_prompt: SoftPrompt | None = None
+        self._prompt_tensor: torch.Tensor | None = None
+        # Load the prompt before the model: a bad path fails in a second, not after a download.
+        if self.args.prompt is not None:
+            self.soft_prompt = load_soft_prompt(self.args.prompt)
+        super().__init__(pretrained=pretrained, **kwargs)
+        self._check_prompt_fits()
+        if self.soft_prompt is not None:
+            embedding = self.model.get_input_embeddings().weight
+            self._prompt_tensor = self.soft_prompt.embeddings.to(embedding.device, embedding.dtype)
+        self._enable_cpu_data_parallel()
+        log.info("prompt_tuned: backend %s, %s", self.backend,
+                 f"{self.num_virtual_tokens} virtual tokens from {self.args.prompt}"
+                 if self.soft_prompt else "no soft prompt (base model alone)")
+
+    # ------------------------------------------------------------------ set-up
+    def _get_backend(self, config, backend="default", trust_remote_code=False) -> None:
+        self.backend = resolve_backend(config, self.args.backend)
+        self.AUTO_MODEL_CLASS = AUTO_MODEL_CLASSES[self.backend]
+
+    def _check_prompt_fits(self) -> None:
+        if self.backend == "masked" and self.tokenizer.mask_token_id is None:
+            raise ValueError(f"pretrained={self.pretrained}: the tokenizer has no mask token, so it cannot "
+                             "be scored as a masked LM; pass backend=causal or backend=seq2seq.")
+        if self.soft_prompt is None:
+            return
+        width = self.model.get_input_embeddings().embedding_dim
+        source = self.args.prompt
+        if self.soft_prompt.width != width:
+            raise PromptError(
+                f"prompt={source}: the prompt is {self.soft_prompt.width} wide but pretrained="
+                f"{self.pretrained} has hidden size {width}; use the prompt trained for this model."
+            )
+        if self.soft_prompt.task_type not in COMPATIBLE_TASK_TYPES[self.backend] and self.soft_prompt.format == "peft":
+            raise PromptError(
+                f"prompt={source}: the adapter was made for task_type {self.soft_prompt.task_type} "
+                f"(base model {self.soft_prompt.base_model}), which does not fit the {self.backend} backend "
+                f"of pretrained={self.pretrained}; evaluate it with the base model it was trained on."
+            )
+        if self.num_virtual_tokens >= self._total_max_length:
+            raise PromptError(
+                f"prompt={source}: {self.num_virtual_tokens} virtual tokens leave no room in "
+                f"max_length={self._total_max_length}; pass a larger max_length= if the model allows."
+            )
+
+    def _enable_cpu_data_parallel(self) -> None:
+        # HFLM shards requests across processes only when it sees several GPUs; under
+        # `accelerate launch` on CPUs (gloo) every process would evaluate everything.
+        accelerator = getattr(self, "accelerator", None)
+        if accelerator is not None and accelerator.num_processes > 1 and self.world_size == 1:
+            self._rank = accelerator.process_index
+            self._world_size = accelerator.num_processes
+
+    # --------------------------------------------------------------- properties
+    @property
+    def num_virtual_tokens(self) -> int:
+        return 0 if self.soft_prompt is None else self.soft_prompt.num_virtual_tokens
+
+    @property
+    def _total_max_length(self) -> int:
+        if self._max_length:
+            return self._max_length
+        # RoBERTa-style position tables start after the padding index: fewer usable positions
+        # than max_position_embeddings, which lm-eval would take at face value.
+        positions = getattr(getattr(self.model, "base_model", self.model), "embeddings", None)
+        table = getattr(positions, "position_embeddings", None)
+        if isinstance(table, torch.nn.Embedding) and table.padding_idx is not None:
+            return min(super().max_length, table.num_embeddings - table.padding_idx - 1)
+        return super().max_length
+
+    @property
+    def max_length(self) -> int:
+        """Tokens of text per sequence: the model's window minus the virtual tokens."""
+        return self._total_max_length - self.num_virtual_tokens
+
+    def get_model_info(self) -> dict:
+        info = super().get_model_info()
+        info["backend"] = self.backend
+        if self.soft_prompt is None:
+            info.update(prompt_source=None, prompt_num_virtual_tokens=0)
+        else:
+            info.update(self.soft_prompt.info())
+        return info
+
+    # ------------------------------------------------------------ forward passes
+    def _forward_context(self, groups, batch):
+        """Context manager around each scoring pass (activation capture hooks in here)."""
+        return nullcontext()
+
+    def _prompt_embeds(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) token ids -> (B, P + T, d) input embeddings with the soft prompt in front."""
+        embeds = self.model.get_input_embeddings()(ids)  # (B, T, d)
+        if self._prompt_tensor is None:
+            return embeds
+        prompt = self._prompt_tensor.unsqueeze(0).expand(ids.shape[0], -1, -1)  # (B, P, d)
+        return torch.cat([prompt, embeds], dim=1)
+
+    def _prompt_mask(self, mask: torch.Tensor) -> torch.Tensor:
+        ones = mask.new_ones(mask.shape[0], self.num_virtual_tokens)  # (B, P)
+        return torch.cat([ones, mask], dim=1)  # (B, P + T)
+
+    def _model_call(self, inps, attn_mask=None, labels=None):
+        # Used by lm-eval's batch-size probing: the same shapes as a real pass, prompt included.
+        with torch.no_grad():
+            mask = torch.ones_like(inps) if attn_mask is None else attn_mask
+            kwargs = {"labels": labels} if labels is not None else {}
+            return self.model(inputs_embeds=self._prompt_embeds(inps),
+                              attention_mask=self._prompt_mask(mask), **kwargs).logits
+
+    # ------------------------------------------------------------ loglikelihood
+    def _encode_pair(self, context: str, continuation: str):
+        if self.backend != "masked":
+            return super()._encode_pair(context, continuation)
+        n_spaces = len(context) - len(context.rstrip())
+        if n_spaces:
+            context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
+        return (self.tok_encode(context, add_special_tokens=False),
+                self.tok_encode(continuation, add_special_tokens=False))
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        if self.backend != "masked":
+            return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+        # Masked LMs need no BOS stand-in for an empty context: the masks follow [CLS].
+        encoded = [((ctx, cont), *self._encode_pair(ctx, cont)) if ctx else
+                   ((ctx, cont), [], self.tok_encode(cont, add_special_tokens=False))
+                   for ctx, cont in (req.args for req in requests)]
+        return self._loglikelihood_tokens(encoded, disable_tqdm=disable_tqdm)
+
+    def _truncate(self, context: list[int], continuations: list[list[int]]) -> list[int]:
+        """Left-truncate a context so that it and its longest continuation fit the text window."""
+        window = self.max_length
+        longest = max(len(c) for c in continuations)
+        if self.backend == "causal":
+            keep = window + 1 - longest  # the last continuation token is never fed
+        elif self.backend == "seq2seq":
+            keep = window
+        else:
+            prefix, suffix = special_token_frame(self.tokenizer)
+            keep = window - longest - len(prefix) - len(suffix)
+            if keep < 0:
+                raise ValueError(
+                    f"A continuation of {longest} tokens needs {longest} masks, which with "
+                    f"{len(prefix) + len(suffix)} special tokens and {self.num_virtual_tokens} virtual "
+                    f"tokens exceed max_length={self._total_max_length}; shorten the verbalizer or "
+                    "raise max_length."
+                )
+        if longest > window:
+            raise ValueError(f"A continuation of {longest} tokens does not fit max_length="
+                             f"{self._total_max_length} with {self.num_virtual_tokens} virtual tokens.")
+        if keep < len(context):
+            log.warning("Context of %d tokens truncated from the left to %d to fit max_length=%d "
+                        "(%d virtual tokens).", len(context), max(keep, 0), self._total_max_length,
+                        self.num_virtual_tokens)
+            return context[len(context) - max(keep, 0):]
+        return context
+
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
+        # Group the requests of each document (same context), keeping their original order.
+        by_context: dict[tuple, list[int]] = defaultdict(list)
+        for i, (_, context_enc, _) in enumerate(requests):
+            by_context[tuple(context_enc)].append(i)
+        groups, members = [], []
+        for context, idx in by_context.items():
+            conts = [list(requests[i][2]) for i in idx]
+            if any(len(c) == 0 for c in conts):
+                raise ValueError("An empty continuation cannot be scored.")
+            groups.append(ChoiceGroup(self._truncate(list(context), conts), conts))
+            members.append(idx)
+        # Longest first: padding stays small, and memory errors show up at once.
+        order = sorted(range(len(groups)), key=lambda g: -(len(groups[g].context)
+                                                          + max(map(len, groups[g].continuations))))
+        batch_size = override_bs or self._resolved_batch_size()
+        results: list = [None] * len(requests)
+        pbar = tqdm(total=len(requests), disable=disable_tqdm or self.rank != 0,
+                    desc="Running loglikelihood requests")
+        start = 0
+        while start < len(order):
+            stop, rows = start, 0
+            while stop < len(order) and (rows == 0 or rows + len(groups[order[stop]].continuations) <= batch_size):
+                rows += len(groups[order[stop]].continuations)
+                stop += 1
+            batch = [groups[g] for g in order[start:stop]]
+            with torch.no_grad(), self._autocast(), self._forward_context(order[start:stop], batch):
+                scored = score_groups(self.backend, self.model, self._prompt_tensor, batch,
+                                      self.tokenizer, self.softmax_dtype)
+            for g, logprobs, greedy in zip(order[start:stop], scored.logprobs, scored.is_greedy, strict=True):
+                for i, lp, gr in zip(members[g], logprobs.tolist(), greedy, strict=True):
+                    results[i] = (float(lp), bool(gr))
+                    if requests[i][0] is not None:
+                        self.cache_hook.add_partial("loglikelihood", requests[i][0], results[i])
+            pbar.update(rows)
+            start = stop
+        pbar.close()
+        return results
+
+    def _resolved_batch_size(self) -> int:
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        if not self.batch_sizes:
+            self.batch_sizes[0] = self._detect_batch_size()
+        return self.batch_sizes[0]
+
+    def _autocast(self):
+        return torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
+                              enabled=self.mixed_precision_dtype is not None)
+
+    # --------------------------------------------------------------- generation
+    def generate_until(self, requests, disable_tqdm: bool = False):
+        if self.backend == "masked":
+            tasks = sorted({req.task_name for req in requests if getattr(req, "task_name", None)})
+            raise NotImplementedError(
+                f"Task(s) {', '.join(tasks) or '(unnamed)'} ask for text generation (generate_until), which a "
+                f"masked LM (pretrained={self.pretrained}) cannot do; evaluate multiple-choice tasks with it."
+            )
+        return super().generate_until(requests, disable_tqdm=disable_tqdm)
+
+    def _model_generate(self, context, max_length, stop, **generation_kwargs):
+        attention_mask = generation_kwargs.pop("attention_mask", None)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(context)
+        generation_kwargs["temperature"] = generation_kwargs.get("temperature", 0.0)
+        do_sample = generation_kwargs.get("do_sample")
+        if generation_kwargs["temperature"] == 0.0 and do_sample is None:
+            generation_kwargs["do_sample"] = do_sample = False
+        if do_sample is False and generation_kwargs["temperature"] == 0.0:
+            generation_kwargs.pop("temperature")
+        embeds, mask = self._generation_inputs(context, attention_mask)
+        decoded_start = 1 if self.backend == "seq2seq" else 0  # generate returns new tokens only
+        criteria = stop_sequences_criteria(self.tokenizer, stop, decoded_start, context.shape[0])
+        with torch.no_grad(), self._autocast():
+            out = self.model.generate(
+                inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_length - context.shape[1],
+                stopping_criteria=criteria, pad_token_id=self.tokenizer.pad_token_id, use_cache=True,
+                **generation_kwargs,
+            )
+        # HFLM strips the context from causal outputs: give it back what `generate(input_ids)` gives.
+        return torch.cat([context, out], dim=1) if self.backend == "causal" else out
+
+    def _generation_inputs(self, context: torch.Tensor, attention_mask: torch.Tensor):
+        """Left-padded (B, T) ids -> embeddings with the prompt next to the text.
+
+        Decoders keep the padding on the left, ``[pad][prompt][text]``; encoders get it on the
+        right, ``[prompt][text][pad]``, so that T5's relative positions between prompt and text
+        do not depend on the other rows of the batch.
+        """
+        lengths = attention_mask.sum(dim=1).tolist()
+        width = context.shape[1]
+        rows, masks = [], []
+        for ids, n in zip(context, lengths, strict=True):
+            text = ids[width - n:].unsqueeze(0)  # (1, n)
+            row = self._prompt_embeds(text)[0]  # (P + n, d)
+            pad = self._prompt_embeds(ids[: width - n].unsqueeze(0))[0, self.num_virtual_tokens:]  # (T - n, d)
+            ones = attention_mask.new_ones(row.shape[0])
+            zeros = attention_mask.new_zeros(pad.shape[0])
+            if self.backend == "causal":
+                rows.append(torch.cat([pad, row])), masks.append(torch.cat([zeros, ones]))
+            else:
+                rows.append(torch.cat([row, pad])), masks.append(torch.cat([ones, zeros]))
+        return torch.stack(rows), torch.stack(masks)  # (B, P + T, d), (B, P + T)
+
+
+# Replaces the bridge's lazy placeholder (or stands in for it when imported directly).
+model_registry.register("prompt_tuned", target=PromptTunedLM)

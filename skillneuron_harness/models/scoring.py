@@ -1,0 +1,233 @@
+"""Score the choices of multiple-choice documents under a soft prompt, for every backend.
+
+One code path serves evaluation (``prompt_tuned``, under ``torch.no_grad``) and prompt training
+(gradients flow into the prompt). The input to every scorer is a list of :class:`ChoiceGroup`:
+a document's context tokens and the continuation tokens of its choices, already truncated to
+fit. The soft prompt (P, d) is prepended to the input embeddings, as PEFT prompt tuning does:
+
+* ``seq2seq`` (T5, BART): the encoder sees ``[prompt][context]`` once per document; every
+  choice is decoded from that one encoder output (teacher forcing, decoder starts from
+  ``decoder_start_token_id``). Only the encoder gets the prompt.
+* ``masked`` (BERT, RoBERTa, ...): the input is ``[prompt][CLS] context [MASK] x k [SEP]`` with
+  one mask per continuation token; a choice's score is the sum of the log-probabilities of its
+  tokens at the mask positions. Choices of equal token length share one forward pass.
+* ``causal`` (decoder-only): ``[prompt] context continuation[:-1]``, the continuation scored at
+  the positions that predict it. Choices whose ``context + continuation[:-1]`` coincide (all
+  one-token verbalizers) share one row, as HFLM's logits cache does.
+
+Each scorer returns, per group, the log-likelihood of every choice (a differentiable tensor) and
+whether greedy decoding reproduces it, plus the row of the forward batch that holds the group's
+document (used by activation capture, so that each document counts once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from transformers.modeling_outputs import BaseModelOutput
+
+BACKENDS = ("seq2seq", "masked", "causal")
+
+
+@dataclass
+class ChoiceGroup:
+    """A document's context and the continuations to score against it (token ids)."""
+
+    context: list[int]
+    continuations: list[list[int]]
+
+
+@dataclass
+class ScoredBatch:
+    """Scores of a batch of groups and where each group sits in the forward batch."""
+
+    logprobs: list[torch.Tensor]  # per group: (n_choices,) float32
+    is_greedy: list[list[bool]]  # per group: one flag per choice
+    group_rows: torch.Tensor  # (G,) row of the (first) forward batch holding each document
+    context_end: torch.Tensor  # (G,) index of the last context token in that row (prompt included)
+    num_virtual_tokens: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def _prompt_embeds(model, prompt: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor:
+    """Embed ``ids`` (B, T) and prepend the prompt: (B, P + T, d)."""
+    embeds = model.get_input_embeddings()(ids)  # (B, T, d)
+    if prompt is None:
+        return embeds
+    prompt = prompt.to(device=embeds.device, dtype=embeds.dtype)
+    return torch.cat([prompt.unsqueeze(0).expand(ids.shape[0], -1, -1), embeds], dim=1)  # (B, P+T, d)
+
+
+def _pad_right(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token lists: ids (B, T) and attention mask (B, T)."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[i, : len(r)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _with_prompt_mask(mask: torch.Tensor, num_virtual_tokens: int) -> torch.Tensor:
+    """Prepend ones for the virtual tokens: (B, T) -> (B, P + T)."""
+    if num_virtual_tokens == 0:
+        return mask
+    ones = torch.ones(mask.shape[0], num_virtual_tokens, dtype=mask.dtype, device=mask.device)
+    return torch.cat([ones, mask], dim=1)
+
+
+def _gather_scores(log_probs: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor):
+    """Sum target log-probs over valid positions; greedy = argmax hits every valid target.
+
+    log_probs (R, K, V), targets (R, K), valid (R, K) bool -> (R,), (R,) bool
+    """
+    picked = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (R, K)
+    total = (picked * valid).sum(-1)  # (R,)
+    greedy = ((log_probs.argmax(-1) == targets) | ~valid).all(-1)  # (R,)
+    return total, greedy
+
+
+def score_seq2seq(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_dtype=None) -> ScoredBatch:
+    """Encoder once per document, every choice decoded from that encoder output."""
+    device = model.get_input_embeddings().weight.device
+    P = 0 if prompt is None else prompt.shape[0]
+    enc_ids, enc_mask = _pad_right([g.context for g in groups], pad_id, device)  # (G, Tc)
+    enc_mask = _with_prompt_mask(enc_mask, P)  # (G, P+Tc)
+    encoder_out = model.get_encoder()(
+        inputs_embeds=_prompt_embeds(model, prompt, enc_ids), attention_mask=enc_mask
+    ).last_hidden_state  # (G, P+Tc, d)
+
+    row_group = [gi for gi, g in enumerate(groups) for _ in g.continuations]
+    conts = [c for g in groups for c in g.continuations]
+    start = model.config.decoder_start_token_id
+    start = pad_id if start is None else start
+    labels, valid = _pad_right(conts, pad_id, device)  # (R, K)
+    decoder_in, _ = _pad_right([[start, *c[:-1]] for c in conts], pad_id, device)  # (R, K)
+    index = torch.tensor(row_group, device=device)
+    logits = model(
+        encoder_outputs=BaseModelOutput(last_hidden_state=encoder_out[index]),
+        attention_mask=enc_mask[index],
+        decoder_input_ids=decoder_in,
+    ).logits  # (R, K, V)
+    log_probs = F.log_softmax(logits, dim=-1, dtype=softmax_dtype or torch.float32)
+    total, greedy = _gather_scores(log_probs, labels, valid.bool())
+    return _split_by_group(groups, total, greedy, row_group=list(range(len(groups))),
+                           context_end=[P + len(g.context) - 1 for g in groups], num_virtual_tokens=P)
+
+
+def special_token_frame(tokenizer) -> tuple[list[int], list[int]]:
+    """The special tokens a tokenizer puts before and after a single text, e.g. ([CLS], [SEP])."""
+    plain = tokenizer.encode("a", add_special_tokens=False)
+    framed = tokenizer.encode("a", add_special_tokens=True)
+    for i in range(len(framed) - len(plain) + 1):
+        if framed[i : i + len(plain)] == plain:
+            return framed[:i], framed[i + len(plain) :]
+    raise ValueError(f"Cannot locate the text between the special tokens of {type(tokenizer).__name__}.")
+
+
+def masked_input(frame, mask_id: int, context: list[int], k: int) -> tuple[list[int], int]:
+    """``[CLS] context [MASK] x k [SEP]`` (``frame`` = the special tokens) and its first mask's index."""
+    prefix, suffix = frame
+    return [*prefix, *context, *[mask_id] * k, *suffix], len(prefix) + len(context)
+
+
+def score_masked(model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None) -> ScoredBatch:
+    """One forward pass per (document, continuation length), masks standing in for the choice."""
+    device = model.get_input_embeddings().weight.device
+    P = 0 if prompt is None else prompt.shape[0]
+    frame = special_token_frame(tokenizer)
+    rows, row_of, first_row, mask_at = [], {}, [], {}
+    for gi, g in enumerate(groups):
+        for k in sorted({len(c) for c in g.continuations}):
+            row_of[gi, k] = len(rows)
+            ids, mask_at[len(rows)] = masked_input(frame, tokenizer.mask_token_id, g.context, k)
+            rows.append(ids)
+        first_row.append(row_of[gi, len(g.continuations[0])])
+    ids, attn = _pad_right(rows, tokenizer.pad_token_id, device)  # (R, T)
+    logits = model(
+        inputs_embeds=_prompt_embeds(model, prompt, ids), attention_mask=_with_prompt_mask(attn, P)
+    ).logits  # (R, P+T, V)
+
+    # One scored row per choice: the mask positions of its (document, length) row.
+    choice_rows, positions, targets = [], [], []
+    for gi, g in enumerate(groups):
+        for c in g.continuations:
+            r = row_of[gi, len(c)]
+            choice_rows.append(r)
+            positions.append([P + mask_at[r] + i for i in range(len(c))])
+            targets.append(c)
+    pos, valid = _pad_right(positions, 0, device)  # (N, K)
+    tgt, _ = _pad_right(targets, 0, device)  # (N, K)
+    picked = logits[torch.tensor(choice_rows, device=device).unsqueeze(-1), pos]  # (N, K, V)
+    log_probs = F.log_softmax(picked, dim=-1, dtype=softmax_dtype or torch.float32)
+    total, greedy = _gather_scores(log_probs, tgt, valid.bool())
+    mask_start = [P + mask_at[r] for r in first_row]
+    return _split_by_group(groups, total, greedy, row_group=first_row,
+                           context_end=[m - 1 for m in mask_start], num_virtual_tokens=P,
+                           extra={"mask_position": mask_start})
+
+
+def score_causal(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_dtype=None) -> ScoredBatch:
+    """``[prompt] context continuation[:-1]``; choices with the same such input share a row."""
+    device = model.get_input_embeddings().weight.device
+    P = 0 if prompt is None else prompt.shape[0]
+    rows, row_of, first_row = [], {}, []
+    choice_rows, positions, targets = [], [], []
+    for g in groups:
+        for j, c in enumerate(g.continuations):
+            key = tuple(g.context + c[:-1])
+            if key not in row_of:
+                row_of[key] = len(rows)
+                rows.append(list(key))
+            r = row_of[key]
+            if j == 0:
+                first_row.append(r)
+            end = P + len(g.context) + len(c) - 1  # one past the last input position
+            choice_rows.append(r)
+            positions.append(list(range(end - len(c), end)))
+            targets.append(c)
+    ids, attn = _pad_right(rows, pad_id, device)  # (R, T)
+    logits = model(
+        inputs_embeds=_prompt_embeds(model, prompt, ids), attention_mask=_with_prompt_mask(attn, P)
+    ).logits  # (R, P+T, V)
+    pos, valid = _pad_right(positions, 0, device)  # (N, K)
+    tgt, _ = _pad_right(targets, 0, device)  # (N, K)
+    picked = logits[torch.tensor(choice_rows, device=device).unsqueeze(-1), pos]  # (N, K, V)
+    log_probs = F.log_softmax(picked, dim=-1, dtype=softmax_dtype or torch.float32)
+    total, greedy = _gather_scores(log_probs, tgt, valid.bool())
+    return _split_by_group(groups, total, greedy, row_group=first_row,
+                           context_end=[P + len(g.context) - 1 for g in groups], num_virtual_tokens=P)
+
+
+def _split_by_group(groups, total, greedy, *, row_group, context_end, num_virtual_tokens, extra=None):
+    logprobs, flags, i = [], [], 0
+    greedy = greedy.tolist()
+    for g in groups:
+        n = len(g.continuations)
+        logprobs.append(total[i : i + n])
+        flags.append(greedy[i : i + n])
+        i += n
+    device = total.device
+    return ScoredBatch(
+        logprobs=logprobs,
+        is_greedy=flags,
+        group_rows=torch.tensor(row_group, device=device),
+        context_end=torch.tensor(context_end, device=device),
+        num_virtual_tokens=num_virtual_tokens,
+        extra=extra or {},
+    )
+
+
+def score_groups(backend: str, model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None):
+    """Dispatch to the scorer of ``backend`` (one of :data:`BACKENDS`)."""
+    if backend == "seq2seq":
+        return score_seq2seq(model, prompt, groups, tokenizer.pad_token_id, softmax_dtype)
+    if backend == "masked":
+        return score_masked(model, prompt, groups, tokenizer, softmax_dtype)
+    if backend == "causal":
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        return score_causal(model, prompt, groups, pad, softmax_dtype)
+    raise ValueError(f"Unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}.")

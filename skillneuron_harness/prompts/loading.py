@@ -1,0 +1,171 @@
+"""Load a soft prompt (P virtual tokens x d) from wherever users keep one.
+
+Accepted ``prompt=`` values:
+
+* a PEFT prompt-tuning adapter: a local folder with ``adapter_config.json`` or a Hub id. The
+  tensor is ``prompt_embeddings`` [P x num_transformer_submodules, d]; the first P rows are the
+  encoder's (T5 gets the prompt in its encoder only, as in the papers).
+* a plain tensor file of shape [P, d]: ``.safetensors`` (one tensor), ``.pt`` / ``.pth`` /
+  ``.bin`` (a tensor, or a dict holding exactly one, read with ``torch.load(weights_only=True)``
+  so that no pickled code runs), or ``.npy`` (read without pickle).
+
+Every failure raises :class:`PromptError` with one line naming the argument, the file and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+TENSOR_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".npy")
+
+
+class PromptError(ValueError):
+    """A soft prompt that cannot be used, with the reason and the fix."""
+
+
+@dataclass
+class SoftPrompt:
+    """A soft prompt and where it came from."""
+
+    embeddings: torch.Tensor  # (P, d) float32
+    source: str
+    format: str  # "peft" | "tensor"
+    task_type: str | None = None  # PEFT task_type, when known
+    base_model: str | None = None  # PEFT base_model_name_or_path, when known
+
+    @property
+    def num_virtual_tokens(self) -> int:
+        return self.embeddings.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.embeddings.shape[1]
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the float32 tensor bytes and shape: identifies what was evaluated."""
+        tensor = self.embeddings.detach().to(torch.float32).contiguous().cpu()
+        digest = hashlib.sha256(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.numpy().tobytes())
+        return digest.hexdigest()
+
+    def info(self) -> dict:
+        return {
+            "prompt_source": self.source,
+            "prompt_format": self.format,
+            "prompt_num_virtual_tokens": self.num_virtual_tokens,
+            "prompt_sha256": self.sha256,
+        }
+
+
+def load_soft_prompt(source: str, arg: str = "prompt") -> SoftPrompt:
+    """Load the soft prompt named by ``source`` (see the module docstring)."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        if not (path / "adapter_config.json").is_file():
+            raise PromptError(
+                f"{arg}={source}: the folder has no adapter_config.json; pass a PEFT prompt-tuning "
+                f"adapter folder or a tensor file ({', '.join(TENSOR_SUFFIXES)})."
+            )
+        return _load_peft(str(path), source, arg)
+    if path.is_file():
+        return SoftPrompt(_as_matrix(_load_tensor_file(path, arg), source, arg), source, "tensor")
+    if path.suffix in TENSOR_SUFFIXES or source.startswith((".", "/", "~")):
+        raise PromptError(f"{arg}={source}: no such file; check the path.")
+    return _load_peft(source, source, arg)  # a Hub id
+
+
+def _load_peft(location: str, source: str, arg: str) -> SoftPrompt:
+    from peft import PeftConfig, PeftType
+    from peft.utils import load_peft_weights
+
+    try:
+        config = PeftConfig.from_pretrained(location)
+    except Exception as err:  # noqa: BLE001 - peft raises several kinds for "not found"
+        raise PromptError(
+            f"{arg}={source}: not a local file or folder, and no PEFT adapter could be loaded under "
+            f"that Hub id ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})."
+        ) from err
+    if config.peft_type != PeftType.PROMPT_TUNING:
+        raise PromptError(
+            f"{arg}={source}: the adapter is {config.peft_type.value}, not PROMPT_TUNING; prompt_tuned "
+            "evaluates soft prompts (for LoRA and other adapters use lm-eval's `hf` model with peft=)."
+        )
+    try:
+        weights = load_peft_weights(location)
+    except Exception as err:  # noqa: BLE001
+        raise PromptError(f"{arg}={source}: cannot read the adapter weights ({err}).") from err
+    if "prompt_embeddings" not in weights:
+        raise PromptError(
+            f"{arg}={source}: the adapter weights hold no 'prompt_embeddings' tensor "
+            f"(found: {', '.join(sorted(weights)) or 'nothing'})."
+        )
+    table = _as_matrix(weights["prompt_embeddings"], source, arg)  # (P * n_sub, d)
+    P = config.num_virtual_tokens
+    if table.shape[0] < P:
+        raise PromptError(
+            f"{arg}={source}: adapter_config.json says num_virtual_tokens={P} but prompt_embeddings "
+            f"has {table.shape[0]} rows; the adapter is corrupt."
+        )
+    task_type = config.task_type.value if hasattr(config.task_type, "value") else config.task_type
+    return SoftPrompt(table[:P], source, "peft", task_type=task_type,
+                      base_model=config.base_model_name_or_path)
+
+
+def _load_tensor_file(path: Path, arg: str):
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return _single_tensor(load_file(str(path)), path, arg)
+        if path.suffix == ".npy":
+            return torch.from_numpy(np.load(path, allow_pickle=False))
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise PromptError(
+            f"{arg}={path}: the pickle holds objects other than tensors and was not loaded (loading "
+            "it could run code). Re-save only the tensor, e.g. "
+            "`safetensors.torch.save_file({'prompt': t}, 'prompt.safetensors')`, and pass that."
+        ) from err
+    except PromptError:
+        raise
+    except Exception as err:  # noqa: BLE001 - corrupt files fail in many ways
+        raise PromptError(f"{arg}={path}: cannot read the file ({type(err).__name__}: {err}); "
+                          "is it truncated or of another format?") from err
+    if isinstance(loaded, dict):
+        return _single_tensor(loaded, path, arg)
+    if not isinstance(loaded, torch.Tensor):
+        raise PromptError(f"{arg}={path}: expected a tensor, found {type(loaded).__name__}.")
+    return loaded
+
+
+def _single_tensor(tensors: dict, path: Path, arg: str) -> torch.Tensor:
+    candidates = {k: v for k, v in tensors.items() if isinstance(v, torch.Tensor)}
+    for key in ("prompt_embeddings", "prompt"):
+        if key in candidates:
+            return candidates[key]
+    if len(candidates) != 1:
+        raise PromptError(
+            f"{arg}={path}: expected one tensor (or one named 'prompt' / 'prompt_embeddings'), "
+            f"found {sorted(candidates) or 'none'}."
+        )
+    return next(iter(candidates.values()))
+
+
+def _as_matrix(tensor: torch.Tensor, source: str, arg: str) -> torch.Tensor:
+    if tensor.ndim == 3 and tensor.shape[0] == 1:
+        tensor = tensor[0]
+    if tensor.ndim != 2 or 0 in tensor.shape:
+        raise PromptError(
+            f"{arg}={source}: expected a tensor of shape [n_tokens, d_model], found {list(tensor.shape)}."
+        )
+    if not tensor.is_floating_point():
+        raise PromptError(f"{arg}={source}: expected floating-point values, found {tensor.dtype}.")
+    return tensor.detach().to(torch.float32).contiguous()
+
