@@ -48,7 +48,8 @@ def register_model() -> None:
         model_registry.register(MODEL_NAME, target=MODEL_TARGET)
 
 
-def _add_task_folder(manager_module) -> None:
+def add_task_folder(manager_module) -> None:
+    """Make ``TaskManager`` index our task folder too (before any user ``include_path``)."""
     if "entry_points" in vars(manager_module):  # an lm-eval that loads task plugins itself
         return
     task_manager = manager_module.TaskManager
@@ -75,7 +76,7 @@ def _add_task_folder(manager_module) -> None:
 
 _AFTER_IMPORT = {
     "lm_eval.models": lambda module: register_model(),
-    "lm_eval.tasks.manager": _add_task_folder,
+    "lm_eval.tasks.manager": add_task_folder,
 }
 
 
@@ -117,5 +118,5 @@ def install() -> None:
         if "lm_eval.models" in sys.modules:
             register_model()
         if "lm_eval.tasks.manager" in sys.modules:
-            _add_task_folder(sys.modules["lm_eval.tasks.manager"])
+            add_task_folder(sys.modules["lm_eval.tasks.manager"])
     sys.meta_path.insert(0, _PostImportFinder())
