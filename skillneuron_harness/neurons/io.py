@@ -1,0 +1,256 @@
+"""Per-task skill-neuron files: ``<dir>/<task>.safetensors`` and ``<dir>/<task>.json``.
+
+The safetensors file holds these tensors (L layers, P positions, D neurons per layer, C classes,
+S binary subtasks):
+
+========================  =======  ==============  ============================================
+name                      dtype    shape           meaning
+========================  =======  ==============  ============================================
+``baseline``              float32  [L, P, D]       mean activation over the baseline documents
+``class_counts``          int64    [C]             evaluated documents per class
+``fire_counts``           int64    [C, L, P, D]    documents of class c with activation > baseline
+``predictivity``          float32  [L, P, D]       max(acc, 1 - acc); binary: label 1 positive;
+                                                   C > 2: max over the subtasks
+``score``                 float32  [L, D]          max of ``predictivity`` over positions
+``position``              int64    [L, D]          the position of that maximum (first on ties)
+``subtask_predictivity``  float32  [S, L, P, D]    only with more than one subtask
+========================  =======  ==============  ============================================
+
+plus any extra tensors the caller passes. ``predictivity``, ``score`` and ``position`` are left
+out when predictivity is undefined (a side of a subtask without documents, or one class); the
+JSON then says why. The safetensors metadata (strings) holds ``format`` = ``pt``, ``task``,
+``subtasks`` (e.g. ``1:0`` or ``0:2;1:0+2``) and ``provenance`` (JSON). The JSON file holds
+``task``, ``provenance`` (what the caller gives: model, prompt hash, split, number of
+documents, baseline source and size, positions used, ...; ``versions`` is filled in), a
+``tensors`` table (dtype and shape of each tensor) and a ``summary``: number of documents, class
+counts, per layer mean and max score, skill neurons per layer for ``top_fraction``, and the
+``top_n`` neurons of the model-wide ranking as (layer, neuron, position, predictivity).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from skillneuron_harness.neurons.statistics import (
+    BinarySubtask,
+    binary_subtasks,
+    has_both_sides,
+    json_safe,
+    neuron_scores,
+    subtask_predictivity,
+    top_k,
+)
+
+SAFETENSORS_SUFFIX = ".safetensors"
+JSON_SUFFIX = ".json"
+
+
+@dataclass
+class TaskStats:
+    """What :func:`read_task_stats` returns."""
+
+    tensors: dict[str, torch.Tensor]
+    metadata: dict[str, str]  # safetensors metadata
+    provenance: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None
+    subtasks: list[BinarySubtask] = field(default_factory=list)
+
+
+def task_paths(directory: str | Path, task: str) -> tuple[Path, Path]:
+    """The ``(<dir>/<task>.safetensors, <dir>/<task>.json)`` pair; rejects path-like task names."""
+    if not task or any(sep in task for sep in ("/", "\\")) or task in (".", ".."):
+        raise ValueError(f"task name {task!r} cannot be a file name; expected e.g. 'sst2'")
+    directory = Path(directory)
+    return directory / f"{task}{SAFETENSORS_SUFFIX}", directory / f"{task}{JSON_SUFFIX}"
+
+
+def derive(
+    fire_counts: torch.Tensor,
+    class_counts: torch.Tensor,
+    subtasks: Sequence[BinarySubtask] | None = None,
+) -> tuple[dict[str, torch.Tensor], str | None]:
+    """``predictivity``, ``score``, ``position`` (and ``subtask_predictivity``) from counts.
+
+    Returns (tensors, None), or ({}, reason) when predictivity is undefined.
+    """
+    num_classes = fire_counts.shape[0]
+    if subtasks is None:
+        if num_classes < 2:
+            return {}, f"only {num_classes} class: no binary subtask"
+        subtasks = binary_subtasks(num_classes)
+    empty = [s.label for s in subtasks if not has_both_sides(class_counts, *s)]
+    if empty:
+        return {}, (f"subtasks {empty} have a side without documents (class counts {class_counts.tolist()})")
+    per_subtask = subtask_predictivity(fire_counts, class_counts, subtasks)  # (S, L, P, D)
+    pred = per_subtask[0] if len(subtasks) == 1 else per_subtask.max(0).values  # (L, P, D)
+    score, position = neuron_scores(pred)  # (L, D), (L, D)
+    out = {"predictivity": pred, "score": score, "position": position}
+    if len(subtasks) > 1:
+        out["subtask_predictivity"] = per_subtask
+    return out, None
+
+
+def summarize(
+    score: torch.Tensor,
+    position: torch.Tensor,
+    *,
+    top_n: int = 20,
+    top_fraction: float = 0.02,
+) -> dict[str, Any]:
+    """Per layer mean/max score, skill neurons per layer, and the model-wide top ``top_n``.
+
+    Neurons are ranked by score, ties by (layer, neuron).
+    """
+    num_layers, num_neurons = score.shape
+    flat = score.detach().cpu().reshape(-1)  # (L * D,)
+    order = torch.sort(flat, descending=True, stable=True).indices[:top_n]  # (top_n,)
+    pos = position.detach().cpu().reshape(-1)  # (L * D,)
+    return {
+        "layers": [
+            {"layer": layer, "mean_score": float(row.mean()), "max_score": float(row.max())}
+            for layer, row in enumerate(score.detach().cpu().to(torch.float64))
+        ],
+        "skill_neurons": {
+            "fraction": top_fraction,
+            "per_layer": top_k(num_neurons, top_fraction),
+        },
+        "top_neurons": [
+            {
+                "layer": int(i) // num_neurons,
+                "neuron": int(i) % num_neurons,
+                "position": int(pos[i]),
+                "predictivity": float(flat[i]),
+            }
+            for i in order
+        ],
+    }
+
+
+def _check_shapes(baseline: torch.Tensor, fire_counts: torch.Tensor, class_counts: torch.Tensor):
+    if baseline.dim() != 3 or fire_counts.dim() != 4 or fire_counts.shape[1:] != baseline.shape:
+        raise ValueError(
+            f"expected baseline [L, P, D] and fire_counts [C, L, P, D]; got "
+            f"{tuple(baseline.shape)} and {tuple(fire_counts.shape)}"
+        )
+    if class_counts.shape != fire_counts.shape[:1]:
+        raise ValueError(f"class_counts must be [C] = [{fire_counts.shape[0]}]; got {tuple(class_counts.shape)}")
+
+
+def _versions() -> dict[str, str]:
+    import safetensors
+
+    import skillneuron_harness
+
+    return {
+        "skillneuron_harness": skillneuron_harness.__version__,
+        "torch": torch.__version__,
+        "safetensors": safetensors.__version__,
+    }
+
+
+def write_task_stats(
+    directory: str | Path,
+    task: str,
+    *,
+    baseline: torch.Tensor,
+    fire_counts: torch.Tensor,
+    class_counts: torch.Tensor,
+    provenance: dict[str, Any] | None = None,
+    subtasks: Sequence[BinarySubtask] | None = None,
+    extra: dict[str, torch.Tensor] | None = None,
+    top_n: int = 20,
+    top_fraction: float = 0.02,
+) -> tuple[Path, Path]:
+    """Derive and write ``<task>.safetensors`` and ``<task>.json``; returns both paths.
+
+    ``subtasks`` default to :func:`~skillneuron_harness.neurons.statistics.binary_subtasks`.
+    ``provenance`` must be JSON-serialisable; ``versions`` is added when absent.
+    """
+    from safetensors.torch import save_file
+
+    _check_shapes(baseline, fire_counts, class_counts)
+    st_path, json_path = task_paths(directory, task)
+    tensors: dict[str, torch.Tensor] = {
+        "baseline": baseline.detach().to(torch.float32),  # (L, P, D)
+        "class_counts": class_counts.detach().to(torch.int64),  # (C,)
+        "fire_counts": fire_counts.detach().to(torch.int64),  # (C, L, P, D)
+    }
+    if subtasks is None and fire_counts.shape[0] >= 2:
+        subtasks = binary_subtasks(fire_counts.shape[0])
+    derived, undefined = derive(tensors["fire_counts"], tensors["class_counts"], subtasks)
+    tensors.update(derived)
+    for name, tensor in (extra or {}).items():
+        if name in tensors:
+            raise ValueError(f"extra tensor {name!r} would overwrite a standard tensor")
+        tensors[name] = tensor.detach()
+    tensors = {k: v.cpu().contiguous() for k, v in tensors.items()}
+
+    provenance = dict(provenance or {})
+    provenance.setdefault("versions", _versions())
+    subtask_spec = ";".join(s.label for s in subtasks or ())
+    try:
+        provenance_json = json.dumps(provenance, sort_keys=True)
+    except TypeError as err:
+        raise TypeError(f"provenance must be JSON-serialisable: {err}") from None
+    metadata = {
+        "format": "pt",
+        "task": task,
+        "subtasks": subtask_spec,
+        "provenance": provenance_json,
+    }
+    L, P, D = baseline.shape  # noqa: N806
+    summary: dict[str, Any] = {
+        "num_documents": int(tensors["class_counts"].sum()),
+        "class_counts": tensors["class_counts"].tolist(),
+        "shape": {"layers": L, "positions": P, "neurons": D, "classes": fire_counts.shape[0]},
+        "subtasks": [s.label for s in subtasks or ()],
+    }
+    if undefined is None:
+        summary.update(summarize(derived["score"], derived["position"], top_n=top_n, top_fraction=top_fraction))
+    else:
+        summary["predictivity_undefined"] = undefined
+    document = {
+        "task": task,
+        "provenance": provenance,
+        "tensors": {
+            k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)} for k, v in tensors.items()
+        },
+        "summary": summary,
+    }
+    st_path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(st_path), metadata=metadata)
+    json_path.write_text(json.dumps(json_safe(document), indent=2) + "\n", encoding="utf-8")
+    return st_path, json_path
+
+
+def read_task_stats(directory: str | Path, task: str) -> TaskStats:
+    """Read what :func:`write_task_stats` wrote (the JSON is optional)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from skillneuron_harness.neurons.statistics import parse_subtasks
+
+    st_path, json_path = task_paths(directory, task)
+    if not st_path.exists():
+        raise FileNotFoundError(f"no skill-neuron file for task {task!r}: {st_path} does not exist")
+    tensors = load_file(str(st_path))
+    with safe_open(str(st_path), framework="pt") as f:
+        metadata = dict(f.metadata() or {})
+    summary = None
+    if json_path.exists():
+        summary = json.loads(json_path.read_text(encoding="utf-8")).get("summary")
+    spec = metadata.get("subtasks", "")
+    num_classes = tensors["class_counts"].shape[0] if "class_counts" in tensors else 0
+    return TaskStats(
+        tensors=tensors,
+        metadata=metadata,
+        provenance=json.loads(metadata.get("provenance", "{}")),
+        summary=summary,
+        subtasks=parse_subtasks(spec, num_classes) if spec else [],
+    )
