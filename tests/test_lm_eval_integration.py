@@ -80,6 +80,10 @@ def test_stock_cli_evaluates_prompt_tuned_on_our_task(tiny_models, t5_prompt, tm
     results = read_results(tmp_path)
     assert 0.0 <= results["results"]["adv_sst2"]["acc,none"] <= 1.0
     assert results["config"]["model"] == "prompt_tuned"
+    from skillneuron_harness.prompts import load_soft_prompt
+
+    assert results["config"]["prompt_sha256"] == load_soft_prompt(str(t5_prompt)).sha256
+    assert results["config"]["backend"] == "seq2seq"
 
 
 def test_stock_cli_hf_model_still_works(tiny_models, tmp_path):
