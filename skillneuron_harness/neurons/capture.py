@@ -206,7 +206,11 @@ class FFNCapture:
             if not self.enabled:
                 return None
             x = args[0] if args else next(iter(kwargs.values()))  # (B, T, D)
-            self._per_layer[layer].append(select_positions(x.detach(), self.select))
+            select = self.select
+            if isinstance(select, torch.Tensor) and (select.device != x.device or select.dtype != torch.long):
+                # Move per-row positions once per batch, not once per layer.
+                select = self.select = select.to(device=x.device, dtype=torch.long)
+            self._per_layer[layer].append(select_positions(x.detach(), select))
             return None
 
         return hook

@@ -207,11 +207,14 @@ class FireCounter:
                 f"activations [B, L, P, D] = {tuple(acts.shape)} do not match the baseline "
                 f"(L, P, D) = {tuple(self.baseline.shape)}"
             )
-        labels = torch.as_tensor(labels).to(device=self.baseline.device, dtype=torch.int64)
+        labels = torch.as_tensor(labels)  # (B,), validated where it lives (usually the CPU)
+        if labels.is_floating_point() or labels.is_complex():
+            raise TypeError(f"labels must be integer class indices; got {labels.dtype}")
         if labels.shape != (acts.shape[0],):
             raise ValueError(f"labels must have shape [B] = [{acts.shape[0]}]; got {tuple(labels.shape)}")
         if labels.numel() and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise ValueError(f"labels must lie in [0, {self.num_classes}); got {sorted(set(labels.tolist()))}")
+        labels = labels.to(device=self.baseline.device, dtype=torch.int64)  # (B,)
         acts = acts.to(self.baseline.device)
         fires = acts > self.baseline  # (B, L, P, D) > (L, P, D) -> (B, L, P, D) bool
         for c in range(self.num_classes):
