@@ -17,9 +17,9 @@ output == ``output.dense`` input)
 ``gpt2`` (GPT-2)                        ``h.{i}.mlp.c_proj``      ``decoder.layer.{i}.ffn``
 ``llama`` (Llama, Mistral, Qwen, Gemma  ``layers.{i}.mlp.         ``decoder.layer.{i}.ffn``
 ... gated)                              down_proj``
-``generic`` (fallback: DistilBERT,      last module per layer     ``encoder.layer.{i}.ffn`` under an
+``generic`` (fallback: DistilBERT,      the one module per layer  ``encoder.layer.{i}.ffn`` under an
 BART/OPT, GPT-J, GPT-NeoX, Falcon...)   named ``down_proj``,      ``encoder`` segment, else
-                                        ``fc2``, ``lin2``,        ``decoder.layer.{i}.ffn``
+                                        ``fc2``, ``lin2``,        ``layer.{i}.ffn``
                                         ``dense_4h_to_h``,
                                         ``fc_out``, ``w2``,
                                         ``c_proj``, ``wo``
@@ -27,7 +27,9 @@ BART/OPT, GPT-J, GPT-NeoX, Falcon...)   named ``down_proj``,      ``encoder`` se
 
 Paths match anywhere under prefixes (``bert.``, ``model.``, PEFT's ``base_model.model.``). The
 generic fallback skips attention modules, keeps the encoder of an encoder-decoder model, and
-needs exactly one candidate per layer (mixture-of-experts models need explicit hook points).
+needs exactly one candidate per layer (mixture-of-experts models need explicit hook points;
+explicit module names are called ``layer.{i}.ffn`` in the order given). The layer index is the
+last integer in the module path.
 :func:`capture_ffn` is a context manager that registers forward pre-hooks on those modules,
 keeps per row only the selected positions (a slice such as the soft-prompt positions, or one
 index per row such as the last context token), so that only [B, L, P', D] is ever held, and
@@ -108,7 +110,7 @@ def _by_layer(model: nn.Module, found: list[tuple[int, str, nn.Module]], family:
     modules = {name: module for _, name, module in found}
     return [
         HookPoint(
-            name=f"{stack}.layer.{i}.ffn",
+            name=f"{stack}.layer.{i}.ffn" if stack else f"layer.{i}.ffn",
             layer=i,
             module_name=layers[i][0],
             family=family,
@@ -137,7 +139,7 @@ def ffn_hook_points(model: nn.Module) -> list[HookPoint]:
     if in_encoder:
         return _by_layer(model, in_encoder, "generic", "encoder")
     if candidates:
-        return _by_layer(model, candidates, "generic", "decoder")
+        return _by_layer(model, candidates, "generic", "")
     raise ValueError(
         f"No FFN down-projection found in {type(model).__name__}: looked for T5 "
         "'encoder.block.{i}.layer.{j}.DenseReluDense.wo', BERT-like 'encoder.layer.{i}.output.dense', "

@@ -256,7 +256,7 @@ def test_other_architectures_and_generic_fallback():
     )
     points = ffn_hook_points(distil)
     assert [(p.name, p.module_name, p.family) for p in points] == [
-        (f"decoder.layer.{i}.ffn", f"distilbert.transformer.layer.{i}.ffn.lin2", "generic")
+        (f"layer.{i}.ffn", f"distilbert.transformer.layer.{i}.ffn.lin2", "generic")
         for i in range(2)
     ]
     bart = tf.BartModel(tf.BartConfig(
