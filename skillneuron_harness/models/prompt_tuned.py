@@ -91,6 +91,12 @@ class PromptTunedLM(HFLM):
         prompt: str | None = None,
         peft: str | None = None,
         backend: str = "auto",
+        skill_neurons: str | None = None,
+        sn_positions: str = "auto",
+        sn_baseline_limit: int | None = None,
+        sn_baseline: str | None = None,
+        sn_top: float = 0.02,
+        sn_include_path: str | None = None,
         **kwargs,
     ) -> None:
         if prompt is not None and peft is not None:
@@ -103,6 +109,14 @@ class PromptTunedLM(HFLM):
         self.args = PromptTunedArgs(prompt=prompt if prompt is not None else peft, backend=backend)
         self.soft_prompt: SoftPrompt | None = None
         self._prompt_tensor: torch.Tensor | None = None
+        self._instances = None  # the Instances behind the current loglikelihood call
+        self._recorder = None
+        sn_config = None
+        if skill_neurons is not None:
+            from skillneuron_harness.neurons.recorder import SkillNeuronConfig
+
+            sn_config = SkillNeuronConfig(skill_neurons, sn_positions, sn_baseline_limit, sn_baseline, sn_top,
+                                          sn_include_path)
         # Load the prompt before the model: a bad path fails in a second, not after a download.
         if self.args.prompt is not None:
             self.soft_prompt = load_soft_prompt(self.args.prompt)
@@ -112,6 +126,10 @@ class PromptTunedLM(HFLM):
             embedding = self.model.get_input_embeddings().weight
             self._prompt_tensor = self.soft_prompt.embeddings.to(embedding.device, embedding.dtype)
         self._enable_cpu_data_parallel()
+        if sn_config is not None:
+            from skillneuron_harness.neurons.recorder import SkillNeuronRecorder
+
+            self._recorder = SkillNeuronRecorder(self, sn_config)
         log.info("prompt_tuned: backend %s, %s", self.backend,
                  f"{self.num_virtual_tokens} virtual tokens from {self.args.prompt}"
                  if self.soft_prompt else "no soft prompt (base model alone)")
@@ -183,13 +201,21 @@ class PromptTunedLM(HFLM):
             info.update(prompt_source=None, prompt_num_virtual_tokens=0)
         else:
             info.update(self.soft_prompt.info())
+        if self._recorder is not None:
+            info["skill_neurons"] = self._recorder.summaries
         return info
 
-    # ------------------------------------------------------------ forward passes
-    def _forward_context(self, groups, batch):
-        """Context manager around each scoring pass (activation capture hooks in here)."""
-        return nullcontext()
+    def provenance(self) -> dict:
+        """What the statistics were computed on (for the skill-neuron files)."""
+        import lm_eval
+        import transformers as tf
 
+        return {"model": str(self.pretrained), "backend": self.backend, "prompt": self.args.prompt,
+                "prompt_sha256": self.soft_prompt.sha256 if self.soft_prompt else None,
+                "num_virtual_tokens": self.num_virtual_tokens, "lm_eval_version": lm_eval.__version__,
+                "transformers_version": tf.__version__}
+
+    # ------------------------------------------------------------ forward passes
     def _prompt_embeds(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, T) token ids -> (B, P + T, d) input embeddings with the soft prompt in front."""
         embeds = self.model.get_input_embeddings()(ids)  # (B, T, d)
@@ -221,13 +247,31 @@ class PromptTunedLM(HFLM):
                 self.tok_encode(continuation, add_special_tokens=False))
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
-        if self.backend != "masked":
-            return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
-        # Masked LMs need no BOS stand-in for an empty context: the masks follow [CLS].
-        encoded = [((ctx, cont), *self._encode_pair(ctx, cont)) if ctx else
-                   ((ctx, cont), [], self.tok_encode(cont, add_special_tokens=False))
-                   for ctx, cont in (req.args for req in requests)]
-        return self._loglikelihood_tokens(encoded, disable_tqdm=disable_tqdm)
+        if self._recorder is not None:
+            if getattr(self.cache_hook, "dbdict", None) is not None:
+                raise ValueError("skill_neurons= cannot be combined with --use_cache: cached requests skip the "
+                                 "forward passes the statistics come from. Drop --use_cache for this run.")
+            self._recorder.prepare(requests)
+        self._instances = requests
+        try:
+            if self.backend != "masked":
+                results = super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+            else:  # masked LMs need no BOS stand-in for an empty context: the masks follow [CLS]
+                encoded = [((ctx, cont), *self._encode_pair(ctx, cont)) if ctx else
+                           ((ctx, cont), [], self.tok_encode(cont, add_special_tokens=False))
+                           for ctx, cont in (req.args for req in requests)]
+                results = self._loglikelihood_tokens(encoded, disable_tqdm=disable_tqdm)
+        finally:
+            self._instances = None
+        if self._recorder is not None:
+            self._recorder.finalize()
+        return results
+
+    def choice_group(self, context: str, continuations: list[str]) -> ChoiceGroup:
+        """Tokenise one document the way lm-eval's requests are (empty contexts excepted)."""
+        pairs = [self._encode_pair(context, c) for c in continuations]
+        conts = [cont for _, cont in pairs]
+        return ChoiceGroup(self._truncate(list(pairs[0][0]), conts), conts)
 
     def _truncate(self, context: list[int], continuations: list[list[int]]) -> list[int]:
         """Left-truncate a context so that it and its longest continuation fit the text window."""
@@ -258,43 +302,69 @@ class PromptTunedLM(HFLM):
         return context
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
-        # Group the requests of each document (same context), keeping their original order.
-        by_context: dict[tuple, list[int]] = defaultdict(list)
+        # One group per document (its context), keeping the requests' original order.
+        instances = self._instances if self._instances is not None and len(self._instances) == len(requests) else None
+        by_document: dict[tuple, list[int]] = defaultdict(list)
         for i, (_, context_enc, _) in enumerate(requests):
-            by_context[tuple(context_enc)].append(i)
+            doc = (instances[i].task_name, instances[i].doc_id) if instances else None
+            by_document[doc, tuple(context_enc)].append(i)
         groups, members = [], []
-        for context, idx in by_context.items():
+        for (_, context), idx in by_document.items():
             conts = [list(requests[i][2]) for i in idx]
             if any(len(c) == 0 for c in conts):
                 raise ValueError("An empty continuation cannot be scored.")
             groups.append(ChoiceGroup(self._truncate(list(context), conts), conts))
             members.append(idx)
-        # Longest first: padding stays small, and memory errors show up at once.
-        order = sorted(range(len(groups)), key=lambda g: -(len(groups[g].context)
-                                                          + max(map(len, groups[g].continuations))))
-        batch_size = override_bs or self._resolved_batch_size()
+        record = self._recorder is not None and instances is not None
         results: list = [None] * len(requests)
-        pbar = tqdm(total=len(requests), disable=disable_tqdm or self.rank != 0,
-                    desc="Running loglikelihood requests")
-        start = 0
-        while start < len(order):
-            stop, rows = start, 0
-            while stop < len(order) and (rows == 0 or rows + len(groups[order[stop]].continuations) <= batch_size):
-                rows += len(groups[order[stop]].continuations)
-                stop += 1
-            batch = [groups[g] for g in order[start:stop]]
-            with torch.no_grad(), self._autocast(), self._forward_context(order[start:stop], batch):
-                scored = score_groups(self.backend, self.model, self._prompt_tensor, batch,
-                                      self.tokenizer, self.softmax_dtype)
-            for g, logprobs, greedy in zip(order[start:stop], scored.logprobs, scored.is_greedy, strict=True):
+        batches = self.scored_batches(groups, capture=record, batch_size=override_bs,
+                                      disable_tqdm=disable_tqdm, desc="Running loglikelihood requests")
+        for batch, scored, acts in batches:
+            for g, logprobs, greedy in zip(batch, scored.logprobs, scored.is_greedy, strict=True):
                 for i, lp, gr in zip(members[g], logprobs.tolist(), greedy, strict=True):
                     results[i] = (float(lp), bool(gr))
                     if requests[i][0] is not None:
                         self.cache_hook.add_partial("loglikelihood", requests[i][0], results[i])
-            pbar.update(rows)
-            start = stop
-        pbar.close()
+            if record:
+                first = [instances[members[g][0]] for g in batch]
+                self._recorder.record([(inst.task_name, inst.doc_id, inst.doc) for inst in first], acts)
         return results
+
+    def scored_batches(self, groups: list[ChoiceGroup], capture: bool = False, batch_size=None,
+                       disable_tqdm: bool = False, desc: str = "Scoring"):
+        """Score ``groups`` in batches of about ``batch_size`` choices, longest documents first.
+
+        Yields (group indices, ScoredBatch, activations (G, L, P', D) or None). With ``capture``
+        the FFN hooks are armed around these passes only.
+        """
+        order = sorted(range(len(groups)), key=lambda g: -(len(groups[g].context)
+                                                          + max(map(len, groups[g].continuations))))
+        batch_size = batch_size or self._resolved_batch_size()
+        capturing = self._recorder.capturing() if capture else nullcontext()
+        pbar = tqdm(total=sum(len(g.continuations) for g in groups), disable=disable_tqdm or self.rank != 0,
+                    desc=desc)
+        with capturing as capture_ffn:
+            start = 0
+            while start < len(order):
+                stop, rows = start, 0
+                while stop < len(order) and (rows == 0 or rows + len(groups[order[stop]].continuations) <= batch_size):
+                    rows += len(groups[order[stop]].continuations)
+                    stop += 1
+                batch = order[start:stop]
+
+                def before_forward(layout, capture_ffn=capture_ffn):
+                    if capture_ffn is not None:
+                        capture_ffn.select = self._recorder.select(layout)
+
+                with torch.no_grad(), self._autocast():
+                    scored = score_groups(self.backend, self.model, self._prompt_tensor,
+                                          [groups[g] for g in batch], self.tokenizer, self.softmax_dtype,
+                                          before_forward=before_forward)
+                acts = capture_ffn.take()[scored.group_rows] if capture_ffn is not None else None  # (G, L, P', D)
+                yield batch, scored, acts
+                pbar.update(rows)
+                start = stop
+        pbar.close()
 
     def _resolved_batch_size(self) -> int:
         if self.batch_size != "auto":

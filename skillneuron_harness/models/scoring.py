@@ -51,6 +51,21 @@ class ScoredBatch:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class RowLayout:
+    """Where things sit in the rows of a forward pass, announced just before it runs.
+
+    ``group_rows[g]``: the row holding document g; ``last_context[r]``: index of row r's last
+    context token; ``first_mask[r]``: index of row r's first mask (masked backend). Indices
+    count the virtual tokens. For seq2seq the rows are the encoder's.
+    """
+
+    num_virtual_tokens: int
+    group_rows: list[int]
+    last_context: list[int]
+    first_mask: list[int] | None = None
+
+
 def _prompt_embeds(model, prompt: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor:
     """Embed ``ids`` (B, T) and prepend the prompt: (B, P + T, d)."""
     embeds = model.get_input_embeddings()(ids)  # (B, T, d)
@@ -90,10 +105,13 @@ def _gather_scores(log_probs: torch.Tensor, targets: torch.Tensor, valid: torch.
     return total, greedy
 
 
-def score_seq2seq(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_dtype=None) -> ScoredBatch:
+def score_seq2seq(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_dtype=None,
+                  before_forward=None) -> ScoredBatch:
     """Encoder once per document, every choice decoded from that encoder output."""
     device = model.get_input_embeddings().weight.device
     P = 0 if prompt is None else prompt.shape[0]
+    if before_forward is not None:
+        before_forward(RowLayout(P, list(range(len(groups))), [P + len(g.context) - 1 for g in groups]))
     enc_ids, enc_mask = _pad_right([g.context for g in groups], pad_id, device)  # (G, Tc)
     enc_mask = _with_prompt_mask(enc_mask, P)  # (G, P+Tc)
     encoder_out = model.get_encoder()(
@@ -134,7 +152,8 @@ def masked_input(frame, mask_id: int, context: list[int], k: int) -> tuple[list[
     return [*prefix, *context, *[mask_id] * k, *suffix], len(prefix) + len(context)
 
 
-def score_masked(model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None) -> ScoredBatch:
+def score_masked(model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None,
+                 before_forward=None) -> ScoredBatch:
     """One forward pass per (document, continuation length), masks standing in for the choice."""
     device = model.get_input_embeddings().weight.device
     P = 0 if prompt is None else prompt.shape[0]
@@ -147,6 +166,9 @@ def score_masked(model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dt
             rows.append(ids)
         first_row.append(row_of[gi, len(g.continuations[0])])
     ids, attn = _pad_right(rows, tokenizer.pad_token_id, device)  # (R, T)
+    if before_forward is not None:
+        first_mask = [P + mask_at[r] for r in range(len(rows))]
+        before_forward(RowLayout(P, first_row, [m - 1 for m in first_mask], first_mask))
     logits = model(
         inputs_embeds=_prompt_embeds(model, prompt, ids), attention_mask=_with_prompt_mask(attn, P)
     ).logits  # (R, P+T, V)
@@ -170,11 +192,12 @@ def score_masked(model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dt
                            extra={"mask_position": mask_start})
 
 
-def score_causal(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_dtype=None) -> ScoredBatch:
+def score_causal(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_dtype=None,
+                 before_forward=None) -> ScoredBatch:
     """``[prompt] context continuation[:-1]``; choices with the same such input share a row."""
     device = model.get_input_embeddings().weight.device
     P = 0 if prompt is None else prompt.shape[0]
-    rows, row_of, first_row = [], {}, []
+    rows, row_of, first_row, row_context_end = [], {}, [], []
     choice_rows, positions, targets = [], [], []
     for g in groups:
         for j, c in enumerate(g.continuations):
@@ -182,6 +205,7 @@ def score_causal(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_
             if key not in row_of:
                 row_of[key] = len(rows)
                 rows.append(list(key))
+                row_context_end.append(P + len(g.context) - 1)
             r = row_of[key]
             if j == 0:
                 first_row.append(r)
@@ -190,6 +214,8 @@ def score_causal(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_
             positions.append(list(range(end - len(c), end)))
             targets.append(c)
     ids, attn = _pad_right(rows, pad_id, device)  # (R, T)
+    if before_forward is not None:
+        before_forward(RowLayout(P, first_row, row_context_end))
     logits = model(
         inputs_embeds=_prompt_embeds(model, prompt, ids), attention_mask=_with_prompt_mask(attn, P)
     ).logits  # (R, P+T, V)
@@ -221,13 +247,18 @@ def _split_by_group(groups, total, greedy, *, row_group, context_end, num_virtua
     )
 
 
-def score_groups(backend: str, model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None):
-    """Dispatch to the scorer of ``backend`` (one of :data:`BACKENDS`)."""
+def score_groups(backend: str, model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None,
+                 before_forward=None):
+    """Dispatch to the scorer of ``backend`` (one of :data:`BACKENDS`).
+
+    ``before_forward(RowLayout)``, if given, is called right before the forward pass whose
+    activations matter (the encoder's for seq2seq): activation capture picks positions there.
+    """
     if backend == "seq2seq":
-        return score_seq2seq(model, prompt, groups, tokenizer.pad_token_id, softmax_dtype)
+        return score_seq2seq(model, prompt, groups, tokenizer.pad_token_id, softmax_dtype, before_forward)
     if backend == "masked":
-        return score_masked(model, prompt, groups, tokenizer, softmax_dtype)
+        return score_masked(model, prompt, groups, tokenizer, softmax_dtype, before_forward)
     if backend == "causal":
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        return score_causal(model, prompt, groups, pad, softmax_dtype)
+        return score_causal(model, prompt, groups, pad, softmax_dtype, before_forward)
     raise ValueError(f"Unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
