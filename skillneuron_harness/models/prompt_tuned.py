@@ -97,6 +97,7 @@ class PromptTunedLM(HFLM):
         sn_baseline: str | None = None,
         sn_top: float = 0.02,
         sn_include_path: str | None = None,
+        sn_reference: str | None = None,
         **kwargs,
     ) -> None:
         if prompt is not None and peft is not None:
@@ -116,7 +117,7 @@ class PromptTunedLM(HFLM):
             from skillneuron_harness.neurons.recorder import SkillNeuronConfig
 
             sn_config = SkillNeuronConfig(skill_neurons, sn_positions, sn_baseline_limit, sn_baseline, sn_top,
-                                          sn_include_path)
+                                          sn_include_path, sn_reference)
         # Load the prompt before the model: a bad path fails in a second, not after a download.
         if self.args.prompt is not None:
             self.soft_prompt = load_soft_prompt(self.args.prompt)
@@ -327,7 +328,8 @@ class PromptTunedLM(HFLM):
                         self.cache_hook.add_partial("loglikelihood", requests[i][0], results[i])
             if record:
                 first = [instances[members[g][0]] for g in batch]
-                self._recorder.record([(inst.task_name, inst.doc_id, inst.doc) for inst in first], acts)
+                predictions = [int(lp.argmax()) for lp in scored.logprobs]  # lm-eval's `acc` choice
+                self._recorder.record([(inst.task_name, inst.doc_id, inst.doc) for inst in first], acts, predictions)
         return results
 
     def scored_batches(self, groups: list[ChoiceGroup], capture: bool = False, batch_size=None,

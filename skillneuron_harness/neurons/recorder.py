@@ -45,6 +45,7 @@ class SkillNeuronConfig:
     baseline_file: str | None = None  # sn_baseline: a <task>.safetensors of an earlier run
     top: float = 0.02  # sn_top: fraction of each layer's neurons called skill neurons
     include_path: str | None = None  # sn_include_path: task folders beyond ours and lm-eval's
+    reference: str | None = None  # sn_reference: a clean run's <task>.safetensors, for consistency
 
     def __post_init__(self):
         if self.positions not in POSITIONS:
@@ -56,9 +57,10 @@ class SkillNeuronConfig:
         self.top = float(self.top)
         if not 0 < self.top <= 1:
             raise ValueError(f"sn_top={self.top}: a fraction of neurons per layer in (0, 1], e.g. 0.02.")
-        if self.baseline_file is not None and not Path(self.baseline_file).is_file():
-            raise ValueError(f"sn_baseline={self.baseline_file}: no such file; pass a <task>.safetensors "
-                             "written by an earlier skill_neurons= run.")
+        for arg, value in (("sn_baseline", self.baseline_file), ("sn_reference", self.reference)):
+            if value is not None and not (Path(value).is_file() and value.endswith(".safetensors")):
+                raise ValueError(f"{arg}={value}: no such file; pass a <task>.safetensors written by an "
+                                 "earlier skill_neurons= run.")
 
 
 @dataclass
@@ -68,7 +70,9 @@ class _TaskState:
     counter: FireCounter
     baseline_source: str
     baseline_docs: int
+    clean_twin: str | None = None
     seen: set = field(default_factory=set)
+    correct: int = 0
 
 
 class SkillNeuronRecorder:
@@ -150,7 +154,8 @@ class SkillNeuronRecorder:
         else:
             baseline, source, docs = self._baseline_pass(name, task)
         num_classes = self._num_classes(task)
-        return _TaskState(task, task.doc_to_choice, FireCounter(baseline, num_classes), source, docs)
+        twin = (task.config.metadata or {}).get("clean_twin")
+        return _TaskState(task, task.doc_to_choice, FireCounter(baseline, num_classes), source, docs, twin)
 
     @staticmethod
     def _num_classes(task) -> int:
@@ -191,8 +196,8 @@ class SkillNeuronRecorder:
         return (len(self.hook_points), positions, width)
 
     # --------------------------------------------------------------- counting
-    def record(self, keys, acts: torch.Tensor) -> None:
-        """Count documents: keys [(task, doc_id, doc)] per group, acts (G, L, P', D)."""
+    def record(self, keys, acts: torch.Tensor, predictions: list[int]) -> None:
+        """Count documents: keys [(task, doc_id, doc)], acts (G, L, P', D), predicted choice per group."""
         by_task: dict[str, list[int]] = {}
         for i, (name, doc_id, _) in enumerate(keys):
             state = self.tasks[name]
@@ -204,6 +209,7 @@ class SkillNeuronRecorder:
             state = self.tasks[name]
             labels = torch.tensor([self._label(state.task, keys[i][2]) for i in rows])  # (G',)
             state.counter.update(acts[rows].float(), labels)  # (G', L, P', D)
+            state.correct += sum(int(predictions[i] == int(y)) for i, y in zip(rows, labels, strict=True))
 
     @staticmethod
     def _label(task, doc) -> int:
@@ -216,26 +222,61 @@ class SkillNeuronRecorder:
     # ------------------------------------------------------------- finishing
     def finalize(self) -> None:
         """Reduce every task's counts; rank 0 writes the files and keeps the summaries."""
+        import json
+
+        finished = {}
         for name in sorted(self.tasks):
             state = self.tasks.pop(name)
             state.counter.all_reduce()
+            correct = torch.tensor([state.correct], dtype=torch.int64, device=state.counter.class_counts.device)
+            if is_distributed():
+                torch.distributed.all_reduce(correct)
             if self.lm.rank != 0:
                 continue
+            num_docs = state.counter.num_docs
             provenance = {
                 "task": name,
-                "split": getattr(state.task.config, "test_split", None) or state.task.config.validation_split,
-                "num_docs": state.counter.num_docs,
+                "split": state.task.config.test_split or state.task.config.validation_split,
+                "num_docs": num_docs,
                 "baseline_source": state.baseline_source,
                 "baseline_docs": state.baseline_docs,
                 "positions": self.positions,
                 "hook_points": [p.name for p in self.hook_points],
+                "clean_twin": state.clean_twin,
                 **self.lm.provenance(),
             }
             st, js = write_task_stats(self.config.output_dir, name, **state.counter.state(),
                                       provenance=provenance, top_fraction=self.config.top)
-            import json
+            summary = json.loads(js.read_text()).get("summary") or {}
+            accuracy = int(correct.item()) / num_docs if num_docs else None
+            self.summaries[name] = {"files": [str(st), str(js)], "num_docs": num_docs, "accuracy": accuracy,
+                                    "positions": self.positions, **summary}
+            finished[name] = (state, st)
+            log.info("Skill neurons of %s (%d docs) written to %s", name, num_docs, st)
+        for name, (state, path) in finished.items():
+            reference = self._reference_for(name, state, finished)
+            if reference is not None:
+                self.summaries[name]["consistency"] = self._consistency(name, path, *reference)
 
-            summary = json.loads(js.read_text())
-            self.summaries[name] = {"files": [str(st), str(js)], "num_docs": state.counter.num_docs,
-                                    "positions": self.positions, **(summary.get("summary") or {})}
-            log.info("Skill neurons of %s (%d docs) written to %s", name, state.counter.num_docs, st)
+    def _reference_for(self, name, state, finished):
+        """(clean scores file, clean accuracy, description) for an adversarial task, if any."""
+        if self.config.reference and state.clean_twin:
+            return Path(self.config.reference), None, f"file:{self.config.reference}"
+        if state.clean_twin in finished:
+            twin = state.clean_twin
+            return finished[twin][1], self.summaries[twin]["accuracy"], f"task:{twin}"
+        return None
+
+    def _consistency(self, name, adv_path, clean_path, clean_accuracy, source) -> dict:
+        from skillneuron_harness.neurons.statistics import consistency_report
+
+        adv = read_task_stats(adv_path.parent, adv_path.stem).tensors
+        clean = read_task_stats(clean_path.parent, clean_path.stem).tensors
+        if "score" not in adv or "score" not in clean:
+            return {"reference": source, "skipped": "predictivity undefined (a class without documents)"}
+        if clean["score"].shape != adv["score"].shape:
+            return {"reference": source, "skipped": f"score shapes differ: clean {list(clean['score'].shape)}, "
+                                                    f"adversarial {list(adv['score'].shape)}"}
+        report = consistency_report(clean["score"], adv["score"], top_fraction=self.config.top,
+                                    acc_clean=clean_accuracy, acc_adv=self.summaries[name]["accuracy"])
+        return {"reference": source, **report}
