@@ -14,9 +14,11 @@ import sys
 
 COMMANDS = {
     "eval": "skillneuron_harness.cli:run_lm_eval",
+    "train": "skillneuron_harness.training.cli:main",
 }
 SUMMARIES = {
     "eval": "run lm-eval (same arguments as `lm_eval run`) with prompt_tuned and our tasks registered",
+    "train": "train a soft prompt on an lm-eval multiple_choice task (PEFT prompt tuning)",
 }
 
 
@@ -28,6 +30,9 @@ def run_lm_eval(argv: list[str]) -> int:
     import lm_eval.tasks.manager as manager
 
     lm_eval_bridge.add_task_folder(manager)
+    import lm_eval.evaluator as evaluator
+
+    lm_eval_bridge.lift_skill_neurons(evaluator)
     from lm_eval.__main__ import cli_evaluate
 
     sys.argv = ["lm_eval", *argv]
