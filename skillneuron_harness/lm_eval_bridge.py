@@ -14,6 +14,10 @@ points this package declares, this module does their job:
 * When ``lm_eval.tasks.manager`` is imported, ``TaskManager`` gets our task folder as an extra
   ``include_path`` placed before the user's, so that the user's own folders still override ours.
 
+* When ``lm_eval.evaluator`` is imported, ``simple_evaluate`` is wrapped to move the
+  ``skill_neurons`` block that ``prompt_tuned`` reports with its model info from
+  ``results["config"]`` to a top-level ``results["skill_neurons"]`` section.
+
 It steps aside wherever lm-eval already knows our names (an lm-eval that reads entry points
 registers them itself), and ``SKILLNEURON_HARNESS_NO_BRIDGE=1`` switches it off entirely.
 :func:`register_model` and :func:`task_folder` are also called directly by ``skillneuron eval``,
@@ -74,9 +78,28 @@ def add_task_folder(manager_module) -> None:
     task_manager.__init__ = __init__
 
 
+def lift_skill_neurons(evaluator_module) -> None:
+    """Wrap ``simple_evaluate`` so that the skill-neuron summary is a top-level results section."""
+    original = evaluator_module.simple_evaluate
+    if getattr(original, "_skillneuron_bridge", False):
+        return
+
+    @functools.wraps(original)
+    def simple_evaluate(*args, **kwargs):
+        results = original(*args, **kwargs)
+        config = results.get("config") if isinstance(results, dict) else None
+        if isinstance(config, dict) and "skill_neurons" in config:
+            results["skill_neurons"] = config.pop("skill_neurons")
+        return results
+
+    simple_evaluate._skillneuron_bridge = True  # type: ignore[attr-defined]
+    evaluator_module.simple_evaluate = simple_evaluate
+
+
 _AFTER_IMPORT = {
     "lm_eval.models": lambda module: register_model(),
     "lm_eval.tasks.manager": add_task_folder,
+    "lm_eval.evaluator": lift_skill_neurons,
 }
 
 
@@ -119,4 +142,6 @@ def install() -> None:
             register_model()
         if "lm_eval.tasks.manager" in sys.modules:
             add_task_folder(sys.modules["lm_eval.tasks.manager"])
+        if "lm_eval.evaluator" in sys.modules:
+            lift_skill_neurons(sys.modules["lm_eval.evaluator"])
     sys.meta_path.insert(0, _PostImportFinder())
