@@ -1,0 +1,110 @@
+"""Fixtures for the task-suite tests: our task index, a fuller offline cache, task loading.
+
+The shared data mirror holds the evaluation splits of our tasks but not every split that the
+task YAMLs (ours and lm-eval's) declare: it has no clean QQP or PAWS-X, and no train split for
+MNLI, QNLI, IMDB, Yelp, Rotten Tomatoes or SNLI. lm-eval 0.4.13 reads a task's few-shot
+documents from its training split when it builds the task, so those tasks cannot be built from
+the mirror alone. ``full_hf_cache`` is the session cache plus a few *synthetic* rows for exactly
+those missing splits (never for a split the tests measure), so that whole groups can be built
+and run offline. Evaluation splits always come from the mirror.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+from suite_names import CLEAN_TWINS, OUR_TASKS
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOL = ROOT.parent / "shared" / "tools" / "offline_hf_cache.py"
+
+_PAIR = {"premise": "A synthetic premise .", "hypothesis": "a synthetic hypothesis"}
+_QNLI = {"question": "A synthetic question ?", "sentence": "A synthetic sentence ."}
+
+# (hub id, config) -> {missing split: columns of a synthetic row}; existing splits come from the mirror.
+SYNTHETIC_SPLITS: dict[tuple[str, str], dict[str, dict]] = {
+    ("nyu-mll/glue", "qqp"): {
+        "train": {"question1": "synthetic question one?", "question2": "synthetic question two?", "idx": 0},
+        "validation": {"question1": "synthetic question one?", "question2": "synthetic question two?", "idx": 0},
+    },
+    ("nyu-mll/glue", "mnli"): {"train": {**_PAIR, "idx": 0}},
+    ("nyu-mll/glue", "qnli"): {"train": {**_QNLI, "idx": 0}},
+    ("google-research-datasets/paws-x", "en"): {
+        split: {"id": 0, "sentence1": "A synthetic sentence.", "sentence2": "Another synthetic sentence."}
+        for split in ("train", "validation", "test")
+    },
+    ("stanfordnlp/imdb", "plain_text"): {"train": {"text": "a synthetic review ."}},
+    ("fancyzhx/yelp_polarity", "plain_text"): {"train": {"text": "a synthetic review ."}},
+    ("cornell-movie-review-data/rotten_tomatoes", "default"): {"train": {"text": "a synthetic review ."}},
+    ("stanfordnlp/snli", "plain_text"): {"train": _PAIR},
+}
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("offline_hf_cache_for_tasks", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def full_hf_cache(tmp_path_factory) -> Path:
+    """A datasets cache: the session's mirror cache plus synthetic rows for the missing splits."""
+    session_cache = Path(os.environ["HF_DATASETS_CACHE"])
+    cache = tmp_path_factory.mktemp("full-hf-cache")
+    rows_dir = tmp_path_factory.mktemp("synthetic-rows")
+    tool = _load_tool()
+    layout = {}
+    for (repo_id, config), extra in SYNTHETIC_SPLITS.items():
+        splits = {split: str(tool.DATA / rel) for split, rel in tool.LAYOUT.get((repo_id, config), {}).items()}
+        for split, columns in extra.items():
+            path = rows_dir / f"{repo_id.replace('/', '__')}-{config}-{split}.jsonl"
+            labels = (0, 1, 2) if "premise" in columns else (0, 1)
+            path.write_text("".join(json.dumps({**columns, "label": label}) + "\n" for label in labels * 2))
+            splits[split] = str(path)
+        layout[(repo_id, config)] = splits
+    # Everything else is shared with the session cache through links.
+    for dataset_dir in session_cache.iterdir():
+        if not dataset_dir.is_dir() or "___" not in dataset_dir.name:
+            continue
+        (cache / dataset_dir.name).mkdir(exist_ok=True)
+        for config_dir in dataset_dir.iterdir():
+            namespace, name = dataset_dir.name.split("___")
+            if (f"{namespace}/{name}", config_dir.name) not in layout:
+                (cache / dataset_dir.name / config_dir.name).symlink_to(config_dir)
+    tool.LAYOUT = layout
+    tool.build(cache)
+    return cache
+
+
+@pytest.fixture
+def use_full_cache(full_hf_cache, monkeypatch):
+    """Make in-process ``datasets`` loading read ``full_hf_cache``."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", full_hf_cache)
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(full_hf_cache))
+    return full_hf_cache
+
+
+@pytest.fixture(scope="session")
+def task_manager():
+    """A TaskManager that sees our task folder (through the package's lm-eval bridge)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager()
+
+
+@pytest.fixture(scope="session")
+def loaded_tasks(full_hf_cache, task_manager):
+    """Our tasks and their clean twins, built once from ``full_hf_cache``: {name: Task}."""
+    import datasets
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(datasets.config, "HF_DATASETS_CACHE", full_hf_cache)
+        names = OUR_TASKS + sorted(set(CLEAN_TWINS.values()) - set(OUR_TASKS))
+        return task_manager.load(names)["tasks"]
