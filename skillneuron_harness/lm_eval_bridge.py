@@ -31,6 +31,7 @@ import importlib.abc
 import inspect
 import os
 import sys
+import weakref
 from pathlib import Path
 
 DISABLE_ENV = "SKILLNEURON_HARNESS_NO_BRIDGE"
@@ -73,6 +74,8 @@ def add_task_folder(manager_module) -> None:
             paths = [ours, *paths]
         bound.arguments["include_path"] = list(paths)
         original_init(*bound.args, **bound.kwargs)
+        # The run's own task index, for prompt_tuned's skill-neuron pass (building one takes seconds).
+        task_manager.last_built = weakref.ref(self)
 
     __init__._skillneuron_bridge = True  # type: ignore[attr-defined]
     task_manager.__init__ = __init__

@@ -41,3 +41,12 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     from tiny_models import build_all
 
     return build_all(tmp_path_factory.mktemp("tiny_models"))
+
+
+@pytest.fixture(scope="session")
+def task_manager():
+    """One TaskManager for the session (indexing lm-eval's task folders takes seconds); it sees our
+    task folder through the package's lm-eval bridge."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager()

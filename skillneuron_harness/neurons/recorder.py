@@ -122,6 +122,9 @@ class SkillNeuronRecorder:
         from lm_eval.tasks import TaskManager, get_task_dict
 
         if self._task_manager is None:
+            last = getattr(TaskManager, "last_built", None)  # the run's own index (see lm_eval_bridge)
+            self._task_manager = last() if last is not None and not self.config.include_path else None
+        if self._task_manager is None:
             self._task_manager = TaskManager(include_path=self.config.include_path)
         try:
             tasks = get_task_dict([name], self._task_manager)

@@ -92,14 +92,6 @@ def use_full_cache(full_hf_cache, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def task_manager():
-    """A TaskManager that sees our task folder (through the package's lm-eval bridge)."""
-    from lm_eval.tasks import TaskManager
-
-    return TaskManager()
-
-
-@pytest.fixture(scope="session")
 def loaded_tasks(full_hf_cache, task_manager):
     """Our tasks and their clean twins, built once from ``full_hf_cache``: {name: Task}."""
     import datasets

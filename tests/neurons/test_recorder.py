@@ -1,0 +1,138 @@
+"""Skill-neuron statistics of an lm-eval run against activations captured independently.
+
+The reference renders the documents by hand from ../shared/data, runs the plain transformers
+model one document at a time with its own forward pre-hooks on the FFN down-projections, and
+computes the baseline and the per-class counts in NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lm_eval
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+TEMPLATE = "{}\nQuestion: Is this sentence positive or negative?\nAnswer:"
+P, LIMIT, BASELINE_LIMIT = 3, 10, 14
+DOWN_PROJ = {"t5": "encoder.block.{}.layer.1.DenseReluDense.wo", "bert": "bert.encoder.layer.{}.output.dense",
+             "gpt2": "transformer.h.{}.mlp.c_proj"}
+AUTO = {"t5": AutoModelForSeq2SeqLM, "bert": AutoModelForMaskedLM, "gpt2": AutoModelForCausalLM}
+
+
+def rows(name: str, split: str, n: int) -> list[dict]:
+    with (DATA / name / f"{split}.jsonl").open() as f:
+        return [json.loads(line) for _, line in zip(range(n), f, strict=False)]
+
+
+def reference_activations(family, model_path, prompt, sentences) -> np.ndarray:
+    """(N, L, P', D): one document per forward pass, hooks written here."""
+    tok = AutoTokenizer.from_pretrained(model_path)
+    model = AUTO[family].from_pretrained(model_path).eval()
+    layers = model.config.num_hidden_layers if family != "t5" else model.config.num_layers
+    seen: list = []
+    handles = [model.get_submodule(DOWN_PROJ[family].format(i)).register_forward_pre_hook(
+        lambda module, args: seen.append(args[0][0])) for i in range(layers)]
+    out = []
+    with torch.no_grad():
+        for sentence in sentences:
+            text = TEMPLATE.format(sentence)
+            if family == "bert":  # [CLS] text [MASK] [SEP]: one mask for the one-token verbalizers
+                ids = [tok.cls_token_id, *tok.encode(text, add_special_tokens=False), tok.mask_token_id,
+                       tok.sep_token_id]
+            else:
+                ids = tok.encode(text)
+            embeds = torch.cat([prompt, model.get_input_embeddings()(torch.tensor(ids))])[None]
+            seen.clear()
+            if family == "t5":
+                model.encoder(inputs_embeds=embeds)
+            else:
+                model(inputs_embeds=embeds)
+            positions = slice(0, P) if family != "gpt2" else slice(P + len(ids) - 1, P + len(ids))
+            out.append(torch.stack([a[positions] for a in seen]).numpy())  # (L, P', D)
+    for h in handles:
+        h.remove()
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("family", ["t5", "bert", "gpt2"])
+def test_run_statistics_equal_independent_capture(family, tiny_models, tmp_path, task_manager):
+    torch.manual_seed(3)
+    prompt = torch.randn(P, 32)
+    save_file({"prompt": prompt}, tmp_path / "prompt.safetensors")
+    out = tmp_path / "sn"
+    results = lm_eval.simple_evaluate(
+        model="prompt_tuned",
+        model_args=f"pretrained={tiny_models[family]},prompt={tmp_path / 'prompt.safetensors'},"
+                   f"skill_neurons={out},sn_baseline_limit={BASELINE_LIMIT}",
+        tasks=["sst2", "adv_sst2"], limit=LIMIT, device="cpu", task_manager=task_manager, batch_size=4,
+    )
+    train = [r["sentence"] for r in rows("sst2", "train", BASELINE_LIMIT)]
+    baseline = reference_activations(family, tiny_models[family], prompt, train).astype(np.float64).mean(0)
+    for task, data in (("sst2", "sst2"), ("adv_sst2", "adv_sst2")):
+        docs = rows(data, "validation", LIMIT)
+        acts = reference_activations(family, tiny_models[family], prompt, [d["sentence"] for d in docs])
+        labels = np.array([d["label"] for d in docs])
+        saved = load_file(out / f"{task}.safetensors")
+        np.testing.assert_allclose(saved["baseline"].numpy(), baseline, atol=1e-6)
+        fires = acts > saved["baseline"].numpy()  # (N, L, P', D)
+        want = np.stack([fires[labels == c].sum(0) for c in (0, 1)])  # (C, L, P', D)
+        np.testing.assert_array_equal(saved["fire_counts"].numpy(), want)
+        np.testing.assert_array_equal(saved["class_counts"].numpy(), np.bincount(labels, minlength=2))
+        acc = (want[1] + (labels == 0).sum() - want[0]) / len(labels)  # "fires => positive"
+        np.testing.assert_allclose(saved["predictivity"].numpy(), np.maximum(acc, 1 - acc), atol=1e-6)
+        section = results["skill_neurons"][task]
+        assert section["num_docs"] == LIMIT
+        assert section["positions"] == ("last" if family == "gpt2" else "prompt")
+        assert section["accuracy"] == pytest.approx(results["results"][task]["acc,none"])
+    consistency = results["skill_neurons"]["adv_sst2"]["consistency"]
+    assert consistency["reference"] == "task:sst2"
+    assert [p["fraction"] for p in consistency["overlap"]] == pytest.approx([0.02 * i for i in range(1, 11)])
+
+
+def test_three_choice_documents_count_once(tiny_models, tmp_path, task_manager):
+    # MNLI has no training split offline: reuse a baseline of the same model and positions.
+    args = f"pretrained={tiny_models['bert']},sn_baseline_limit=4"
+    lm_eval.simple_evaluate(model="prompt_tuned", model_args=f"{args},skill_neurons={tmp_path / 'a'}",
+                            tasks=["sst2"], limit=2, device="cpu", task_manager=task_manager)
+    results = lm_eval.simple_evaluate(
+        model="prompt_tuned",
+        model_args=f"{args},skill_neurons={tmp_path / 'b'},sn_baseline={tmp_path / 'a' / 'sst2.safetensors'}",
+        tasks=["adv_mnli"], limit=12, device="cpu", task_manager=task_manager, batch_size=5,
+    )
+    saved = load_file(tmp_path / "b" / "adv_mnli.safetensors")
+    labels = [r["label"] for r in rows("adv_mnli", "validation", 12)]  # all three classes
+    np.testing.assert_array_equal(saved["class_counts"].numpy(), np.bincount(labels, minlength=3))
+    assert int(saved["fire_counts"].sum(0).max()) <= 12
+    assert saved["subtask_predictivity"].shape[0] == 2  # Wang et al.: 0 vs 2, and 1 vs rest
+    assert results["skill_neurons"]["adv_mnli"]["num_docs"] == 12
+
+
+def test_use_cache_is_refused(tiny_models, tmp_path, task_manager):
+    with pytest.raises(ValueError, match="use_cache"):
+        lm_eval.simple_evaluate(
+            model="prompt_tuned", model_args=f"pretrained={tiny_models['bert']},skill_neurons={tmp_path}",
+            tasks=["sst2"], limit=2, device="cpu", task_manager=task_manager, use_cache=str(tmp_path / "cache"),
+        )
+
+
+def test_baseline_from_file_and_reference_from_file(tiny_models, tmp_path, task_manager):
+    args = f"pretrained={tiny_models['bert']},sn_baseline_limit=6"
+    first = lm_eval.simple_evaluate(model="prompt_tuned", model_args=f"{args},skill_neurons={tmp_path / 'a'}",
+                                    tasks=["sst2"], limit=6, device="cpu", task_manager=task_manager)
+    assert first["skill_neurons"]["sst2"]["num_docs"] == 6
+    clean = tmp_path / "a" / "sst2.safetensors"
+    second = lm_eval.simple_evaluate(
+        model="prompt_tuned",
+        model_args=f"pretrained={tiny_models['bert']},skill_neurons={tmp_path / 'b'},sn_baseline={clean},"
+                   f"sn_reference={clean}",
+        tasks=["adv_sst2"], limit=6, device="cpu", task_manager=task_manager,
+    )
+    torch.testing.assert_close(load_file(tmp_path / "b" / "adv_sst2.safetensors")["baseline"],
+                               load_file(clean)["baseline"])
+    assert second["skill_neurons"]["adv_sst2"]["consistency"]["reference"] == f"file:{clean}"
