@@ -82,6 +82,13 @@ class SkillNeuronRecorder:
         if getattr(lm, "_tp_plan", None) or getattr(lm.model, "hf_device_map", None):
             raise ValueError("skill_neurons= needs the whole model in each process: use "
                              "`accelerate launch -m lm_eval ...` data parallelism, not parallelize=/tp_plan=.")
+        if is_distributed() and torch.distributed.get_world_size() != lm.world_size:
+            raise ValueError(
+                f"skill_neurons: {torch.distributed.get_world_size()} processes are running but lm-eval shards the "
+                f"documents over {lm.world_size}, so counts would be summed over copies. Launch with "
+                "`accelerate launch -m lm_eval ...` (on CPUs: `ACCELERATE_USE_CPU=1 torchrun --nproc_per_node N -m "
+                "lm_eval ...`)."
+            )
         self.lm = lm
         self.config = config
         self.hook_points = ffn_hook_points(lm.model)  # raises, naming the model, if none found
