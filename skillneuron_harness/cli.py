@@ -15,10 +15,12 @@ import sys
 COMMANDS = {
     "eval": "skillneuron_harness.cli:run_lm_eval",
     "train": "skillneuron_harness.training.cli:main",
+    "average": "skillneuron_harness.neurons.average:main",
 }
 SUMMARIES = {
     "eval": "run lm-eval (same arguments as `lm_eval run`) with prompt_tuned and our tasks registered",
     "train": "train a soft prompt on an lm-eval multiple_choice task (PEFT prompt tuning)",
+    "average": "average a task's neuron scores over the skill_neurons= folders of several prompts",
 }
 
 
