@@ -118,20 +118,32 @@ def score_seq2seq(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax
         inputs_embeds=_prompt_embeds(model, prompt, enc_ids), attention_mask=enc_mask
     ).last_hidden_state  # (G, P+Tc, d)
 
-    row_group = [gi for gi, g in enumerate(groups) for _ in g.continuations]
-    conts = [c for g in groups for c in g.continuations]
+    # Decoder rows: choices with the same decoder input (all one-token verbalizers) share one.
     start = model.config.decoder_start_token_id
     start = pad_id if start is None else start
-    labels, valid = _pad_right(conts, pad_id, device)  # (R, K)
-    decoder_in, _ = _pad_right([[start, *c[:-1]] for c in conts], pad_id, device)  # (R, K)
+    rows, row_of, row_group = [], {}, []
+    choice_rows, targets = [], []
+    for gi, g in enumerate(groups):
+        for c in g.continuations:
+            key = (gi, start, *c[:-1])
+            if key not in row_of:
+                row_of[key] = len(rows)
+                rows.append(list(key[1:]))
+                row_group.append(gi)
+            choice_rows.append(row_of[key])
+            targets.append(c)
+    decoder_in, _ = _pad_right(rows, pad_id, device)  # (R, K)
     index = torch.tensor(row_group, device=device)
     logits = model(
         encoder_outputs=BaseModelOutput(last_hidden_state=encoder_out[index]),
         attention_mask=enc_mask[index],
         decoder_input_ids=decoder_in,
     ).logits  # (R, K, V)
-    log_probs = F.log_softmax(logits, dim=-1, dtype=softmax_dtype or torch.float32)
-    total, greedy = _gather_scores(log_probs, labels, valid.bool())
+    pos, valid = _pad_right([list(range(len(c))) for c in targets], 0, device)  # (N, K)
+    tgt, _ = _pad_right(targets, 0, device)  # (N, K)
+    picked = logits[torch.tensor(choice_rows, device=device).unsqueeze(-1), pos]  # (N, K, V)
+    log_probs = F.log_softmax(picked, dim=-1, dtype=softmax_dtype or torch.float32)
+    total, greedy = _gather_scores(log_probs, tgt, valid.bool())
     return _split_by_group(groups, total, greedy, row_group=list(range(len(groups))),
                            context_end=[P + len(g.context) - 1 for g in groups], num_virtual_tokens=P)
 
