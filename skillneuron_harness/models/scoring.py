@@ -164,6 +164,18 @@ def masked_input(frame, mask_id: int, context: list[int], k: int) -> tuple[list[
     return [*prefix, *context, *[mask_id] * k, *suffix], len(prefix) + len(context)
 
 
+def _mlm_head(model):
+    """The prediction head of a BERT- or RoBERTa-style masked LM (``cls`` / ``lm_head``), if it has one."""
+    base = getattr(model, "base_model", model)
+    if base is model:
+        return None
+    for name in ("cls", "lm_head"):
+        head = getattr(model, name, None)
+        if isinstance(head, torch.nn.Module):
+            return head
+    return None
+
+
 def score_masked(model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None,
                  before_forward=None) -> ScoredBatch:
     """One forward pass per (document, continuation length), masks standing in for the choice."""
@@ -181,9 +193,12 @@ def score_masked(model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dt
     if before_forward is not None:
         first_mask = [P + mask_at[r] for r in range(len(rows))]
         before_forward(RowLayout(P, first_row, [m - 1 for m in first_mask], first_mask))
-    logits = model(
-        inputs_embeds=_prompt_embeds(model, prompt, ids), attention_mask=_with_prompt_mask(attn, P)
-    ).logits  # (R, P+T, V)
+    inputs = {"inputs_embeds": _prompt_embeds(model, prompt, ids), "attention_mask": _with_prompt_mask(attn, P)}
+    head = _mlm_head(model)
+    if head is not None:  # the vocabulary projection only where the masks are
+        hidden = model.base_model(**inputs).last_hidden_state  # (R, P+T, d)
+    else:
+        logits = model(**inputs).logits  # (R, P+T, V)
 
     # One scored row per choice: the mask positions of its (document, length) row.
     choice_rows, positions, targets = [], [], []
@@ -195,7 +210,8 @@ def score_masked(model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dt
             targets.append(c)
     pos, valid = _pad_right(positions, 0, device)  # (N, K)
     tgt, _ = _pad_right(targets, 0, device)  # (N, K)
-    picked = logits[torch.tensor(choice_rows, device=device).unsqueeze(-1), pos]  # (N, K, V)
+    index = (torch.tensor(choice_rows, device=device).unsqueeze(-1), pos)
+    picked = head(hidden[index]) if head is not None else logits[index]  # (N, K, V)
     log_probs = F.log_softmax(picked, dim=-1, dtype=softmax_dtype or torch.float32)
     total, greedy = _gather_scores(log_probs, tgt, valid.bool())
     mask_start = [P + mask_at[r] for r in first_row]
