@@ -199,11 +199,10 @@ class SkillNeuronRecorder:
         accumulator.all_reduce()
         return accumulator.mean(), f"{source_name}:train", len(docs)
 
-    def _shape(self):
-        d = self.hook_points and self.lm.model.get_submodule(self.hook_points[0].module_name)
-        width = getattr(d, "in_features", None) or d.weight.shape[-1]
+    def _shape(self) -> tuple[int, int, int]:
+        """(L, P', D) of what this recorder captures per document."""
         positions = self.lm.num_virtual_tokens if self.positions == "prompt" else 1
-        return (len(self.hook_points), positions, width)
+        return (len(self.hook_points), positions, self.hook_points[0].width)
 
     # --------------------------------------------------------------- counting
     def record(self, keys, acts: torch.Tensor, predictions: list[int]) -> None:
