@@ -98,6 +98,12 @@ class PromptTunedLM(HFLM):
         sn_top: float = 0.02,
         sn_include_path: str | None = None,
         sn_reference: str | None = None,
+        suppress: str | None = None,
+        suppress_top: float = 0.05,
+        suppress_mode: str = "zero",
+        suppress_sigma: float = 0.1,
+        suppress_control: str = "skill",
+        suppress_seed: int = 0,
         **kwargs,
     ) -> None:
         if prompt is not None and peft is not None:
@@ -118,6 +124,13 @@ class PromptTunedLM(HFLM):
 
             sn_config = SkillNeuronConfig(skill_neurons, sn_positions, sn_baseline_limit, sn_baseline, sn_top,
                                           sn_include_path, sn_reference)
+        self.suppression = None  # neurons/suppression.py: armed around every forward pass (_interventions)
+        suppress_config = None
+        if suppress is not None:
+            from skillneuron_harness.neurons.suppression import SuppressionConfig
+
+            suppress_config = SuppressionConfig(suppress, suppress_top, suppress_mode, suppress_sigma,
+                                                suppress_control, suppress_seed)
         # Load the prompt before the model: a bad path fails in a second, not after a download.
         if self.args.prompt is not None:
             self.soft_prompt = load_soft_prompt(self.args.prompt)
@@ -127,6 +140,10 @@ class PromptTunedLM(HFLM):
             embedding = self.model.get_input_embeddings().weight
             self._prompt_tensor = self.soft_prompt.embeddings.to(embedding.device, embedding.dtype)
         self._enable_cpu_data_parallel()
+        if suppress_config is not None:
+            from skillneuron_harness.neurons.suppression import Suppression
+
+            self.suppression = Suppression.from_config(self.model, suppress_config)
         if sn_config is not None:
             from skillneuron_harness.neurons.recorder import SkillNeuronRecorder
 
@@ -204,6 +221,8 @@ class PromptTunedLM(HFLM):
             info.update(self.soft_prompt.info())
         if self._recorder is not None:
             info["skill_neurons"] = self._recorder.summaries
+        if self.suppression is not None:
+            info["suppression"] = self.suppression.info()
         return info
 
     def provenance(self) -> dict:
@@ -217,6 +236,10 @@ class PromptTunedLM(HFLM):
                 "transformers_version": tf.__version__}
 
     # ------------------------------------------------------------ forward passes
+    def _interventions(self):
+        """Hooks that change activations (suppression), armed around each of our forward passes."""
+        return self.suppression.armed(self.model) if self.suppression is not None else nullcontext()
+
     def _prompt_embeds(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, T) token ids -> (B, P + T, d) input embeddings with the soft prompt in front."""
         embeds = self.model.get_input_embeddings()(ids)  # (B, T, d)
@@ -231,7 +254,7 @@ class PromptTunedLM(HFLM):
 
     def _model_call(self, inps, attn_mask=None, labels=None):
         # Used by lm-eval's batch-size probing: the same shapes as a real pass, prompt included.
-        with torch.no_grad():
+        with torch.no_grad(), self._interventions():
             mask = torch.ones_like(inps) if attn_mask is None else attn_mask
             kwargs = {"labels": labels} if labels is not None else {}
             return self.model(inputs_embeds=self._prompt_embeds(inps),
@@ -358,7 +381,7 @@ class PromptTunedLM(HFLM):
                     if capture_ffn is not None:
                         capture_ffn.select = self._recorder.select(layout)
 
-                with torch.no_grad(), self._autocast():
+                with torch.no_grad(), self._autocast(), self._interventions():
                     scored = score_groups(self.backend, self.model, self._prompt_tensor,
                                           [groups[g] for g in batch], self.tokenizer, self.softmax_dtype,
                                           before_forward=before_forward)
@@ -402,7 +425,7 @@ class PromptTunedLM(HFLM):
         embeds, mask = self._generation_inputs(context, attention_mask)
         decoded_start = 1 if self.backend == "seq2seq" else 0  # generate returns new tokens only
         criteria = stop_sequences_criteria(self.tokenizer, stop, decoded_start, context.shape[0])
-        with torch.no_grad(), self._autocast():
+        with torch.no_grad(), self._autocast(), self._interventions():
             out = self.model.generate(
                 inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_length - context.shape[1],
                 stopping_criteria=criteria, pad_token_id=self.tokenizer.pad_token_id, use_cache=True,

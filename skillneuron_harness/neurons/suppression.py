@@ -1,0 +1,240 @@
+"""Suppressing skill neurons: the causal test of Wang et al. (2022) and Ackermann & Ohmer (2024).
+
+``prompt_tuned`` takes ``suppress=FILE`` (a ``<task>.safetensors`` written by an earlier
+``skill_neurons=`` run) and overwrites the selected neurons' FFN activations, i.e. the input of
+each layer's down-projection (the hook points of :mod:`~skillneuron_harness.neurons.capture`),
+at **all** positions of every forward pass of the run::
+
+    lm_eval --model prompt_tuned --tasks sst2,adv_sst2 --model_args \\
+        pretrained=M,prompt=P,suppress=sn/sst2.safetensors,suppress_top=0.05,suppress_mode=zero
+
+Selection (``suppress_control``): ``skill`` takes the top ``suppress_top`` fraction of each
+layer's neurons by the file's ``score`` [L, D] (ties to the lower index, as
+:func:`~skillneuron_harness.neurons.statistics.top_fraction_mask`); ``random`` takes the same
+number per layer uniformly at random, ``torch.randperm(D)[:k]`` per layer in layer order from
+``torch.Generator().manual_seed(suppress_seed)``, so a seed names one fixed set of neurons.
+
+Modes (``suppress_mode``):
+
+* ``zero``: the activation becomes 0.
+* ``mean``: the activation becomes the file's ``baseline`` [L, P, D] (the mean activation over
+  the baseline documents). Position t < P of the forward pass gets ``baseline[l, t]``; positions
+  t >= P (and files whose baseline was taken at one position per row, ``sn_positions=last`` or
+  ``mask``, where P = 1) get the mean over the baseline's positions, ``baseline[l].mean(0)``.
+  Positions count the virtual tokens; for T5 they are encoder positions.
+* ``noise``: Gaussian noise N(0, sigma^2) is **added** to the activation (``suppress_sigma``,
+  0.1 in Wang et al.), drawn from a generator seeded with ``suppress_seed`` on the model's
+  device, so a run is reproducible for a fixed order of forward passes.
+
+The hooks are forward pre-hooks registered first on each module (``prepend=True``), so the
+down-projection, and any activation capture (``skill_neurons=``) of the same run, see the
+suppressed values. :meth:`Suppression.armed` registers them for a block and removes them in
+``finally``; ``prompt_tuned`` arms them around its own forward passes only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from skillneuron_harness.neurons.capture import HookPoint, ffn_hook_points
+from skillneuron_harness.neurons.statistics import top_fraction_mask, top_k
+
+MODES = ("zero", "mean", "noise")
+CONTROLS = ("skill", "random")
+
+
+@dataclass
+class SuppressionConfig:
+    """The ``suppress*`` model_args of ``prompt_tuned``."""
+
+    file: str  # suppress=: a <task>.safetensors with `score` [L, D] (and `baseline` for mode=mean)
+    top: float = 0.05  # suppress_top: fraction of each layer's neurons; 0 suppresses nothing
+    mode: str = "zero"  # suppress_mode: zero | mean | noise
+    sigma: float = 0.1  # suppress_sigma: std of the added noise (mode=noise); Wang et al. use 0.1
+    control: str = "skill"  # suppress_control: skill (top by score) | random (same count per layer)
+    seed: int = 0  # suppress_seed: draws of the random control and of the noise
+
+    def __post_init__(self):
+        self.top, self.sigma, self.seed = float(self.top), float(self.sigma), int(self.seed)
+        path = Path(self.file)
+        if not (path.is_file() and path.suffix == ".safetensors"):
+            raise ValueError(f"suppress={self.file}: no such file; pass a <task>.safetensors written by an "
+                             "earlier skill_neurons= run.")
+        if not 0.0 <= self.top <= 1.0:
+            raise ValueError(f"suppress_top={self.top}: a fraction of each layer's neurons in [0, 1], e.g. 0.05.")
+        if self.mode not in MODES:
+            raise ValueError(f"suppress_mode={self.mode}: use one of {', '.join(MODES)}.")
+        if self.control not in CONTROLS:
+            raise ValueError(f"suppress_control={self.control}: use one of {', '.join(CONTROLS)}.")
+        if self.sigma < 0:
+            raise ValueError(f"suppress_sigma={self.sigma}: a standard deviation must be >= 0.")
+
+
+def select_neurons(score: torch.Tensor, fraction: float, control: str = "skill", seed: int = 0) -> torch.Tensor:
+    """Neurons to suppress, bool [L, D]: the per-layer top ``fraction`` by score, or as many at random."""
+    if control == "skill":
+        return top_fraction_mask(score, fraction)  # (L, D)
+    if control != "random":
+        raise ValueError(f"control={control}: use one of {', '.join(CONTROLS)}.")
+    num_layers, num_neurons = score.shape
+    k = top_k(num_neurons, fraction)
+    mask = torch.zeros(num_layers, num_neurons, dtype=torch.bool)  # (L, D)
+    gen = torch.Generator().manual_seed(seed)
+    for layer in range(num_layers):
+        mask[layer, torch.randperm(num_neurons, generator=gen)[:k]] = True
+    return mask
+
+
+def _sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Suppression:
+    """Selected neurons per layer and what to put in their place; arm with :meth:`armed`."""
+
+    def __init__(
+        self,
+        mask: torch.Tensor,
+        mode: str = "zero",
+        *,
+        baseline: torch.Tensor | None = None,
+        sigma: float = 0.1,
+        seed: int = 0,
+        hook_points: Sequence[HookPoint] | None = None,
+        info: dict | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode={mode}: use one of {', '.join(MODES)}.")
+        if mask.dim() != 2 or mask.dtype != torch.bool:
+            raise ValueError(f"mask must be bool [L, D]; got {mask.dtype} {tuple(mask.shape)}")
+        if mode == "mean":
+            if baseline is None:
+                raise ValueError("mode=mean needs the baseline [L, P, D] of the skill-neuron file.")
+            if baseline.dim() != 3 or (baseline.shape[0], baseline.shape[2]) != tuple(mask.shape):
+                raise ValueError(f"baseline must be [L, P, D] with [L, D] = {list(mask.shape)}; got "
+                                 f"{list(baseline.shape)}")
+        self.mask = mask.cpu()  # (L, D)
+        self.mode = mode
+        self.baseline = None if baseline is None else baseline.detach().cpu().to(torch.float32)  # (L, P, D)
+        self.sigma = float(sigma)
+        self.seed = int(seed)
+        self.hook_points = list(hook_points) if hook_points is not None else None
+        self.info_extra = dict(info or {})
+        # per layer: neuron indices (k,) and, for mode=mean, the values (P + 1, k): row P = mean over positions
+        self._index = [row.nonzero().squeeze(1) for row in self.mask]
+        self._values = None
+        if self.baseline is not None:
+            table = torch.cat([self.baseline, self.baseline.mean(1, keepdim=True)], dim=1)  # (L, P + 1, D)
+            self._values = [table[layer][:, idx] for layer, idx in enumerate(self._index)]  # L x (P + 1, k)
+        self._generator: torch.Generator | None = None
+
+    # ------------------------------------------------------------- building
+    @classmethod
+    def from_config(cls, model: nn.Module, config: SuppressionConfig,
+                    hook_points: Sequence[HookPoint] | None = None) -> Suppression:
+        """Read ``config.file``, check it fits ``model`` and select the neurons."""
+        from safetensors.torch import load_file
+
+        points = list(hook_points) if hook_points is not None else ffn_hook_points(model)
+        tensors = load_file(config.file)
+        if "score" not in tensors:
+            raise ValueError(f"suppress={config.file}: the file has no `score` (predictivity was undefined in "
+                             "that run, e.g. one class only); use a file of a run with both classes.")
+        score = tensors["score"]  # (L, D)
+        widths = {p.width for p in points}
+        if score.shape[0] != len(points) or (None not in widths and widths != {score.shape[1]}):
+            raise ValueError(
+                f"suppress={config.file}: scores are [L, D] = {list(score.shape)} but the model has "
+                f"{len(points)} FFN layers of {sorted(w for w in widths if w is not None)} neurons; use a file "
+                "written for this model."
+            )
+        mask = select_neurons(score, config.top, config.control, config.seed)  # (L, D)
+        baseline = tensors.get("baseline") if config.mode == "mean" else None
+        info = {"file": str(config.file), "file_sha256": _sha256(config.file), "top": config.top,
+                "mode": config.mode, "sigma": config.sigma if config.mode == "noise" else None,
+                "control": config.control, "seed": config.seed}
+        return cls(mask, config.mode, baseline=baseline, sigma=config.sigma, seed=config.seed,
+                   hook_points=points, info=info)
+
+    # ------------------------------------------------------------- recording
+    @property
+    def per_layer(self) -> list[int]:
+        """Suppressed neurons per layer."""
+        return self.mask.sum(1).tolist()
+
+    @property
+    def active(self) -> bool:
+        """Whether any neuron is suppressed (``top=0`` arms no hook at all)."""
+        return bool(self.mask.any())
+
+    def info(self) -> dict:
+        """What the results JSON records (``config.suppression``)."""
+        return {**self.info_extra, "neurons_per_layer": self.per_layer,
+                "hook_points": [p.name for p in self.hook_points or ()]}
+
+    # ------------------------------------------------------------- hooks
+    def _hook(self, layer: int):
+        index = self._index[layer]  # (k,)
+
+        def hook(module: nn.Module, args: tuple, kwargs: dict):
+            if args:
+                x = args[0]
+            else:
+                key = next(iter(kwargs))
+                x = kwargs[key]
+            # x: (B, T, D) down-projection input (any leading dims; neurons last)
+            idx = index.to(x.device)
+            x = x.clone()
+            if self.mode == "zero":
+                x[..., idx] = 0
+            elif self.mode == "mean":
+                values = self._values[layer].to(x.device, x.dtype)  # (P + 1, k)
+                seq_len, num_positions = x.shape[-2], values.shape[0] - 1
+                rows = torch.arange(seq_len, device=x.device).clamp(max=num_positions)  # (T,): >= P -> row P
+                x[..., idx] = values[rows]  # (T, k) broadcast over the batch
+            else:
+                if self._generator is None or self._generator.device != x.device:
+                    self._generator = torch.Generator(device=x.device).manual_seed(self.seed)
+                noise = torch.randn(*x.shape[:-1], len(idx), generator=self._generator, device=x.device,
+                                    dtype=torch.float32)  # (B, T, k)
+                x[..., idx] = x[..., idx] + (self.sigma * noise).to(x.dtype)
+            if args:
+                return (x, *args[1:]), kwargs
+            return args, {**kwargs, key: x}
+
+        return hook
+
+    @contextmanager
+    def armed(self, model: nn.Module) -> Iterator[Suppression]:
+        """Register the hooks on ``model`` for the block; removed in ``finally``."""
+        points = self.hook_points if self.hook_points is not None else ffn_hook_points(model)
+        if len(points) != self.mask.shape[0]:
+            raise ValueError(f"the suppression mask has {self.mask.shape[0]} layers but the model has {len(points)}")
+        handles = []
+        try:
+            if self.active:
+                for layer, point in enumerate(points):
+                    if len(self._index[layer]) == 0:
+                        continue
+                    try:
+                        module = model.get_submodule(point.module_name)
+                    except AttributeError:
+                        raise ValueError(f"hook point {point.name!r}: no module {point.module_name!r} in "
+                                         f"{type(model).__name__}") from None
+                    handles.append(module.register_forward_pre_hook(self._hook(layer), with_kwargs=True,
+                                                                    prepend=True))
+            yield self
+        finally:
+            for handle in handles:
+                handle.remove()
