@@ -46,6 +46,7 @@ class SkillNeuronConfig:
     top: float = 0.02  # sn_top: fraction of each layer's neurons called skill neurons
     include_path: str | None = None  # sn_include_path: task folders beyond ours and lm-eval's
     reference: str | None = None  # sn_reference: a clean run's <task>.safetensors, for consistency
+    subtasks: str | None = None  # sn_subtasks: binary decomposition, e.g. "0:2;1:0+2" (default: Wang et al.)
 
     def __post_init__(self):
         if self.positions not in POSITIONS:
@@ -254,8 +255,13 @@ class SkillNeuronRecorder:
                 "clean_twin": state.clean_twin,
                 **self.lm.provenance(),
             }
+            subtasks = None
+            if self.config.subtasks:
+                from skillneuron_harness.neurons.statistics import parse_subtasks
+
+                subtasks = parse_subtasks(self.config.subtasks, state.counter.num_classes)
             st, js = write_task_stats(self.config.output_dir, name, **state.counter.state(),
-                                      provenance=provenance, top_fraction=self.config.top)
+                                      provenance=provenance, subtasks=subtasks, top_fraction=self.config.top)
             summary = json.loads(js.read_text()).get("summary") or {}
             accuracy = int(correct.item()) / num_docs if num_docs else None
             self.summaries[name] = {"files": [str(st), str(js)], "num_docs": num_docs, "accuracy": accuracy,
