@@ -14,7 +14,9 @@ through ``inputs_embeds`` (correct with the KV cache, unlike PEFT's prompt-tunin
 
 Three backends: ``seq2seq`` (encoder-decoder), ``masked`` (encoder-only masked LMs, which
 lm-eval's ``hf`` would load as causal LMs) and ``causal`` (decoder-only); ``backend=auto`` picks
-from the config. The soft prompt's virtual tokens count against ``max_length``.
+from the config. The soft prompt's virtual tokens count against ``max_length``. ``prompt_format``
+reads the published prompts of Skill-Neuron and Prompt-Transferability in their own layouts
+(:mod:`skillneuron_harness.prompts.layouts`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from skillneuron_harness.models.scoring import (
     special_token_frame,
 )
 from skillneuron_harness.prompts import PromptError, SoftPrompt, load_soft_prompt
+from skillneuron_harness.prompts.layouts import place_prompt
+from skillneuron_harness.prompts.loading import FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +77,14 @@ class PromptTunedArgs:
 
     prompt: str | None = None  # PEFT adapter (folder or Hub id) or tensor file; None: no prompt
     backend: str = "auto"  # auto | seq2seq | masked | causal
+    prompt_format: str = "auto"  # auto | peft | tensor | skill_neuron | prompt_transferability (prompts/layouts.py)
 
     def __post_init__(self):
+        if self.prompt_format not in ("auto", *FORMATS):
+            raise ValueError(f"prompt_format={self.prompt_format}: unknown format; use auto or one of "
+                             f"{', '.join(FORMATS)}.")
+        if self.prompt_format != "auto" and self.prompt is None:
+            raise ValueError(f"prompt_format={self.prompt_format} describes a soft prompt, but no prompt= is given.")
         if self.backend not in ("auto", *BACKENDS):
             raise ValueError(
                 f"backend={self.backend}: unknown backend; use one of auto, {', '.join(BACKENDS)} "
@@ -90,6 +100,7 @@ class PromptTunedLM(HFLM):
         pretrained: str | None = None,
         prompt: str | None = None,
         peft: str | None = None,
+        prompt_format: str = "auto",
         backend: str = "auto",
         skill_neurons: str | None = None,
         sn_positions: str = "auto",
@@ -113,9 +124,11 @@ class PromptTunedLM(HFLM):
         if kwargs.get("tp_plan") is not None:
             raise ValueError("tp_plan= (tensor parallelism) is not supported by prompt_tuned; use "
                              "`accelerate launch -m lm_eval ...` data parallelism instead.")
-        self.args = PromptTunedArgs(prompt=prompt if prompt is not None else peft, backend=backend)
+        self.args = PromptTunedArgs(prompt=prompt if prompt is not None else peft, backend=backend,
+                                    prompt_format=prompt_format)
         self.soft_prompt: SoftPrompt | None = None
         self._prompt_tensor: torch.Tensor | None = None
+        self._layout = None  # a published layout's scorer (prompts/layouts.py); None: the backend's own
         self._instances = None  # the Instances behind the current loglikelihood call
         self._recorder = None
         sn_config = None
@@ -133,12 +146,12 @@ class PromptTunedLM(HFLM):
                                                 suppress_control, suppress_seed)
         # Load the prompt before the model: a bad path fails in a second, not after a download.
         if self.args.prompt is not None:
-            self.soft_prompt = load_soft_prompt(self.args.prompt)
+            self.soft_prompt = load_soft_prompt(self.args.prompt, format=self.args.prompt_format)
         super().__init__(pretrained=pretrained, **kwargs)
         self._check_prompt_fits()
         if self.soft_prompt is not None:
-            embedding = self.model.get_input_embeddings().weight
-            self._prompt_tensor = self.soft_prompt.embeddings.to(embedding.device, embedding.dtype)
+            self._prompt_tensor, self._layout = place_prompt(self.soft_prompt, self.backend, self.model,
+                                                             self.tokenizer)  # (P, d), scorer or None
         self._enable_cpu_data_parallel()
         if suppress_config is not None:
             from skillneuron_harness.neurons.suppression import Suppression
@@ -384,7 +397,7 @@ class PromptTunedLM(HFLM):
                 with torch.no_grad(), self._autocast(), self._interventions():
                     scored = score_groups(self.backend, self.model, self._prompt_tensor,
                                           [groups[g] for g in batch], self.tokenizer, self.softmax_dtype,
-                                          before_forward=before_forward)
+                                          before_forward=before_forward, layout=self._layout)
                 acts = capture_ffn.take()[scored.group_rows] if capture_ffn is not None else None  # (G, L, P', D)
                 yield batch, scored, acts
                 pbar.update(rows)

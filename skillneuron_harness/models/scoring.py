@@ -276,12 +276,16 @@ def _split_by_group(groups, total, greedy, *, row_group, context_end, num_virtua
 
 
 def score_groups(backend: str, model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None,
-                 before_forward=None):
+                 before_forward=None, layout=None):
     """Dispatch to the scorer of ``backend`` (one of :data:`BACKENDS`).
 
     ``before_forward(RowLayout)``, if given, is called right before the forward pass whose
     activations matter (the encoder's for seq2seq): activation capture picks positions there.
+    ``layout``, if given, is a published prompt layout's scorer that replaces the backend's
+    (see :mod:`skillneuron_harness.prompts.layouts`).
     """
+    if layout is not None:
+        return layout.score(model, prompt, groups, tokenizer, softmax_dtype, before_forward)
     if backend == "seq2seq":
         return score_seq2seq(model, prompt, groups, tokenizer.pad_token_id, softmax_dtype, before_forward)
     if backend == "masked":

@@ -8,6 +8,18 @@ Accepted ``prompt=`` values:
 * a plain tensor file of shape [P, d]: ``.safetensors`` (one tensor), ``.pt`` / ``.pth`` /
   ``.bin`` (a tensor, or a dict holding exactly one, read with ``torch.load(weights_only=True)``
   so that no pickled code runs), or ``.npy`` (read without pickle).
+* the published prompts of two projects, whose layouts differ from plain prepending (see
+  :mod:`skillneuron_harness.prompts.layouts` for how each is placed in the model's input):
+  ``skill_neuron`` (THU-KEG/Skill-Neuron ``best-backbone``: a torch pickle
+  ``{"prompt": [1, P-1, d], "pos": [verbalizer ids]}``) and ``prompt_transferability``
+  (thunlp/Prompt-Transferability and LeonAckermann/Robust-Neurons ``task_prompt``: a raw
+  [100, d] tensor in a torch pickle).
+
+``format="auto"`` (the default) detects the format: a folder or Hub id is ``peft``; a pickled dict
+with ``prompt`` and ``pos`` is ``skill_neuron``; a pickled tensor in a file named as those projects
+name theirs (``task_prompt``, ``<epoch>_task_prompt.pkl``) is ``prompt_transferability``; any
+other tensor file is ``tensor``. A raw [100, d] tensor under another name cannot be told apart from
+a plain prompt: pass the format.
 
 Every failure raises :class:`PromptError` with one line naming the argument, the file and the fix.
 """
@@ -23,6 +35,10 @@ import numpy as np
 import torch
 
 TENSOR_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".npy")
+FORMATS = ("peft", "tensor", "skill_neuron", "prompt_transferability")
+# Positions the model sees beyond the stored vectors: Skill-Neuron stores P-1 vectors and puts the
+# <mask> embedding in front of them.
+EXTRA_POSITIONS = {"skill_neuron": 1}
 
 
 class PromptError(ValueError):
@@ -33,15 +49,17 @@ class PromptError(ValueError):
 class SoftPrompt:
     """A soft prompt and where it came from."""
 
-    embeddings: torch.Tensor  # (P, d) float32
+    embeddings: torch.Tensor  # (P_stored, d) float32, as stored in the file
     source: str
-    format: str  # "peft" | "tensor"
+    format: str  # one of FORMATS
     task_type: str | None = None  # PEFT task_type, when known
     base_model: str | None = None  # PEFT base_model_name_or_path, when known
+    verbalizer: list[int] | None = None  # token ids the prompt was trained to predict (skill_neuron "pos")
 
     @property
     def num_virtual_tokens(self) -> int:
-        return self.embeddings.shape[0]
+        """Positions the prompt occupies in the model's input (the stored vectors and any added <mask>)."""
+        return self.embeddings.shape[0] + EXTRA_POSITIONS.get(self.format, 0)
 
     @property
     def width(self) -> int:
@@ -56,16 +74,21 @@ class SoftPrompt:
         return digest.hexdigest()
 
     def info(self) -> dict:
-        return {
+        info = {
             "prompt_source": self.source,
             "prompt_format": self.format,
             "prompt_num_virtual_tokens": self.num_virtual_tokens,
             "prompt_sha256": self.sha256,
         }
+        if self.verbalizer is not None:
+            info["prompt_verbalizer"] = list(self.verbalizer)
+        return info
 
 
-def load_soft_prompt(source: str, arg: str = "prompt") -> SoftPrompt:
-    """Load the soft prompt named by ``source`` (see the module docstring)."""
+def load_soft_prompt(source: str, arg: str = "prompt", format: str = "auto") -> SoftPrompt:
+    """Load the soft prompt named by ``source`` in ``format`` (see the module docstring)."""
+    if format not in ("auto", *FORMATS):
+        raise PromptError(f"prompt_format={format}: unknown format; use auto or one of {', '.join(FORMATS)}.")
     path = Path(source).expanduser()
     if path.is_dir():
         if not (path / "adapter_config.json").is_file():
@@ -73,12 +96,58 @@ def load_soft_prompt(source: str, arg: str = "prompt") -> SoftPrompt:
                 f"{arg}={source}: the folder has no adapter_config.json; pass a PEFT prompt-tuning "
                 f"adapter folder or a tensor file ({', '.join(TENSOR_SUFFIXES)})."
             )
+        _expect(format, "peft", source, arg, "a PEFT adapter folder")
         return _load_peft(str(path), source, arg)
     if path.is_file():
-        return SoftPrompt(_as_matrix(_load_tensor_file(path, arg), source, arg), source, "tensor")
+        if format == "peft":
+            raise PromptError(f"{arg}={source}: prompt_format=peft needs an adapter folder (with "
+                              "adapter_config.json) or a Hub id, not a file; drop prompt_format= to detect it.")
+        return _load_file(path, source, arg, format)
     if path.suffix in TENSOR_SUFFIXES or source.startswith((".", "/", "~")):
         raise PromptError(f"{arg}={source}: no such file; check the path.")
+    _expect(format, "peft", source, arg, "a Hub id (read as a PEFT adapter)")
     return _load_peft(source, source, arg)  # a Hub id
+
+
+def _expect(format: str, found: str, source: str, arg: str, what: str) -> None:
+    if format not in ("auto", found):
+        raise PromptError(f"{arg}={source}: prompt_format={format} was given but this is {what}; "
+                          f"pass prompt_format={found} or auto.")
+
+
+def is_transferability_name(path: Path) -> bool:
+    """File names of Prompt-Transferability / Robust-Neurons prompts: ``task_prompt``, ``18_task_prompt.pkl``."""
+    return path.name == "task_prompt" or (path.suffix == ".pkl" and path.stem.endswith("task_prompt"))
+
+
+def _load_file(path: Path, source: str, arg: str, format: str) -> SoftPrompt:
+    loaded = _load_tensor_file(path, arg, format)
+    if format == "auto":
+        if isinstance(loaded, dict) and "prompt" in loaded and "pos" in loaded:
+            format = "skill_neuron"
+        elif isinstance(loaded, torch.Tensor) and is_transferability_name(path):
+            format = "prompt_transferability"
+        else:
+            format = "tensor"
+    if format == "skill_neuron":
+        return _skill_neuron(loaded, path, source, arg)
+    tensor = _single_tensor(loaded, path, arg) if isinstance(loaded, dict) else loaded
+    return SoftPrompt(_as_matrix(tensor, source, arg), source, format)
+
+
+def _skill_neuron(loaded, path: Path, source: str, arg: str) -> SoftPrompt:
+    """THU-KEG/Skill-Neuron ``<name>-backbone``: {"prompt": [1, P-1, d], "pos": [verbalizer ids]}."""
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("prompt"), torch.Tensor):
+        found = sorted(loaded) if isinstance(loaded, dict) else type(loaded).__name__
+        raise PromptError(f"{arg}={source}: prompt_format=skill_neuron expects a pickled dict "
+                          f"{{'prompt': [1, P-1, d] tensor, 'pos': [verbalizer ids]}}, found {found}.")
+    pos = loaded.get("pos")
+    if isinstance(pos, torch.Tensor):
+        pos = pos.flatten().tolist()
+    if pos is not None and not (isinstance(pos, (list, tuple)) and all(isinstance(i, int) for i in pos)):
+        raise PromptError(f"{arg}={source}: 'pos' should list the verbalizer's token ids, found {pos!r}.")
+    return SoftPrompt(_as_matrix(loaded["prompt"], source, arg), source, "skill_neuron",
+                      verbalizer=None if pos is None else [int(i) for i in pos])
 
 
 def _load_peft(location: str, source: str, arg: str) -> SoftPrompt:
@@ -118,7 +187,8 @@ def _load_peft(location: str, source: str, arg: str) -> SoftPrompt:
                       base_model=config.base_model_name_or_path)
 
 
-def _load_tensor_file(path: Path, arg: str):
+def _load_tensor_file(path: Path, arg: str, format: str = "tensor"):
+    """A tensor, or for torch pickles possibly a dict (resolved by the caller)."""
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -128,19 +198,19 @@ def _load_tensor_file(path: Path, arg: str):
             return torch.from_numpy(np.load(path, allow_pickle=False))
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        fix = ("`d = torch.load(f, weights_only=False); torch.save({'prompt': d['prompt'], 'pos': "
+               "[int(i) for i in d['pos']]}, 'prompt.pt')`" if format == "skill_neuron" else
+               "`safetensors.torch.save_file({'prompt': t.detach().contiguous()}, 'prompt.safetensors')`")
         raise PromptError(
             f"{arg}={path}: the pickle holds objects other than tensors and was not loaded (loading "
-            "it could run code). Re-save only the tensor, e.g. "
-            "`safetensors.torch.save_file({'prompt': t}, 'prompt.safetensors')`, and pass that."
+            f"it could run code). Where you trust the file, re-save only the tensors, e.g. {fix}, and pass that."
         ) from err
     except PromptError:
         raise
     except Exception as err:  # noqa: BLE001 - corrupt files fail in many ways
         raise PromptError(f"{arg}={path}: cannot read the file ({type(err).__name__}: {err}); "
                           "is it truncated or of another format?") from err
-    if isinstance(loaded, dict):
-        return _single_tensor(loaded, path, arg)
-    if not isinstance(loaded, torch.Tensor):
+    if not isinstance(loaded, (dict, torch.Tensor)):
         raise PromptError(f"{arg}={path}: expected a tensor, found {type(loaded).__name__}.")
     return loaded
 
