@@ -15,11 +15,13 @@ import sys
 COMMANDS = {
     "eval": "skillneuron_harness.cli:run_lm_eval",
     "train": "skillneuron_harness.training.cli:main",
+    "convert": "skillneuron_harness.prompts.convert:main",
     "average": "skillneuron_harness.neurons.average:main",
 }
 SUMMARIES = {
     "eval": "run lm-eval (same arguments as `lm_eval run`) with prompt_tuned and our tasks registered",
     "train": "train a soft prompt on an lm-eval multiple_choice task (PEFT prompt tuning)",
+    "convert": "write a published soft prompt (Skill-Neuron, Prompt-Transferability) as a PEFT adapter",
     "average": "average a task's neuron scores over the skill_neurons= folders of several prompts",
 }
 

@@ -1,0 +1,67 @@
+"""``skillneuron convert``: the converted adapter scores what the original scores, or a plain refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from lm_eval.api.instance import Instance
+
+from skillneuron_harness.cli import main as cli
+from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+
+CONTEXTS = ["a gripping , funny film\nAnswer:", "dull , and the actors look bored\nAnswer:"]
+
+
+def requests(choices):
+    return [Instance("loglikelihood", {}, (ctx, c), i, metadata=("t", i, 1))
+            for i, ctx in enumerate(CONTEXTS) for c in choices]
+
+
+def scores(model_path, prompt, choices):
+    lm = PromptTunedLM(pretrained=str(model_path), prompt=str(prompt), device="cpu", batch_size=4)
+    return lm, [ll for ll, _ in lm.loglikelihood(requests(choices))]
+
+
+@pytest.mark.parametrize(("name", "filename", "choices"), [
+    ("t5", "task_prompt", [" negative", " positive", " entailment"]),  # Prompt-Transferability T5
+    ("roberta", "prompt.pt", [" positive", " entailment"]),  # a plain tensor on a masked LM
+])
+def test_round_trip(name, filename, choices, tiny_models, tmp_path, capsys):
+    torch.manual_seed(7)
+    source = tmp_path / filename
+    torch.save(torch.randn(6, 32), source)
+    out = tmp_path / "adapter"
+    assert cli(["convert", str(source), "--base", str(tiny_models[name]), "--output", str(out)]) == 0
+    assert "wrote a PEFT prompt-tuning adapter" in capsys.readouterr().out
+    converted, got = scores(tiny_models[name], out, choices)
+    original, want = scores(tiny_models[name], source, choices)
+    assert converted.soft_prompt.format == "peft"
+    assert original.soft_prompt.format == ("prompt_transferability" if name == "t5" else "tensor")
+    assert got == pytest.approx(want, abs=1e-5)
+    assert converted.soft_prompt.sha256 == original.soft_prompt.sha256
+    provenance = json.loads((out / "skillneuron_conversion.json").read_text())
+    assert provenance["source_format"] == original.soft_prompt.format
+    assert provenance["prompt_sha256"] == original.soft_prompt.sha256
+
+
+@pytest.mark.parametrize(("payload", "fmt", "reason"), [
+    ({"prompt": torch.randn(1, 4, 32), "pos": [1, 2]}, "skill_neuron", "at position 0"),
+    (torch.randn(5, 32), "prompt_transferability", "zero position embeddings"),
+])
+def test_roberta_layouts_are_refused_plainly(payload, fmt, reason, tiny_models, tmp_path, capsys):
+    source = tmp_path / ("best-backbone" if fmt == "skill_neuron" else "task_prompt")
+    torch.save(payload, source)
+    out = tmp_path / "adapter"
+    assert cli(["convert", str(source), "--base", str(tiny_models["roberta"]), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written as a PEFT adapter" in err and reason in err and f"prompt_format={fmt}" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_skill_neuron_prompt_for_t5_is_refused(tiny_models, tmp_path, capsys):
+    torch.save({"prompt": torch.randn(1, 4, 32), "pos": [1, 2]}, tmp_path / "best-backbone")
+    source, out = str(tmp_path / "best-backbone"), str(tmp_path / "o")
+    assert cli(["convert", source, "--base", str(tiny_models["t5"]), "--output", out]) == 2
+    assert "no layout for the seq2seq backend" in capsys.readouterr().err
