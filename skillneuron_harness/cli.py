@@ -17,12 +17,18 @@ COMMANDS = {
     "train": "skillneuron_harness.training.cli:main",
     "convert": "skillneuron_harness.prompts.convert:main",
     "average": "skillneuron_harness.neurons.average:main",
+    "report": "skillneuron_harness.report.cli:main",
+    "suppression-curve": "skillneuron_harness.report.suppression_curve:main",
+    "transfer": "skillneuron_harness.report.transfer:main",
 }
 SUMMARIES = {
     "eval": "run lm-eval (same arguments as `lm_eval run`) with prompt_tuned and our tasks registered",
     "train": "train a soft prompt on an lm-eval multiple_choice task (PEFT prompt tuning)",
     "convert": "write a published soft prompt (Skill-Neuron, Prompt-Transferability) as a PEFT adapter",
     "average": "average a task's neuron scores over the skill_neurons= folders of several prompts",
+    "report": "Markdown/JSON report over lm-eval runs and skill-neuron files, with figures",
+    "suppression-curve": "accuracy as the top n% skill neurons (or random ones) are suppressed",
+    "transfer": "evaluate every prompt on every target task, then write the report",
 }
 
 

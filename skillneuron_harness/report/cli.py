@@ -1,0 +1,38 @@
+"""``skillneuron report RUN_DIR ...``: a Markdown (or JSON) report over lm-eval runs and skill-neuron files.
+
+    skillneuron report runs/ --out report/               # report/report.md + report/figures/*.png
+    skillneuron report runs/ --out board/ --format json  # board/report.json, for leaderboards
+
+RUN_DIRs are searched recursively for lm-eval's ``results_*.json``, skill-neuron
+``<task>.safetensors`` files, ``suppression_curve.json`` and ``prompts.json`` manifests (see
+:mod:`skillneuron_harness.report.collect`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="skillneuron report", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="lm-eval output folders and skill-neuron folders")
+    p.add_argument("--out", default="report", help="output folder")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown", help="report format")
+    p.add_argument("--top", type=float, default=0.02, help="skill neurons: fraction of each layer's neurons")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``skillneuron report``."""
+    args = build_parser().parse_args(argv)
+    from skillneuron_harness.report.render import build_report
+
+    try:
+        path = build_report(args.run_dirs, args.out, fmt=args.format, top=args.top)
+    except FileNotFoundError as err:
+        print(f"skillneuron report: {err}")
+        return 2
+    print(f"Report written to {path}")
+    return 0

@@ -1,0 +1,180 @@
+"""Write the report: ``report.md`` with PNG figures in ``figures/``, or ``report.json``.
+
+Markdown cells show ``mean ± SEM`` in percent (``n/a`` where undefined: one prompt has no SEM, a
+task without an adversarial twin has no PDR). The JSON holds the same numbers as fractions, with
+``null`` for undefined values, for leaderboards and further analysis.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from skillneuron_harness.neurons.statistics import json_safe
+from skillneuron_harness.report import figures, tables
+from skillneuron_harness.report.collect import Collection, collect
+
+
+def compute(collection: Collection, top: float = 0.02) -> dict[str, Any]:
+    """All tables of the report (plain values, NaN where undefined)."""
+    consistency_rows = tables.consistency_table(collection, top=top)
+    return {
+        "sources": collection.sources,
+        "top_fraction": top,
+        "accuracy": tables.accuracy_table(collection),
+        "transfer": tables.transfer_matrix(collection),
+        "skill_neurons": tables.skill_neuron_table(collection, top=top),
+        "consistency": {"per_prompt": consistency_rows, "summary": tables.consistency_summary(consistency_rows)},
+        "robustness_vs_consistency": tables.robustness_vs_consistency(collection, consistency_rows),
+        "suppression": tables.suppression_table(collection.curves),
+    }
+
+
+def pct(mean: float | None, sem: float | None = None, digits: int = 1) -> str:
+    """``mean ± sem`` of a fraction, in percent."""
+    if mean is None or not math.isfinite(mean):
+        return "n/a"
+    text = f"{100 * mean:.{digits}f}"
+    if sem is not None and math.isfinite(sem):
+        text += f" ± {100 * sem:.{digits}f}"
+    return text
+
+
+def num(value: float | None, digits: int = 2) -> str:
+    """A plain number, ``n/a`` when undefined."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _slug(*parts: str) -> str:
+    return "_".join("".join(c if c.isalnum() or c in "-." else "-" for c in p) for p in parts)
+
+
+def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
+    """The Markdown text and the figures it links (written under ``out/figures``)."""
+    fig_dir = out / "figures"
+    made: list[Path] = []
+    md = ["# Skill-neuron report", "",
+          f"Runs: {', '.join(data['sources'])}. Numbers are percent, mean ± SEM over the prompts (seeds) of a "
+          "group; a group is the task a prompt was trained on.", ""]
+
+    md += ["## Accuracy", ""]
+    if data["accuracy"]:
+        md.append(markdown_table(
+            ["model", "prompts of", "task", "clean acc", "adversarial task", "adversarial acc", "PDR", "chance",
+             "prompts"],
+            [[r["model"], r["group"], r["task"], pct(r["clean_mean"], r["clean_sem"]), r["adversarial_task"] or "-",
+              pct(r["adversarial_mean"], r["adversarial_sem"]), pct(r["pdr_mean"], r["pdr_sem"]),
+              pct(r["chance"], None, 0), r["prompts"]] for r in data["accuracy"]]))
+        md += ["", "PDR = 1 - acc_adv / acc_clean per prompt (PromptBench), then averaged.", ""]
+    else:
+        md += ["No unsuppressed evaluations found.", ""]
+
+    transfers = {m: t for m, t in data["transfer"].items() if len(t["sources"]) > 1 or len(t["targets"]) > 1}
+    if transfers:
+        md += ["## Transfer", "",
+               "Source prompt (rows, by training task) evaluated on target tasks (columns) with the target's "
+               "template. Relative = 100 x acc(source on target) / acc(target's own prompt on target), per "
+               "seed, then averaged.", ""]
+        for model, t in transfers.items():
+            path = figures.transfer_heatmap(t, fig_dir / f"transfer_{_slug(model)}.png", model)
+            made.append(path)
+            md += [f"### {model}", "", f"![transfer matrix, {model}](figures/{path.name})", ""]
+            for kind, fmt in (("absolute", lambda v: pct(v[0], v[1])), ("relative", lambda v: num(v[0], 1))):
+                md += [f"{kind.capitalize()}:", "", markdown_table(
+                    ["source \\ target", *t["targets"]],
+                    [[s, *[fmt(t[kind][s][tgt]) for tgt in t["targets"]]] for s in t["sources"]]), ""]
+
+    if data["skill_neurons"]:
+        md += ["## Skill neurons", "",
+               f"Neuron score = max predictivity over positions, averaged over prompts. Skill neurons: the top "
+               f"{100 * data['top_fraction']:g}% of each layer. Inhibitory: fires above baseline mostly for the "
+               "negative class. Seed agreement: Spearman correlation of the scores of two prompts, mean over pairs.",
+               ""]
+        md.append(markdown_table(
+            ["model", "task", "prompts", "layers x neurons", "mean score per layer", "inhibitory share",
+             "seed agreement (rho)"],
+            [[r["model"], r["task"], r["prompts"], f"{r['layers']} x {r['neurons_per_layer']}",
+              " / ".join(pct(v, None, 1) for v in r["layer_mean"]), pct(*r["inhibitory"]),
+              f"{num(r['seed_agreement'][0])} ({r['seed_agreement'][2]} pairs)"] for r in data["skill_neurons"]]))
+        md.append("")
+        for r in data["skill_neurons"]:
+            path = figures.layer_score_distribution(r, fig_dir / f"scores_{_slug(r['model'], r['task'])}.png")
+            made.append(path)
+            md += [f"### {r['task']} ({r['model']})", "", f"![score distribution](figures/{path.name})", "",
+                   "Top neurons:", "", markdown_table(
+                       ["rank", "layer", "neuron", "score"],
+                       [[i + 1, n["layer"], n["neuron"], pct(n["score"], n["sem"])]
+                        for i, n in enumerate(r["top_neurons"])]), ""]
+
+    summary = data["consistency"]["summary"]
+    if summary:
+        md += ["## Consistency (clean vs adversarial)", "",
+               "Overlap of the clean and adversarial skill neurons, |S_clean ∩ S_adv| / |S_adv| per layer, mean over "
+               "layers; random neurons would overlap n% on average.", ""]
+        path = figures.overlap_curves(summary, fig_dir / "consistency_overlap.png")
+        path2 = figures.skill_vs_random(summary, fig_dir / "consistency_skill_vs_random.png", data["top_fraction"])
+        made += [path, path2]
+        md += [f"![overlap vs n](figures/{path.name})", "", f"![skill vs random](figures/{path2.name})", ""]
+        fractions = summary[0]["fractions"]
+        md.append(markdown_table(
+            ["model", "prompts of", "adversarial task", *[f"n={100 * f:g}%" for f in fractions],
+             "clean skill neurons: clean score", "adversarial score", "random: adversarial score"],
+            [[s["model"], s["group"], s["adversarial_task"], *[pct(*o) for o in s["overlap"]],
+              pct(*s["clean_skill_score"]), pct(*s["skill_adv_score"]), pct(*s["random_adv_score"])]
+             for s in summary]))
+        md.append("")
+
+    rvc = data["robustness_vs_consistency"]
+    if rvc["n"]:
+        path = figures.robustness_scatter(rvc, fig_dir / "robustness_vs_consistency.png")
+        made.append(path)
+        a, p = rvc["adversarial_accuracy"], rvc["pdr"]
+        md += ["## Robustness vs consistency", "",
+               "One point per prompt and adversarial task: consistency (overlap averaged over n = "
+               "2..20%) against adversarial accuracy.", "",
+               f"![robustness vs consistency](figures/{path.name})", "",
+               markdown_table(["robustness measure", "Spearman rho", "p-value", "prompts"],
+                              [["adversarial accuracy", num(a["rho"]), num(a["p"], 3), a["n"]],
+                               ["PDR", num(p["rho"]), num(p["p"], 3), p["n"]]]), ""]
+
+    if data["suppression"]:
+        path = figures.suppression_curves(data["suppression"], fig_dir / "suppression_curves.png")
+        made.append(path)
+        md += ["## Suppression", "", "Accuracy with the top n% skill neurons of each layer (or as many random "
+               "neurons) suppressed at all positions; adversarial tasks use the clean twin's skill neurons.", "",
+               f"![suppression curves](figures/{path.name})", ""]
+        percents = sorted({r["percent"] for r in data["suppression"]})
+        keyed = {(r["model"], r["group"], r["task"], r["control"], r["percent"]): r for r in data["suppression"]}
+        rows = []
+        for model, group, task, control in sorted({k[:4] for k in keyed}):
+            rows.append([model, group, task, control, *[
+                pct(keyed[k]["acc_mean"], keyed[k]["acc_sem"]) if (k := (model, group, task, control, n)) in keyed
+                else "-" for n in percents]])
+        md += [markdown_table(["model", "prompts of", "task", "neurons", *[f"{n:g}%" for n in percents]], rows), ""]
+    return "\n".join(md), made
+
+
+def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdown", top: float = 0.02) -> Path:
+    """Collect ``run_dirs``, compute the tables and write ``report.md`` (+ figures) or ``report.json``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = compute(collect(run_dirs), top=top)
+    if fmt == "json":
+        path = out / "report.json"
+        path.write_text(json.dumps(json_safe(data), indent=2) + "\n", encoding="utf-8")
+        return path
+    if fmt != "markdown":
+        raise ValueError(f"format={fmt}: use markdown or json.")
+    text, _ = render_markdown(data, out)
+    path = out / "report.md"
+    path.write_text(text + "\n", encoding="utf-8")
+    return path

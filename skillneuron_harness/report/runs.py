@@ -1,0 +1,104 @@
+"""What the experiment commands share: prompt specs, one loaded model per prompt, saved lm-eval results.
+
+A prompt on the command line is ``PATH`` or ``TASK=PATH`` (``TASK``: what it was trained on, for
+transfer's "own prompt" and the report's groups); without ``TASK=`` the adapter's
+``train_config.json`` (from ``skillneuron train``) is read. Each command writes a
+``prompts.json`` manifest so that ``skillneuron report`` knows the prompts later.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from skillneuron_harness.report.collect import MANIFEST, prompt_label
+
+
+@dataclass
+class PromptSpec:
+    """One prompt of an experiment."""
+
+    path: str
+    label: str
+    task: str | None = None
+    seed: int | str | None = None
+
+
+def parse_prompts(specs: list[str]) -> list[PromptSpec]:
+    """``PATH`` or ``TASK=PATH`` -> PromptSpecs with unique labels."""
+    out: list[PromptSpec] = []
+    for spec in specs:
+        task, sep, path = spec.partition("=")
+        if not sep:
+            task, path = None, spec
+        if not Path(path).exists():
+            raise FileNotFoundError(f"prompt {path} does not exist (give PATH or TASK=PATH)")
+        seed = None
+        config = Path(path) / "train_config.json"
+        if config.is_file():
+            train = json.loads(config.read_text(encoding="utf-8")).get("config", {})
+            task, seed = task or train.get("task"), train.get("seed")
+        out.append(PromptSpec(path=path, label=prompt_label(path), task=task, seed=seed))
+    labels = [p.label for p in out]
+    for p in out:
+        if labels.count(p.label) > 1:  # e.g. several runs/<x>/adapter: prefix with the folder
+            p.label = f"{Path(p.path).resolve().parent.name}/{p.label}"
+    for p in out:
+        if p.seed is None:
+            p.seed = p.label
+    return out
+
+
+def write_manifest(out: Path, prompts: list[PromptSpec]) -> Path:
+    """``out/prompts.json``: {resolved path: {label, task, seed}}."""
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = {str(Path(p.path).resolve()): {k: v for k, v in asdict(p).items() if k != "path"} for p in prompts}
+    path = out / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def load_model(model: str, prompt: PromptSpec | None, *, device: str = "cpu", batch_size: int | str = 8,
+               backend: str = "auto", **model_args: Any):
+    """A ``prompt_tuned`` model, loaded once and reused across evaluations."""
+    from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+
+    return PromptTunedLM(pretrained=model, prompt=prompt.path if prompt else None, backend=backend, device=device,
+                         batch_size=batch_size, **model_args)
+
+
+def evaluate(lm, tasks: list[str], *, model: str, prompt: PromptSpec | None, out_dir: Path | None,
+             limit: int | float | None = None, task_manager=None, extra_model_args: str = "") -> dict:
+    """``lm_eval.simple_evaluate`` on a loaded model; the results JSON is saved in ``out_dir``."""
+    import lm_eval
+
+    results = lm_eval.simple_evaluate(model=lm, tasks=tasks, limit=limit, task_manager=task_manager,
+                                      log_samples=False)
+    args = f"pretrained={model}" + (f",prompt={prompt.path}" if prompt else "") + extra_model_args
+    results["config"]["model"] = "prompt_tuned"
+    results["config"]["model_args"] = args
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().isoformat().replace(":", "-")
+        path = out_dir / f"results_{stamp}.json"
+        path.write_text(json.dumps(results, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
+    return results
+
+
+def task_manager(include_path: list[str] | None = None):
+    """One lm-eval TaskManager (our task folder included through the bridge)."""
+    from skillneuron_harness import lm_eval_bridge
+
+    lm_eval_bridge.register_model()
+    import lm_eval.tasks.manager as manager
+
+    lm_eval_bridge.add_task_folder(manager)
+    import lm_eval.evaluator as evaluator
+
+    lm_eval_bridge.lift_skill_neurons(evaluator)
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=include_path or None)

@@ -1,0 +1,288 @@
+"""The report's numbers, as pure functions of collected records (plain dicts out, NaN for n/a).
+
+Every "mean" is over the prompts (seeds) of one group and every "sem" is the standard error of
+that mean (ddof=1; NaN for one prompt). Accuracies are fractions in [0, 1]; relative transfer is
+in percent.
+
+* :func:`accuracy_table`: clean and adversarial accuracy, PDR = 1 - acc_adv / acc_clean (per
+  prompt, then averaged) and chance level, per (model, group, clean task).
+* :func:`transfer_matrix`: source group x target task, absolute accuracy and relative transfer
+  100 x acc(source prompt on target) / acc(target's own prompt on target), matched by seed
+  (the mean of the target's own prompts where the seed has no match), then averaged.
+* :func:`skill_neuron_table`: per (model, task) the per-layer score distribution of the
+  prompt-averaged score, the top neurons, the inhibitory share of the skill neurons and the seed
+  agreement (mean pairwise Spearman correlation of the prompts' scores).
+* :func:`consistency_table`: per prompt, the overlap-vs-n curve of clean and adversarial skill
+  neurons and the adversarial predictivity of the clean skill neurons against random ones.
+* :func:`robustness_vs_consistency`: per prompt, consistency (mean overlap over the curve) against
+  adversarial accuracy and PDR, with Spearman's rho and its p-value.
+* :func:`suppression_table`: accuracy per (model, group, task, control, n), mean and SEM.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import torch
+
+from skillneuron_harness.neurons.statistics import (
+    DEFAULT_FRACTIONS,
+    accuracy,
+    adversarial_predictivity_of_clean_skill_neurons,
+    average_over_prompts,
+    consistency_curve,
+    performance_drop_rate,
+    top_fraction_mask,
+)
+from skillneuron_harness.report.collect import Collection, Evaluation, NeuronFile
+
+NAN = math.nan
+
+
+def mean_sem(values: Iterable[float]) -> tuple[float, float, int]:
+    """(mean, SEM with ddof=1, n) of the finite values; NaN where undefined."""
+    v = [float(x) for x in values if x is not None and math.isfinite(float(x))]
+    if not v:
+        return NAN, NAN, 0
+    mean = sum(v) / len(v)
+    if len(v) < 2:
+        return mean, NAN, len(v)
+    var = sum((x - mean) ** 2 for x in v) / (len(v) - 1)
+    return mean, math.sqrt(var / len(v)), len(v)
+
+
+def _unsuppressed(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
+    return [e for e in evaluations if e.suppression is None]
+
+
+def _belongs(ev_task: str, twin: str | None, group_task: str | None) -> bool:
+    """Whether a task is a prompt's own (its training task or that task's adversarial twin)."""
+    return group_task is None or ev_task == group_task or twin == group_task
+
+
+# ------------------------------------------------------------------------------------ accuracy
+def accuracy_table(collection: Collection) -> list[dict]:
+    """One row per (model, group, clean task), with its adversarial twin when evaluated."""
+    evals = [e for e in _unsuppressed(collection.evaluations) if _belongs(e.task, e.clean_twin, e.prompt.task)]
+    by_prompt = {(e.model, e.prompt.key, e.task): e for e in evals}
+    twins_of: dict[str, set[str]] = defaultdict(set)
+    for e in evals:
+        if e.clean_twin:
+            twins_of[e.clean_twin].add(e.task)
+    rows = []
+    groups: dict[tuple, list[Evaluation]] = defaultdict(list)
+    for e in evals:
+        if e.clean_twin and any(x.task == e.clean_twin for x in evals):
+            continue  # listed with its clean twin
+        groups[e.model, e.prompt.group, e.task].append(e)
+    for (model, group, task), clean in sorted(groups.items()):
+        adv_tasks = sorted(twins_of.get(task, ())) or [None]
+        for adv_task in adv_tasks:
+            pairs = [(c, by_prompt.get((model, c.prompt.key, adv_task))) for c in clean]
+            adv = [a for _, a in pairs if a is not None]
+            pdr = [performance_drop_rate(c.acc, a.acc) for c, a in pairs if a is not None and c.acc > 0]
+            row = {"model": model, "group": group, "task": task, "adversarial_task": adv_task,
+                   "prompts": len(clean)}
+            for name, values in (("clean", [c.acc for c in clean]), ("adversarial", [a.acc for a in adv]),
+                                 ("pdr", pdr)):
+                row[f"{name}_mean"], row[f"{name}_sem"], _ = mean_sem(values)
+            choices = {e.num_choices for e in clean + adv if e.num_choices}
+            row["chance"] = 1.0 / choices.pop() if len(choices) == 1 else NAN
+            rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------------------------ transfer
+def transfer_matrix(collection: Collection) -> dict:
+    """Absolute and relative transfer, source group x target task, per model.
+
+    The target's own prompts are the prompts trained on the target, or on its clean twin.
+    """
+    evals = _unsuppressed(collection.evaluations)
+    out: dict[str, dict] = {}
+    for model in sorted({e.model for e in evals}):
+        mine = [e for e in evals if e.model == model]
+        sources = sorted({e.prompt.group for e in mine})
+        targets = sorted({e.task for e in mine})
+        own: dict[str, dict] = defaultdict(dict)  # target -> seed -> acc
+        for e in mine:
+            if e.prompt.task is not None and e.prompt.task in (e.task, e.clean_twin):
+                own[e.task][e.prompt.seed] = e.acc
+        absolute, relative = {}, {}
+        for src in sources:
+            absolute[src], relative[src] = {}, {}
+            for tgt in targets:
+                cells = [e for e in mine if e.prompt.group == src and e.task == tgt]
+                absolute[src][tgt] = mean_sem(e.acc for e in cells)
+                ratios = []
+                for e in cells:
+                    reference = own[tgt].get(e.prompt.seed)
+                    if reference is None and own[tgt]:
+                        reference = sum(own[tgt].values()) / len(own[tgt])
+                    if reference:
+                        ratios.append(100.0 * e.acc / reference)
+                relative[src][tgt] = mean_sem(ratios)
+        out[model] = {"sources": sources, "targets": targets,
+                      "absolute": {s: {t: list(v) for t, v in r.items()} for s, r in absolute.items()},
+                      "relative": {s: {t: list(v) for t, v in r.items()} for s, r in relative.items()}}
+    return out
+
+
+# ------------------------------------------------------------------------------- skill neurons
+def _own_files(collection: Collection) -> list[NeuronFile]:
+    return [f for f in collection.neuron_files if _belongs(f.task, f.clean_twin, f.prompt.task)]
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """Spearman's rho and two-sided p-value of two equally long vectors (NaN if constant)."""
+    from scipy.stats import spearmanr
+
+    x, y = a.reshape(-1).double().numpy(), b.reshape(-1).double().numpy()
+    if len(x) < 3 or (x == x[0]).all() or (y == y[0]).all():
+        return NAN, NAN
+    result = spearmanr(x, y)
+    return float(result.statistic), float(result.pvalue)
+
+
+def inhibitory_fraction(f: NeuronFile, mask: torch.Tensor) -> float:
+    """Share of the ``mask`` [L, D] neurons whose rule is inhibitory (acc < 0.5 at their best position).
+
+    The first binary subtask of the file (label 1 vs 0 for binary tasks); NaN without counts.
+    """
+    t = f.tensors
+    if "fire_counts" not in t or "position" not in t:
+        return NAN
+    from skillneuron_harness.neurons.statistics import binary_subtasks, parse_subtasks
+
+    num_classes = t["class_counts"].shape[0]
+    subtask = (parse_subtasks(f.subtasks, num_classes) if f.subtasks else binary_subtasks(num_classes))[0]
+    try:
+        acc = accuracy(t["fire_counts"], t["class_counts"], subtask.positive, subtask.negative)  # (L, P, D)
+    except ValueError:
+        return NAN
+    best = acc.gather(1, t["position"].unsqueeze(1)).squeeze(1)  # (L, D)
+    return float(((best < 0.5) & mask).sum()) / max(int(mask.sum()), 1)
+
+
+def skill_neuron_table(collection: Collection, top: float = 0.02, top_n: int = 10) -> list[dict]:
+    """Per (model, task): layer score distribution, top neurons, inhibitory share, seed agreement."""
+    by_task: dict[tuple, list[NeuronFile]] = defaultdict(list)
+    for f in _own_files(collection):
+        by_task[f.model, f.task].append(f)
+    rows = []
+    for (model, task), files in sorted(by_task.items()):
+        shapes = {tuple(f.tensors["score"].shape) for f in files}
+        if len(shapes) != 1:
+            continue
+        scores = [f.tensors["score"] for f in files]  # prompts x (L, D)
+        mean_score = average_over_prompts(scores)  # (L, D)
+        stacked = torch.stack(scores).double()  # (R, L, D)
+        L, D = mean_score.shape  # noqa: N806
+        flat = mean_score.reshape(-1)  # (L * D,)
+        order = torch.sort(flat, descending=True, stable=True).indices[:top_n]
+        sem = stacked.std(0, unbiased=True) / math.sqrt(len(files)) if len(files) > 1 else None  # (L, D)
+        inhibitory = [inhibitory_fraction(f, top_fraction_mask(f.tensors["score"], top)) for f in files]
+        agreement = [spearman(a.tensors["score"], b.tensors["score"])[0] for a, b in itertools.combinations(files, 2)]
+        rows.append({
+            "model": model, "task": task, "prompts": len(files), "layers": L, "neurons_per_layer": D,
+            "layer_scores": [mean_score[layer].tolist() for layer in range(L)],
+            "layer_mean": [float(mean_score[layer].mean()) for layer in range(L)],
+            "top_neurons": [{"layer": int(i) // D, "neuron": int(i) % D, "score": float(flat[i]),
+                             "sem": float(sem.reshape(-1)[i]) if sem is not None else NAN} for i in order],
+            "top_fraction": top,
+            "inhibitory": list(mean_sem(inhibitory)[:2]),
+            "seed_agreement": list(mean_sem(agreement)[:2]) + [len(agreement)],
+        })
+    return rows
+
+
+# -------------------------------------------------------------------------------- consistency
+def consistency_pairs(collection: Collection) -> list[tuple[NeuronFile, NeuronFile]]:
+    """(clean, adversarial) files of the same model and prompt, the adversarial naming the clean twin."""
+    index = {(f.model, f.prompt.key, f.task): f for f in collection.neuron_files}
+    pairs = []
+    for f in collection.neuron_files:
+        clean = index.get((f.model, f.prompt.key, f.clean_twin)) if f.clean_twin else None
+        if clean is None or not _belongs(clean.task, None, clean.prompt.task):  # own task's neurons only
+            continue
+        if clean.tensors["score"].shape == f.tensors["score"].shape:
+            pairs.append((clean, f))
+    return pairs
+
+
+def consistency_table(collection: Collection, top: float = 0.02, fractions: Sequence[float] = DEFAULT_FRACTIONS,
+                      num_draws: int = 10) -> list[dict]:
+    """Per prompt and adversarial task: the overlap curve, skill vs random adversarial predictivity."""
+    rows = []
+    for clean, adv in consistency_pairs(collection):
+        curve = consistency_curve(clean.tensors["score"], adv.tensors["score"], fractions)
+        versus = adversarial_predictivity_of_clean_skill_neurons(clean.tensors["score"], adv.tensors["score"], top,
+                                                                 num_draws=num_draws)
+        rows.append({
+            "model": adv.model, "prompt": adv.prompt.label, "prompt_key": adv.prompt.key, "group": adv.prompt.group,
+            "task": clean.task, "adversarial_task": adv.task,
+            "fractions": [p.fraction for p in curve], "overlap": [p.mean for p in curve],
+            "consistency": sum(p.mean for p in curve) / len(curve),
+            "skill_adv_score": versus.skill_mean, "random_adv_score": versus.random_mean,
+            "clean_skill_score": float(clean.tensors["score"][top_fraction_mask(clean.tensors["score"], top)].mean()),
+        })
+    return rows
+
+
+def consistency_summary(rows: list[dict]) -> list[dict]:
+    """Mean and SEM over prompts of the curve and of skill vs random, per (model, group, adversarial task)."""
+    grouped: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        grouped[r["model"], r["group"], r["task"], r["adversarial_task"]].append(r)
+    out = []
+    for (model, group, task, adv_task), rs in sorted(grouped.items()):
+        fractions = rs[0]["fractions"]
+        out.append({
+            "model": model, "group": group, "task": task, "adversarial_task": adv_task, "prompts": len(rs),
+            "fractions": fractions,
+            "overlap": [list(mean_sem(r["overlap"][i] for r in rs)[:2]) for i in range(len(fractions))],
+            "skill_adv_score": list(mean_sem(r["skill_adv_score"] for r in rs)[:2]),
+            "random_adv_score": list(mean_sem(r["random_adv_score"] for r in rs)[:2]),
+            "clean_skill_score": list(mean_sem(r["clean_skill_score"] for r in rs)[:2]),
+        })
+    return out
+
+
+def robustness_vs_consistency(collection: Collection, consistency_rows: list[dict]) -> dict:
+    """Per prompt: consistency vs adversarial accuracy and PDR, with Spearman's rho and p-value."""
+    evals = {(e.model, e.prompt.key, e.task): e for e in _unsuppressed(collection.evaluations)}
+    points = []
+    for r in consistency_rows:
+        adv = evals.get((r["model"], r["prompt_key"], r["adversarial_task"]))
+        clean = evals.get((r["model"], r["prompt_key"], r["task"]))
+        if adv is None:
+            continue
+        pdr = performance_drop_rate(clean.acc, adv.acc) if clean is not None and clean.acc > 0 else NAN
+        points.append({"model": r["model"], "prompt": r["prompt"], "task": r["adversarial_task"],
+                       "consistency": r["consistency"], "adversarial_accuracy": adv.acc, "pdr": pdr})
+    x = torch.tensor([p["consistency"] for p in points], dtype=torch.float64)
+    out = {"points": points, "n": len(points)}
+    for name in ("adversarial_accuracy", "pdr"):
+        y = torch.tensor([p[name] for p in points], dtype=torch.float64)
+        keep = torch.isfinite(y)
+        rho, p = spearman(x[keep], y[keep]) if int(keep.sum()) >= 3 else (NAN, NAN)
+        out[name] = {"rho": rho, "p": p, "n": int(keep.sum())}
+    return out
+
+
+# -------------------------------------------------------------------------------- suppression
+def suppression_table(records: list[dict]) -> list[dict]:
+    """Mean and SEM over prompts per (model, group, task, control, n); n in percent."""
+    grouped: dict[tuple, list[float]] = defaultdict(list)
+    for r in records:
+        key = (r["model"], r.get("group") or r["prompt"], r["task"], r["control"], float(r["percent"]))
+        grouped[key].append(r["acc"])
+    rows = []
+    for (model, group, task, control, percent), accs in sorted(grouped.items()):
+        mean, sem, n = mean_sem(accs)
+        rows.append({"model": model, "group": group, "task": task, "control": control, "percent": percent,
+                     "acc_mean": mean, "acc_sem": sem, "prompts": n})
+    return rows
