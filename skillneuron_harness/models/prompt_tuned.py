@@ -109,6 +109,7 @@ class PromptTunedLM(HFLM):
         sn_top: float = 0.02,
         sn_include_path: str | None = None,
         sn_reference: str | None = None,
+        sn_subtasks: str | None = None,
         suppress: str | None = None,
         suppress_top: float = 0.05,
         suppress_mode: str = "zero",
@@ -136,7 +137,7 @@ class PromptTunedLM(HFLM):
             from skillneuron_harness.neurons.recorder import SkillNeuronConfig
 
             sn_config = SkillNeuronConfig(skill_neurons, sn_positions, sn_baseline_limit, sn_baseline, sn_top,
-                                          sn_include_path, sn_reference)
+                                          sn_include_path, sn_reference, sn_subtasks)
         self.suppression = None  # neurons/suppression.py: armed around every forward pass (_interventions)
         suppress_config = None
         if suppress is not None:
