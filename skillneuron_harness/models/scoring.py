@@ -22,6 +22,7 @@ document (used by activation capture, so that each document counts once).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -148,14 +149,21 @@ def score_seq2seq(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax
                            context_end=[P + len(g.context) - 1 for g in groups], num_virtual_tokens=P)
 
 
+_FRAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def special_token_frame(tokenizer) -> tuple[list[int], list[int]]:
     """The special tokens a tokenizer puts before and after a single text, e.g. ([CLS], [SEP])."""
-    plain = tokenizer.encode("a", add_special_tokens=False)
-    framed = tokenizer.encode("a", add_special_tokens=True)
-    for i in range(len(framed) - len(plain) + 1):
-        if framed[i : i + len(plain)] == plain:
-            return framed[:i], framed[i + len(plain) :]
-    raise ValueError(f"Cannot locate the text between the special tokens of {type(tokenizer).__name__}.")
+    if tokenizer not in _FRAMES:
+        plain = tokenizer.encode("a", add_special_tokens=False)
+        framed = tokenizer.encode("a", add_special_tokens=True)
+        for i in range(len(framed) - len(plain) + 1):
+            if framed[i : i + len(plain)] == plain:
+                _FRAMES[tokenizer] = (framed[:i], framed[i + len(plain) :])
+                break
+        else:
+            raise ValueError(f"Cannot locate the text between the special tokens of {type(tokenizer).__name__}.")
+    return _FRAMES[tokenizer]
 
 
 def masked_input(frame, mask_id: int, context: list[int], k: int) -> tuple[list[int], int]:
