@@ -20,11 +20,15 @@ def run_lm_eval(launcher, model_args, out):
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_two_processes_equal_one(tiny_models, tmp_path):
+def test_two_processes_equal_one(tiny_models, tmp_path, task_manager):
+    import lm_eval
+
     torch.manual_seed(5)
     save_file({"prompt": torch.randn(3, 32)}, tmp_path / "p.safetensors")
     base = f"pretrained={tiny_models['t5']},prompt={tmp_path / 'p.safetensors'},sn_baseline_limit=11"
-    run_lm_eval([sys.executable], f"{base},skill_neurons={tmp_path / 'one'}", tmp_path / "out1")
+    lm_eval.simple_evaluate(model="prompt_tuned", model_args=f"{base},skill_neurons={tmp_path / 'one'}",
+                            tasks=["sst2", "adv_sst2"], limit=9, device="cpu", batch_size=4,
+                            task_manager=task_manager)
     run_lm_eval([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"],
                 f"{base},skill_neurons={tmp_path / 'two'}", tmp_path / "out2")
     for task in ("sst2", "adv_sst2"):
