@@ -214,22 +214,14 @@ def score_all(lm, groups, batch_size: int) -> list[float]:
     """Score ``groups`` longest first, at most ``batch_size`` scored rows per forward batch."""
     import torch
 
-    from skillneuron_harness.models.scoring import score_groups
+    from skillneuron_harness.models.scoring import choice_batches, score_groups
 
-    order = sorted(range(len(groups)), key=lambda g: -len(groups[g].context))
     scores: list = [None] * len(groups)
-    start = 0
-    while start < len(order):
-        stop, rows = start, 0
-        while stop < len(order) and (rows == 0 or rows + len(groups[order[stop]].continuations) <= batch_size):
-            rows += len(groups[order[stop]].continuations)
-            stop += 1
-        batch = [groups[g] for g in order[start:stop]]
+    for batch in choice_batches(groups, batch_size):
         with torch.no_grad():
-            scored = score_groups("masked", lm.model, lm._prompt_tensor, batch, lm.tokenizer)
-        for g, lp in zip(order[start:stop], scored.logprobs, strict=True):
+            scored = score_groups("masked", lm.model, lm._prompt_tensor, [groups[g] for g in batch], lm.tokenizer)
+        for g, lp in zip(batch, scored.logprobs, strict=True):
             scores[g] = lp.tolist()
-        start = stop
     return scores
 
 

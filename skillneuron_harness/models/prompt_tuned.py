@@ -38,6 +38,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_N
 from skillneuron_harness.models.scoring import (
     BACKENDS,
     ChoiceGroup,
+    choice_batches,
     score_groups,
     special_token_frame,
 )
@@ -376,20 +377,12 @@ class PromptTunedLM(HFLM):
         Yields (group indices, ScoredBatch, activations (G, L, P', D) or None). With ``capture``
         the FFN hooks are armed around these passes only.
         """
-        order = sorted(range(len(groups)), key=lambda g: -(len(groups[g].context)
-                                                          + max(map(len, groups[g].continuations))))
         batch_size = batch_size or self._resolved_batch_size()
         capturing = self._recorder.capturing() if capture else nullcontext()
         pbar = tqdm(total=sum(len(g.continuations) for g in groups), disable=disable_tqdm or self.rank != 0,
                     desc=desc)
         with capturing as capture_ffn:
-            start = 0
-            while start < len(order):
-                stop, rows = start, 0
-                while stop < len(order) and (rows == 0 or rows + len(groups[order[stop]].continuations) <= batch_size):
-                    rows += len(groups[order[stop]].continuations)
-                    stop += 1
-                batch = order[start:stop]
+            for batch in choice_batches(groups, batch_size):
 
                 def before_forward(layout, capture_ffn=capture_ffn):
                     if capture_ffn is not None:
@@ -401,8 +394,7 @@ class PromptTunedLM(HFLM):
                                           before_forward=before_forward, layout=self._layout)
                 acts = capture_ffn.take()[scored.group_rows] if capture_ffn is not None else None  # (G, L, P', D)
                 yield batch, scored, acts
-                pbar.update(rows)
-                start = stop
+                pbar.update(sum(len(groups[g].continuations) for g in batch))
         pbar.close()
 
     def _resolved_batch_size(self) -> int:

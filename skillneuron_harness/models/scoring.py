@@ -283,6 +283,24 @@ def _split_by_group(groups, total, greedy, *, row_group, context_end, num_virtua
     )
 
 
+def choice_batches(groups: list[ChoiceGroup], batch_size: int):
+    """Group indices in batches of at most ``batch_size`` choices (at least one group each), longest first.
+
+    Longest first keeps padding small and shows memory errors at once.
+    """
+    order = sorted(range(len(groups)), key=lambda g: -(len(groups[g].context) + max(map(len, groups[g].continuations))))
+    batch, rows = [], 0
+    for g in order:
+        n = len(groups[g].continuations)
+        if batch and rows + n > batch_size:
+            yield batch
+            batch, rows = [], 0
+        batch.append(g)
+        rows += n
+    if batch:
+        yield batch
+
+
 def score_groups(backend: str, model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None,
                  before_forward=None, layout=None):
     """Dispatch to the scorer of ``backend`` (one of :data:`BACKENDS`).
