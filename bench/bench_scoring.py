@@ -30,12 +30,14 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _offline import offline_datasets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -63,12 +65,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def offline_datasets(cache: Path) -> None:
-    """Build the offline datasets cache from ../shared/data and point ``datasets`` at it."""
-    subprocess.run([sys.executable, str(SHARED / "tools" / "offline_hf_cache.py"), str(cache)], check=True,
-                   stdout=subprocess.DEVNULL)
-    os.environ.update(HF_DATASETS_CACHE=str(cache), HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1",
-                      TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
 
 
 # ------------------------------------------------------------------------------------- models

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _offline import offline_datasets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -45,12 +46,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def setup_environment(work: Path) -> None:
-    cache = work / "hf-cache"
-    subprocess.run([sys.executable, str(SHARED / "tools" / "offline_hf_cache.py"), str(cache)], check=True,
-                   stdout=subprocess.DEVNULL)
-    os.environ.update(HF_DATASETS_CACHE=str(cache), HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1",
-                      TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
 
 
 def build_model(work: Path) -> tuple[Path, Path]:
@@ -119,7 +114,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        setup_environment(work)
+        offline_datasets(work / "hf-cache")
         model, prompt = build_model(work)
         from lm_eval.tasks import TaskManager
 

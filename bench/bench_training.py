@@ -27,11 +27,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _offline import offline_datasets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -54,11 +56,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def offline_datasets(cache: Path) -> None:
-    subprocess.run([sys.executable, str(SHARED / "tools" / "offline_hf_cache.py"), str(cache)], check=True,
-                   stdout=subprocess.DEVNULL)
-    os.environ.update(HF_DATASETS_CACHE=str(cache), HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1",
-                      TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
 
 
 def peft_loop_model(t5_dir: Path, seed: int):
