@@ -102,3 +102,11 @@ def task_manager(include_path: list[str] | None = None):
     from lm_eval.tasks import TaskManager
 
     return TaskManager(include_path=include_path or None)
+
+
+def run_options(args) -> tuple[list, int | str, int | float | None, object]:
+    """The shared options of the commands that run lm-eval: prompts, batch size, limit, task index."""
+    prompts = parse_prompts(args.prompts)
+    batch_size = int(args.batch_size) if args.batch_size.isdigit() else args.batch_size
+    limit = int(args.limit) if args.limit is not None and args.limit >= 1 else args.limit
+    return prompts, batch_size, limit, task_manager(args.include_path)

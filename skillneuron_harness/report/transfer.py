@@ -67,16 +67,14 @@ def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron transfer``."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from skillneuron_harness.report.runs import parse_prompts, task_manager
+    from skillneuron_harness.report.runs import run_options
 
     try:
-        prompts = parse_prompts(args.prompts)
-        batch_size = int(args.batch_size) if args.batch_size.isdigit() else args.batch_size
-        limit = int(args.limit) if args.limit is not None and args.limit >= 1 else args.limit
+        prompts, batch_size, limit, manager = run_options(args)
         path = run_transfer(args.model, prompts, args.tasks, Path(args.out), skill_neurons=args.skill_neurons,
                             sn_baseline_limit=args.sn_baseline_limit, limit=limit, batch_size=batch_size,
                             device=args.device, backend=args.backend, top=args.top,
-                            manager=task_manager(args.include_path))
+                            manager=manager)
     except (FileNotFoundError, ValueError) as err:
         print(f"skillneuron transfer: {err}")
         return 2
