@@ -192,7 +192,8 @@ class SkillNeuronRecorder:
                                        [source_task.config.target_delimiter + str(c)
                                         for c in source_task.doc_to_choice(doc)]) for doc in mine]
         accumulator = BaselineAccumulator()
-        desc = f"Skill-neuron baseline: {source_name} train ({len(docs)} docs)"
+        log.info("Skill-neuron baseline of %s: %d training documents of %s", name, len(docs), source_name)
+        desc = f"Skill-neuron baseline ({source_name} train)"
         for _, _, acts in self.lm.scored_batches(groups, capture=True, desc=desc):
             accumulator.update(acts.float())
         if accumulator.shape is None:  # a rank without documents still joins the reduction
