@@ -1,0 +1,244 @@
+"""``skillneuron demo``: train a soft prompt for MiniLM on SST-2, then evaluate it with skill neurons on.
+
+The whole pipeline on a CPU in minutes, with real weights (the ``demo`` extra)::
+
+    skillneuron demo --out demo-out --minutes 15
+
+1. assembles the demo model (all-MiniLM-L6-v2 + the shipped masked-LM head, :mod:`.model`);
+2. trains a 20-token soft prompt on SST-2 with ``skillneuron train``'s trainer for about
+   ``--minutes`` (the number of steps comes from timing a few steps first; ``--steps`` fixes it);
+3. evaluates the prompt on ``sst2`` and ``adv_sst2`` through lm-eval's Python API with
+   ``skill_neurons=`` on, and writes ``results.json`` (lm-eval's results with the top-level
+   ``skill_neurons`` section) and ``skill_neurons/<task>.safetensors|json`` to ``--out``;
+4. prints the headline numbers: clean and adversarial accuracy, the mean predictivity of the skill
+   neurons and the clean-vs-adversarial overlap of the top neurons.
+
+The data are the Hub datasets ``nyu-mll/glue`` and ``AI-Secure/adv_glue``; offline, point
+``HF_DATASETS_CACHE`` at a cache that holds them (``HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TRAIN_TASK, EVAL_TASKS = "sst2", ("sst2", "adv_sst2")
+PROBE_STEPS = 2  # timed training steps (after one warm-up step) that size the run
+
+
+@dataclass
+class DemoConfig:
+    """Settings of ``skillneuron demo``; the defaults reach about 80% on SST-2 in 15 CPU minutes."""
+
+    out: str = field(default="skillneuron-demo", metadata={"help": "Output folder."})
+    minutes: float = field(default=15.0, metadata={"help": "Training time budget (steps are sized from it)."})
+    steps: int | None = field(default=None, metadata={"help": "Optimizer steps; overrides --minutes."})
+    num_virtual_tokens: int = field(default=20, metadata={"help": "Soft-prompt length P (small: a small file)."})
+    lr: float = field(default=3e-2, metadata={"help": "AdamW learning rate (high: few steps on a CPU)."})
+    batch_size: int = field(default=16, metadata={"help": "Training documents per step (papers: 16)."})
+    seed: int = field(default=33, metadata={"help": "Seed of the prompt's initialisation and the data order."})
+    limit_eval: int = field(default=256, metadata={"help": "Validation documents used during training to keep "
+                                                           "the best prompt (the final numbers use all)."})
+    baseline_docs: int = field(default=512, metadata={"help": "Training documents of the skill-neuron baseline."})
+    sn_top: float = field(default=0.02, metadata={"help": "Fraction of each layer's neurons called skill neurons."})
+    eval_batch_size: int = field(default=32, metadata={"help": "Documents per forward pass in evaluation."})
+    device: str = field(default="cpu", metadata={"help": "torch device."})
+    limit_train: int | None = field(default=None, metadata={"help": "Train on this many SST-2 documents only."})
+    model: str | None = field(default=None, metadata={"help": "A masked-LM folder or Hub id to use instead of the "
+                                                             "demo model (all-MiniLM-L6-v2 + shipped head)."})
+    limit: int | None = field(default=None, metadata={"help": "Evaluate the first N documents of each task only "
+                                                             "(lm-eval's --limit; for quick checks)."})
+
+    def __post_init__(self):
+        if self.steps is None and not self.minutes > 0:
+            raise ValueError(f"minutes={self.minutes}: the training budget must be positive, e.g. --minutes 15.")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps={self.steps}: pass at least 1, or leave it out to size the run by --minutes.")
+
+
+def train_config(config: DemoConfig, model_path: str, max_steps: int):
+    """The :class:`TrainConfig` of the demo's training run."""
+    from skillneuron_harness.training import TrainConfig
+
+    return TrainConfig(model=model_path, task=TRAIN_TASK, output=str(Path(config.out) / "prompt"),
+                       num_virtual_tokens=config.num_virtual_tokens, lr=config.lr, epochs=1000,
+                       batch_size=config.batch_size, eval_batch_size=config.eval_batch_size, seed=config.seed,
+                       init="vocab", limit_eval=config.limit_eval, max_steps=max_steps, device=config.device,
+                       limit_train=config.limit_train, dropout=False, resume=False)
+
+
+def seconds_per_step(config: DemoConfig, model_path: str) -> float:
+    """Time :data:`PROBE_STEPS` training steps (after a warm-up step) on real SST-2 batches."""
+    import torch
+
+    from skillneuron_harness.training import trainer
+    from skillneuron_harness.training.data import encode_docs, load_task
+
+    torch.manual_seed(config.seed)
+    tconfig = train_config(config, model_path, max_steps=1)
+    task = load_task(TRAIN_TASK, [])
+    pm = trainer.load_model(tconfig)
+    docs = list(task.training_docs())[: config.batch_size * (PROBE_STEPS + 1)]
+    examples = encode_docs(task, docs, pm.lm, max_text_length=tconfig.max_text_length, desc="Timing")
+    optimizer = torch.optim.AdamW([pm.prompt], lr=config.lr)
+    timings = []
+    for i in range(PROBE_STEPS + 1):
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        trainer.batch_loss(pm, examples[i * config.batch_size:(i + 1) * config.batch_size]).backward()
+        optimizer.step()
+        timings.append(time.perf_counter() - start)
+    return sum(timings[1:]) / PROBE_STEPS
+
+
+def plan_steps(config: DemoConfig, step_seconds: float) -> int:
+    """Steps that fit ``minutes``, less the validations' forward passes (about a third of a step each)."""
+    budget = config.minutes * 60
+    validation = math.ceil(config.limit_eval / config.batch_size) * step_seconds / 3
+    return max(1, int((budget - 2 * validation) / step_seconds))
+
+
+def evaluate(config: DemoConfig, model_path: str, prompt: str) -> dict:
+    """lm-eval's ``simple_evaluate`` on :data:`EVAL_TASKS` with skill neurons written to ``out/skill_neurons``."""
+    from skillneuron_harness import lm_eval_bridge
+
+    lm_eval_bridge.register_model()
+    import lm_eval.evaluator as evaluator
+    import lm_eval.tasks.manager as manager
+
+    lm_eval_bridge.add_task_folder(manager)
+    lm_eval_bridge.lift_skill_neurons(evaluator)
+    from lm_eval.tasks import TaskManager
+
+    model_args = {"pretrained": model_path, "prompt": prompt, "skill_neurons": str(Path(config.out) / "skill_neurons"),
+                  "sn_baseline_limit": config.baseline_docs, "sn_top": config.sn_top}
+    return evaluator.simple_evaluate(model="prompt_tuned", model_args=model_args, tasks=list(EVAL_TASKS),
+                                     batch_size=config.eval_batch_size, device=config.device,
+                                     limit=config.limit, task_manager=TaskManager())
+
+
+def skill_neuron_predictivity(directory: Path, task: str, fraction: float) -> float | None:
+    """Mean predictivity of the skill neurons (each layer's top ``fraction`` by score) of a task."""
+    import torch
+
+    from skillneuron_harness.neurons.io import read_task_stats
+    from skillneuron_harness.neurons.statistics import top_k
+
+    if not (directory / f"{task}.safetensors").is_file():
+        return None
+    score = read_task_stats(directory, task).tensors.get("score")  # (L, D)
+    if score is None:
+        return None
+    k = top_k(score.shape[1], fraction)
+    return float(torch.topk(score.to(torch.float64), k, dim=1).values.mean())  # (L, k) -> scalar
+
+
+def headline(results: dict, config: DemoConfig) -> dict:
+    """The numbers ``skillneuron demo`` prints, from lm-eval's results and the skill-neuron files."""
+    sn = results.get("skill_neurons", {})
+    out = {task: results["results"][task].get("acc,none") for task in EVAL_TASKS}
+    out["skill_neuron_predictivity"] = {
+        task: skill_neuron_predictivity(Path(config.out) / "skill_neurons", task, config.sn_top) for task in EVAL_TASKS
+    }
+    overlap = (sn.get("adv_sst2", {}).get("consistency") or {}).get("overlap") or []
+    closest = min(overlap, key=lambda p: abs(p["fraction"] - config.sn_top), default=None)
+    out["overlap"] = closest and {"fraction": closest["fraction"], "mean": closest["mean"]}
+    return out
+
+
+def run(config: DemoConfig) -> dict:
+    """The demo (see the module docstring); returns the headline numbers."""
+    from lm_eval.utils import handle_non_serializable
+
+    from skillneuron_harness.demo.model import demo_model_path
+    from skillneuron_harness.prompts import load_soft_prompt
+    from skillneuron_harness.training import train
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    print("[1/3] Demo model (all-MiniLM-L6-v2 + the shipped masked-LM head) ...", flush=True)
+    model_path = config.model or str(demo_model_path())
+    steps = config.steps
+    if steps is None:
+        step_seconds = seconds_per_step(config, model_path)
+        steps = plan_steps(config, step_seconds)
+        print(f"      {step_seconds:.2f} s per step here: {steps} steps fit {config.minutes:g} minutes.", flush=True)
+    print(f"[2/3] Training a {config.num_virtual_tokens}-token soft prompt on SST-2 ({steps} steps) ...", flush=True)
+    train_started = time.perf_counter()
+    trained = train(train_config(config, model_path, steps))
+    train_seconds = time.perf_counter() - train_started
+    prompt = load_soft_prompt(str(trained.output))
+    from safetensors.torch import save_file
+
+    save_file({"prompt": prompt.embeddings.contiguous()}, str(out / "sst2_prompt.safetensors"),
+              metadata={"base_model": "all-MiniLM-L6-v2 + skillneuron_harness/demo/mlm_head.safetensors",
+                        "task": TRAIN_TASK, "steps": str(trained.steps), "lr": str(config.lr),
+                        "seed": str(config.seed)})
+    print(f"[3/3] Evaluating on {', '.join(EVAL_TASKS)} through lm-eval with skill neurons ...", flush=True)
+    results = evaluate(config, model_path, str(trained.output))
+    results.pop("samples", None)
+    results["demo"] = {"config": asdict(config), "train_steps": trained.steps, "train_seconds": train_seconds,
+                       "best_validation_accuracy": trained.best_accuracy,
+                       "total_seconds": time.perf_counter() - started}
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=handle_non_serializable) + "\n",
+                                      encoding="utf-8")
+    numbers = headline(results, config)
+    _print_summary(out, numbers, trained.steps, train_seconds, config)
+    return numbers
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _print_summary(out: Path, numbers: dict, steps: int, train_seconds: float, config: DemoConfig) -> None:
+    overlap = numbers["overlap"]
+    pred = numbers["skill_neuron_predictivity"]
+    print("\nskillneuron demo: done")
+    print(f"  trained        {steps} steps in {train_seconds / 60:.1f} min; prompt in {out / 'prompt'} "
+          f"(and {out / 'sst2_prompt.safetensors'})")
+    print(f"  results        {out / 'results.json'}")
+    print(f"  skill neurons  {out / 'skill_neurons'}/{{sst2,adv_sst2}}.safetensors|json")
+    print(f"  accuracy       sst2 {_fmt(numbers['sst2'])}   adv_sst2 {_fmt(numbers['adv_sst2'])}")
+    print(f"  skill neurons  mean predictivity of each layer's top {config.sn_top:.0%}: "
+          f"sst2 {_fmt(pred['sst2'])}   adv_sst2 {_fmt(pred['adv_sst2'])}")
+    if overlap:
+        print(f"  overlap        clean vs adversarial top {overlap['fraction']:.0%}: {overlap['mean']:.3f}")
+
+
+_HELP = {f.name: f.metadata.get("help", "") for f in fields(DemoConfig)}
+_TYPES = {"minutes": float, "lr": float, "sn_top": float, "out": str, "device": str, "model": str}  # else int
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``skillneuron demo``'s command line (every flag a :class:`DemoConfig` field)."""
+    p = argparse.ArgumentParser(prog="skillneuron demo", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    defaults = DemoConfig()
+    for f in fields(DemoConfig):
+        kind = _TYPES.get(f.name, int)
+        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=getattr(defaults, f.name),
+                       help=_HELP[f.name])
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``skillneuron demo``."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from skillneuron_harness.demo.model import DemoModelMissing
+
+    try:
+        run(DemoConfig(**vars(args)))
+    except (ValueError, DemoModelMissing) as err:
+        print(f"skillneuron demo: {err}")
+        return 2
+    return 0
