@@ -121,8 +121,15 @@ class PromptTunedLM(HFLM):
     ) -> None:
         if prompt is not None and peft is not None:
             raise ValueError("prompt= and peft= name the same thing (the soft prompt); pass only one.")
-        if pretrained is None:
-            raise ValueError("pretrained= is required: the Hub id or local path of the frozen base model.")
+        if pretrained is None and (prompt is not None or peft is not None):
+            raise ValueError("pretrained= is required with a prompt: the Hub id or local path of the frozen base "
+                             "model the prompt was trained for.")
+        if pretrained is None:  # no model_args: the demo (raises DemoModelMissing with the install command)
+            from skillneuron_harness.demo import default_model_args
+
+            pretrained, prompt = default_model_args()
+            log.warning("prompt_tuned: no pretrained= given: evaluating the demo model, all-MiniLM-L6-v2 with the "
+                        "shipped masked-LM head (%s), with the shipped SST-2 soft prompt (%s).", pretrained, prompt)
         if kwargs.get("tp_plan") is not None:
             raise ValueError("tp_plan= (tensor parallelism) is not supported by prompt_tuned; use "
                              "`accelerate launch -m lm_eval ...` data parallelism instead.")
