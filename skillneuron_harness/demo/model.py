@@ -144,6 +144,7 @@ def demo_model_path(cache_dir: str | Path | None = None, base_dir: str | Path | 
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would hide the folder from other users of a shared cache
     try:
         assemble_mlm_model(base_dir, head_file, tmp)
         (tmp / "demo_model.json").write_text(json.dumps({

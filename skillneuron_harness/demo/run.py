@@ -30,7 +30,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 TRAIN_TASK, EVAL_TASKS = "sst2", ("sst2", "adv_sst2")
-PROBE_STEPS = 2  # timed training steps (after one warm-up step) that size the run
+PROBE_STEPS = 5  # timed training steps (after one warm-up step) that size the run
 
 
 @dataclass
