@@ -300,18 +300,31 @@ class PromptTunedLM(HFLM):
             self._recorder.prepare(requests)
         self._instances = requests
         try:
-            if self.backend != "masked":
-                results = super().loglikelihood(requests, disable_tqdm=disable_tqdm)
-            else:  # masked LMs need no BOS stand-in for an empty context: the masks follow [CLS]
-                encoded = [((ctx, cont), *self._encode_pair(ctx, cont)) if ctx else
-                           ((ctx, cont), [], self.tok_encode(cont, add_special_tokens=False))
-                           for ctx, cont in (req.args for req in requests)]
-                results = self._loglikelihood_tokens(encoded, disable_tqdm=disable_tqdm)
+            results = self._loglikelihood_tokens(self.encode_requests(requests), disable_tqdm=disable_tqdm)
         finally:
             self._instances = None
         if self._recorder is not None:
             self._recorder.finalize()
         return results
+
+    def encode_requests(self, requests) -> list[tuple[tuple[str, str], list[int], list[int]]]:
+        """lm-eval's ((context, continuation), context tokens, continuation tokens) per request.
+
+        Prompt training reads its tokens here, so that it trains on exactly what is evaluated.
+        """
+        encoded = []
+        for context, continuation in (req.args for req in requests):
+            if context:
+                encoded.append(((context, continuation), *self._encode_pair(context, continuation)))
+                continue
+            tokens = self.tok_encode(continuation, add_special_tokens=False)
+            if self.backend == "masked":  # the masks follow [CLS]: no stand-in token needed
+                encoded.append(((context, continuation), [], tokens))
+            elif self.prefix_token_id != tokens[0]:  # lm-eval's rule for an empty context
+                encoded.append(((context, continuation), [self.prefix_token_id], tokens))
+            else:
+                encoded.append(((context, continuation), tokens[:1], tokens[1:]))
+        return encoded
 
     def choice_group(self, context: str, continuations: list[str]) -> ChoiceGroup:
         """Tokenise one document the way lm-eval's requests are (empty contexts excepted)."""

@@ -5,8 +5,8 @@ tasks and any ``include_path``) and checks that it can be trained on: a single
 ``multiple_choice`` task with a training split. :func:`encode_docs` renders each document with the
 task's own methods (``fewshot_context`` at 0 shots, then ``construct_requests``, so
 ``doc_to_text``, ``doc_to_choice``, ``target_delimiter`` and any description come out as lm-eval
-renders them), tokenises the requests through ``prompt_tuned``'s own ``loglikelihood`` (the
-request tokens are captured just before scoring) and truncates them with its ``_truncate``. The
+renders them), tokenises the requests with ``prompt_tuned``'s own ``encode_requests`` (what its
+``loglikelihood`` scores) and truncates them with its ``_truncate``. The
 gold index follows ``ConfigurableTask.process_results``. Training contexts are further cut to
 ``max_text_length`` tokens.
 """
@@ -17,7 +17,6 @@ import difflib
 import functools
 import logging
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,22 +128,6 @@ def gold_index(task, doc, n_choices: int, name: str) -> int:
     return int(gold)
 
 
-@contextmanager
-def _captured_requests(lm):
-    """Inside, ``lm.loglikelihood`` tokenises as usual but returns nothing; the tokens land in the list."""
-    captured: list = []
-
-    def capture(requests, disable_tqdm=False, override_bs=None):
-        captured.extend(requests)
-        return [(0.0, False)] * len(requests)
-
-    lm._loglikelihood_tokens = capture  # an instance attribute shadows the method
-    try:
-        yield captured
-    finally:
-        del lm._loglikelihood_tokens
-
-
 def encode_docs(task, docs: Iterable, lm, *, max_text_length: int | None = None, desc: str = "Encoding"
                 ) -> list[Example]:
     """Render, tokenise and truncate ``docs`` as ``prompt_tuned`` does (see the module docstring)."""
@@ -160,8 +143,7 @@ def encode_docs(task, docs: Iterable, lm, *, max_text_length: int | None = None,
                             "choices (acc_mutual_info?); only plain multiple_choice metrics can be trained.")
         spans.append((len(instances), n_choices, gold_index(task, doc, n_choices, name)))
         instances.extend(requests)
-    with _captured_requests(lm) as tokens:
-        lm.loglikelihood(instances, disable_tqdm=True)
+    tokens = lm.encode_requests(instances)
     examples = []
     for start, n, gold in spans:
         contexts = {tuple(tokens[i][1]) for i in range(start, start + n)}
