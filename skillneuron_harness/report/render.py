@@ -144,7 +144,8 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
                f"![robustness vs consistency](figures/{path.name})", "",
                markdown_table(["robustness measure", "Spearman rho", "p-value", "prompts"],
                               [["adversarial accuracy", num(a["rho"]), num(a["p"], 3), a["n"]],
-                               ["PDR", num(p["rho"]), num(p["p"], 3), p["n"]]]), ""]
+                               ["PDR", num(p["rho"]), num(p["p"], 3), p["n"]]]), "",
+               "Two-sided p-values; exact (all orderings) for up to 8 prompts, else scipy's t approximation.", ""]
 
     if data["suppression"]:
         path = figures.suppression_curves(data["suppression"], fig_dir / "suppression_curves.png")

@@ -136,15 +136,32 @@ def _own_files(collection: Collection) -> list[NeuronFile]:
     return [f for f in collection.neuron_files if _belongs(f.task, f.clean_twin, f.prompt.task)]
 
 
+EXACT_SPEARMAN_MAX_N = 8  # up to 8! = 40,320 orderings: the exact permutation p-value is cheap
+
+
 def spearman(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
-    """Spearman's rho and two-sided p-value of two equally long vectors (NaN if constant)."""
-    from scipy.stats import spearmanr
+    """Spearman's rho and two-sided p-value of two equally long vectors (NaN if constant).
+
+    For n <= 8 points the p-value is exact (every ordering of ``b``'s ranks): scipy's t
+    approximation gives p = 0 for a perfect rank order of 3 points, whose exact p is 1/3.
+    """
+    import itertools
+
+    import numpy as np
+    from scipy.stats import rankdata, spearmanr
 
     x, y = a.reshape(-1).double().numpy(), b.reshape(-1).double().numpy()
     if len(x) < 3 or (x == x[0]).all() or (y == y[0]).all():
         return NAN, NAN
-    result = spearmanr(x, y)
-    return float(result.statistic), float(result.pvalue)
+    rho = float(spearmanr(x, y).statistic)
+    if len(x) > EXACT_SPEARMAN_MAX_N:
+        return rho, float(spearmanr(x, y).pvalue)
+    rx, ry = rankdata(x), rankdata(y)
+    rx = (rx - rx.mean()) / np.linalg.norm(rx - rx.mean())
+    orderings = np.array(list(itertools.permutations(ry)))  # (n!, n)
+    centred = orderings - orderings.mean(axis=1, keepdims=True)
+    rhos = centred @ rx / np.linalg.norm(centred, axis=1)  # (n!,)
+    return rho, float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
 
 
 def inhibitory_fraction(f: NeuronFile, mask: torch.Tensor) -> float:
