@@ -53,8 +53,9 @@ def transfer_heatmap(matrix: dict, path: Path, model: str) -> Path:
         ax.set_yticks(range(len(sources)), sources)
         ax.set_xlabel("target task")
         ax.set_ylabel("source prompt (trained on)")
-        ax.set_title(f"{title}, {model}\n(mean over seeds)")
+        ax.set_title(f"{title} (mean over seeds)", fontsize=10)
         fig.colorbar(im, ax=ax, label=unit, fraction=0.046, pad=0.04)
+    fig.suptitle(f"Transfer: {model}", fontsize=11)
     return _save(fig, path)
 
 
@@ -67,8 +68,8 @@ def layer_score_distribution(row: dict, path: Path) -> Path:
     ax.axhline(50, color="grey", linestyle="--", linewidth=1, label="chance predictivity (50%)")
     ax.set_xlabel("layer")
     ax.set_ylabel("neuron score: predictivity (%)")
-    ax.set_title(f"Skill-neuron scores per layer: {row['task']}, {row['model']}\n"
-                 f"({row['neurons_per_layer']} neurons per layer, mean over {row['prompts']} prompt(s))")
+    ax.set_title(f"Skill-neuron scores per layer: {row['task']}\n{row['model']}\n"
+                 f"({row['neurons_per_layer']} neurons per layer, mean over {row['prompts']} prompt(s))", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)
 
@@ -101,7 +102,7 @@ def skill_vs_random(summary: list[dict], path: Path, top: float) -> Path:
 
     labels = [f"{s['adversarial_task']}\n{s['model']}" for s in summary]
     x = np.arange(len(summary))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(summary) + 2), 4.0))
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.4 * len(summary) + 2), 4.0))
     for offset, key, name in ((-0.2, "skill_adv_score", f"clean skill neurons (top {100 * top:g}%)"),
                               (0.2, "random_adv_score", "random neurons, same count")):
         means = [100 * s[key][0] for s in summary]
@@ -111,7 +112,8 @@ def skill_vs_random(summary: list[dict], path: Path, top: float) -> Path:
     ax.set_xticks(x, labels)
     ax.set_ylabel("predictivity on adversarial data (%)")
     ax.set_ylim(40, 100)
-    ax.set_title("Do clean skill neurons stay predictive on adversarial data?\n(mean over prompts; SEM bars)")
+    ax.set_title("Do clean skill neurons stay predictive on adversarial data?\n(mean over prompts; SEM bars)",
+                 fontsize=10)
     ax.legend(fontsize=8, loc="upper right")
     return _save(fig, path)
 
