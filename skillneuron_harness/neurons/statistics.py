@@ -216,10 +216,11 @@ class FireCounter:
             raise ValueError(f"labels must lie in [0, {self.num_classes}); got {sorted(set(labels.tolist()))}")
         labels = labels.to(device=self.baseline.device, dtype=torch.int64)  # (B,)
         acts = acts.to(self.baseline.device)
-        fires = acts > self.baseline  # (B, L, P, D) > (L, P, D) -> (B, L, P, D) bool
-        for c in range(self.num_classes):
-            is_c = (labels == c).view(-1, 1, 1, 1)  # (B, 1, 1, 1)
-            self.fire_counts[c] += (fires & is_c).sum(dim=0)  # (B, L, P, D) -> (L, P, D) int64
+        fires = (acts > self.baseline).reshape(acts.shape[0], -1).to(torch.float32)  # (B, L*P*D) 0/1
+        one_hot = torch.nn.functional.one_hot(labels, self.num_classes).T.to(torch.float32)  # (C, B)
+        # One matmul counts every class at once; sums of at most B ones are exact in float32.
+        per_class = (one_hot @ fires).round().to(torch.int64)  # (C, L*P*D)
+        self.fire_counts += per_class.view(self.fire_counts.shape)  # (C, L, P, D)
         self.class_counts += torch.bincount(labels, minlength=self.num_classes)  # (C,)
 
     def all_reduce(self, group: Any | None = None) -> FireCounter:
