@@ -22,7 +22,7 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
-from skillneuron_harness.report.runs import PromptSpec
+from skillneuron_harness.report.runs import PromptSpec, add_run_arguments
 
 PERCENTS = (0, 1, 3, 5, 7, 9, 11, 13, 15)
 
@@ -42,11 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sigma", type=float, default=0.1, help="suppress_sigma (mode noise)")
     p.add_argument("--seed", type=int, default=0, help="suppress_seed: random control and noise")
     p.add_argument("--no-random", dest="random", action="store_false", help="skip the random-neuron control")
-    p.add_argument("--limit", type=float, default=None, help="documents per task (lm-eval's --limit)")
-    p.add_argument("--batch-size", default="8", help="lm-eval batch size")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--backend", default="auto", help="prompt_tuned backend")
-    p.add_argument("--include-path", action="append", default=[], help="extra lm-eval task folders")
+    add_run_arguments(p)
     return p
 
 

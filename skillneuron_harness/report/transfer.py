@@ -18,6 +18,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from skillneuron_harness.report.runs import add_run_arguments
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
@@ -29,12 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--skill-neurons", action="store_true", help="also write skill-neuron files (skill_neurons=)")
     p.add_argument("--sn-baseline-limit", type=int, default=None, help="training documents for the baseline")
-    p.add_argument("--limit", type=float, default=None, help="documents per task (lm-eval's --limit)")
-    p.add_argument("--batch-size", default="8", help="lm-eval batch size")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--backend", default="auto", help="prompt_tuned backend")
     p.add_argument("--top", type=float, default=0.02, help="report: skill neurons per layer (fraction)")
-    p.add_argument("--include-path", action="append", default=[], help="extra lm-eval task folders")
+    add_run_arguments(p)
     return p
 
 
