@@ -40,8 +40,14 @@ MODEL_TARGET = "skillneuron_harness.models.prompt_tuned:PromptTunedLM"
 
 
 def task_folder() -> Path:
-    """The folder of task YAMLs shipped with the package."""
-    return Path(__file__).resolve().parent / "task_configs"
+    """The folder of task YAMLs shipped with the package.
+
+    A wheel installs the top-level ``task_configs/`` inside the package; an editable install or a
+    source checkout reads it where it lies, next to the package folder.
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / "task_configs"
+    return installed if installed.is_dir() else package.parent / "task_configs"
 
 
 def register_model() -> None:
