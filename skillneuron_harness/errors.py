@@ -1,0 +1,64 @@
+"""The package's error base class, and the one-line report of our errors under any front end.
+
+Every error we raise on purpose (a bad argument, a missing file, a task we cannot use) derives from
+:class:`SkillNeuronError`. It is a ``ValueError``, so ``except ValueError`` in callers keeps working,
+and its message already says what was wrong, what was expected and how to fix it: a 35-line traceback
+through lm-eval's loader adds nothing to it. :func:`install_excepthook` (armed lazily, when our model
+or commands are first used, never at interpreter start) prints such an error as one line;
+``SKILLNEURON_HARNESS_TRACEBACK=1`` brings the full traceback back. Errors of lm-eval, torch or any
+other library are left to the default hook untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TRACEBACK_ENV = "SKILLNEURON_HARNESS_TRACEBACK"
+
+
+class SkillNeuronError(ValueError):
+    """An error of skillneuron-harness whose message names the problem and the fix."""
+
+
+def _is_ours(exc: BaseException | None) -> bool:
+    # lm-eval sometimes re-raises a model's error from its own (``raise X from ours``): look one link back too.
+    seen = 0
+    while exc is not None and seen < 4:
+        if isinstance(exc, SkillNeuronError):
+            return True
+        exc = exc.__cause__
+        seen += 1
+    return False
+
+
+def _ours(exc: BaseException) -> BaseException:
+    while not isinstance(exc, SkillNeuronError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
+def _excepthook(exc_type, exc, tb, _previous=None):
+    previous = _previous or sys.__excepthook__
+    if os.environ.get(TRACEBACK_ENV, "") not in ("", "0") or not _is_ours(exc):
+        previous(exc_type, exc, tb)
+        return
+    ours = _ours(exc)
+    print(
+        f"{type(ours).__name__}: {ours}  (full traceback: {TRACEBACK_ENV}=1)",
+        file=sys.stderr,
+    )
+
+
+def install_excepthook() -> None:
+    """Print uncaught :class:`SkillNeuronError` s as one line; idempotent, chains any existing hook."""
+    current = sys.excepthook
+    if getattr(current, "_skillneuron", False):
+        return
+    previous = current
+
+    def hook(exc_type, exc, tb):
+        _excepthook(exc_type, exc, tb, previous)
+
+    hook._skillneuron = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
