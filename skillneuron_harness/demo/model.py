@@ -131,8 +131,11 @@ def cache_root() -> Path:
 
 
 def demo_model_path(cache_dir: str | Path | None = None, base_dir: str | Path | None = None,
-                    head_file: str | Path = HEAD_FILE) -> Path:
-    """The assembled demo model folder, built on first use (see the module docstring)."""
+                    head_file: str | Path = HEAD_FILE, build: bool = True) -> Path:
+    """The assembled demo model folder, built on first use (see the module docstring).
+
+    ``build=False`` only names the folder (for labels of earlier runs): nothing is written.
+    """
     base_dir = Path(base_dir) if base_dir is not None else minilm_path()
     head_file = Path(head_file)
     base_weights = base_dir / "model.safetensors"
@@ -140,7 +143,7 @@ def demo_model_path(cache_dir: str | Path | None = None, base_dir: str | Path | 
     key = hashlib.sha256(f"{_sha256(head_file)}:{base_weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     target = root / f"minilm-mlm-{key.hexdigest()[:16]}"
-    if (target / "demo_model.json").is_file():
+    if not build or (target / "demo_model.json").is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=root))

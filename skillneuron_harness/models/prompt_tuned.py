@@ -236,6 +236,7 @@ class PromptTunedLM(HFLM):
 
     def get_model_info(self) -> dict:
         info = super().get_model_info()
+        info["pretrained"] = str(self.pretrained)  # the model loaded, also when model_args named none (the demo)
         info["backend"] = self.backend
         if self.soft_prompt is None:
             info.update(prompt_source=None, prompt_num_virtual_tokens=0)

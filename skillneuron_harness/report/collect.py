@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "prompts.json"
 CURVE_FILE = "suppression_curve.json"
-_GENERIC_NAMES = {"adapter", "prompt", "best", "final", "checkpoint", "model", "task_prompt"}
 
 
 @dataclass(frozen=True)
@@ -92,34 +93,6 @@ class Collection:
     sources: list[str] = field(default_factory=list)
 
 
-def model_label(name: str | None) -> str:
-    """A short model name: the last path or Hub-id component."""
-    if not name:
-        return "?"
-    return Path(str(name).rstrip("/")).name or str(name)
-
-
-def prompt_label(path: str | None) -> str:
-    """A short prompt name from its path (the folder or file name; generic names keep their parent)."""
-    if not path:
-        return "no prompt"
-    p = Path(str(path).rstrip("/"))
-    stem = p.stem if p.suffix in (".safetensors", ".pt", ".pth", ".bin", ".npy") else p.name
-    if stem.lower() in _GENERIC_NAMES and p.parent.name:
-        return f"{p.parent.name}/{stem}"
-    return stem
-
-
-def _model_arg(model_args: Any, key: str) -> str | None:
-    if isinstance(model_args, dict):
-        return model_args.get(key)
-    for part in str(model_args or "").split(","):
-        k, _, v = part.partition("=")
-        if k.strip() == key:
-            return v.strip()
-    return None
-
-
 class _Prompts:
     """Prompt identities, with manifests and train_config.json files consulted once."""
 
@@ -156,8 +129,8 @@ def _num_choices(task_config: dict) -> int | None:
 def _read_results(path: Path, prompts: _Prompts) -> list[Evaluation]:
     data = json.loads(path.read_text(encoding="utf-8"))
     config = data.get("config") or {}
-    model = model_label(_model_arg(config.get("model_args"), "pretrained") or config.get("model"))
-    prompt_path = config.get("prompt_source") or _model_arg(config.get("model_args"), "prompt")
+    model = model_label(model_name(config))
+    prompt_path = config.get("prompt_source") or model_arg(config.get("model_args"), "prompt")
     prompt = prompts.get(prompt_path, config.get("prompt_sha256"))
     suppression = config.get("suppression")
     if suppression is not None and not any(suppression.get("neurons_per_layer") or [0]):

@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from skillneuron_harness.report.collect import MANIFEST, prompt_label
+from skillneuron_harness.report.collect import MANIFEST
+from skillneuron_harness.report.labels import prompt_label
 
 
 @dataclass

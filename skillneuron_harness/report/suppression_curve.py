@@ -71,7 +71,7 @@ def run_curve(model: str, prompts: list[PromptSpec], tasks: list[str], neurons: 
               limit=None, batch_size="8", device: str = "cpu", backend: str = "auto", manager=None) -> list[dict]:
     """Evaluate every (prompt, n, control); returns the records (also written to ``out``)."""
     from skillneuron_harness.neurons.suppression import Suppression, SuppressionConfig
-    from skillneuron_harness.report.collect import model_label
+    from skillneuron_harness.report.labels import model_label
     from skillneuron_harness.report.runs import evaluate, load_model, task_manager, write_manifest
 
     if len(neurons) not in (1, len(prompts)):
