@@ -1,12 +1,10 @@
 """Fixtures for the task-suite tests: our task index, a fuller offline cache, task loading.
 
-The shared data mirror holds the evaluation splits of our tasks but not every split that the
-task YAMLs (ours and lm-eval's) declare: it has no clean QQP or PAWS-X, and no train split for
-MNLI, QNLI, IMDB, Yelp, Rotten Tomatoes or SNLI. lm-eval 0.4.13 reads a task's few-shot
-documents from its training split when it builds the task, so those tasks cannot be built from
-the mirror alone. ``full_hf_cache`` is the session cache plus a few *synthetic* rows for exactly
-those missing splits (never for a split the tests measure), so that whole groups can be built
-and run offline. Evaluation splits always come from the mirror.
+The shared data mirror holds every split our task YAMLs declare (training splits as samples),
+but not PAWS-X, which lm-eval's ``transfer_paraphrase`` member ``paws_en`` needs. ``full_hf_cache``
+is the session cache plus a few *synthetic* rows for exactly the datasets the mirror lacks (never
+for a split the tests measure, and never in place of a split the mirror has), so that whole groups
+can be built and run offline. Evaluation splits always come from the mirror.
 """
 
 from __future__ import annotations
@@ -22,25 +20,12 @@ from suite_names import CLEAN_TWINS, OUR_TASKS
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT.parent / "shared" / "tools" / "offline_hf_cache.py"
 
-_PAIR = {"premise": "A synthetic premise .", "hypothesis": "a synthetic hypothesis"}
-_QNLI = {"question": "A synthetic question ?", "sentence": "A synthetic sentence ."}
-
-# (hub id, config) -> {missing split: columns of a synthetic row}; existing splits come from the mirror.
+# (hub id, config) -> {missing split: columns of a synthetic row}; the mirror's own splits are kept.
 SYNTHETIC_SPLITS: dict[tuple[str, str], dict[str, dict]] = {
-    ("nyu-mll/glue", "qqp"): {
-        "train": {"question1": "synthetic question one?", "question2": "synthetic question two?", "idx": 0},
-        "validation": {"question1": "synthetic question one?", "question2": "synthetic question two?", "idx": 0},
-    },
-    ("nyu-mll/glue", "mnli"): {"train": {**_PAIR, "idx": 0}},
-    ("nyu-mll/glue", "qnli"): {"train": {**_QNLI, "idx": 0}},
     ("google-research-datasets/paws-x", "en"): {
         split: {"id": 0, "sentence1": "A synthetic sentence.", "sentence2": "Another synthetic sentence."}
         for split in ("train", "validation", "test")
     },
-    ("stanfordnlp/imdb", "plain_text"): {"train": {"text": "a synthetic review ."}},
-    ("fancyzhx/yelp_polarity", "plain_text"): {"train": {"text": "a synthetic review ."}},
-    ("cornell-movie-review-data/rotten_tomatoes", "default"): {"train": {"text": "a synthetic review ."}},
-    ("stanfordnlp/snli", "plain_text"): {"train": _PAIR},
 }
 
 
@@ -62,6 +47,8 @@ def full_hf_cache(tmp_path_factory) -> Path:
     for (repo_id, config), extra in SYNTHETIC_SPLITS.items():
         splits = {split: str(tool.DATA / rel) for split, rel in tool.LAYOUT.get((repo_id, config), {}).items()}
         for split, columns in extra.items():
+            if split in splits:  # the mirror has it: real rows win
+                continue
             path = rows_dir / f"{repo_id.replace('/', '__')}-{config}-{split}.jsonl"
             labels = (0, 1, 2) if "premise" in columns else (0, 1)
             path.write_text("".join(json.dumps({**columns, "label": label}) + "\n" for label in labels * 2))

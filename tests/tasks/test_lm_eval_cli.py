@@ -53,12 +53,11 @@ def test_missing_dataset_error_names_hub_id(tmp_path, task_manager, monkeypatch)
         task_manager.load(["adv_sst2"])
 
 
-def test_missing_training_split_offline(task_manager):
-    """The mirror has IMDB's test split only; lm-eval 0.4.13 reads the declared training split
-    while building the task (for few-shot examples), so the task needs ``full_hf_cache`` offline.
-    lm-eval's error names the split only (docs/tasks.md says so)."""
-    with pytest.raises(KeyError, match="train"):
-        task_manager.load(["sn_imdb"])
+def test_training_split_from_the_mirror_alone(task_manager):
+    """lm-eval 0.4.13 reads a task's declared training split while building it (for few-shot
+    examples): the mirror's samples are enough to build the transfer tasks offline."""
+    task = task_manager.load(["sn_imdb"])["tasks"]["sn_imdb"]
+    assert len(task.dataset["train"]) == len(task.dataset["test"]) == 1000
 
 
 def _model_args(tiny_models):
