@@ -1,8 +1,10 @@
 """The ``skillneuron`` command.
 
-``skillneuron eval ...`` takes exactly lm-eval's run arguments and runs lm-eval with our model
-and tasks registered explicitly, for interpreters where the startup bridge does not run
-(``python -S``, sites that ignore ``.pth`` files). Further subcommands live in their own modules
+``skillneuron eval ...`` takes lm-eval's run arguments, plus ``--bootstrap_iters N`` (which
+lm-eval 0.4.13's CLI lacks), and runs lm-eval with our model and tasks registered explicitly, also
+for interpreters where the startup bridge does not run (``python -S``, sites that ignore ``.pth``
+files). Our own errors (:class:`~skillneuron_harness.errors.SkillNeuronError`) end every command
+with one line instead of a traceback. Further subcommands live in their own modules
 and are listed in ``COMMANDS`` as ``"module:function"``; each function takes the argument list
 after the subcommand's name and returns an exit code.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+
+from skillneuron_harness.errors import SkillNeuronError, install_excepthook
 
 COMMANDS = {
     "eval": "skillneuron_harness.cli:run_lm_eval",
@@ -23,7 +27,7 @@ COMMANDS = {
     "transfer": "skillneuron_harness.report.transfer:main",
 }
 SUMMARIES = {
-    "eval": "run lm-eval (same arguments as `lm_eval run`) with prompt_tuned and our tasks registered",
+    "eval": "run lm-eval (`lm_eval run`'s arguments, and --bootstrap_iters N) with prompt_tuned and our tasks",
     "train": "train a soft prompt on an lm-eval multiple_choice task (PEFT prompt tuning)",
     "convert": "write a published soft prompt (Skill-Neuron, Prompt-Transferability) as a PEFT adapter",
     "average": "average a task's neuron scores over the skill_neurons= folders of several prompts",
@@ -34,21 +38,42 @@ SUMMARIES = {
 }
 
 
+BOOTSTRAP_FLAGS = ("--bootstrap_iters", "--bootstrap-iters")
+
+
+def _pop_bootstrap_iters(argv: list[str]) -> tuple[list[str], int | None]:
+    """``argv`` without ``--bootstrap_iters N`` (or ``=N``), and N."""
+    rest, value = [], None
+    args = iter(argv)
+    for arg in args:
+        flag, eq, inline = arg.partition("=")
+        if flag not in BOOTSTRAP_FLAGS:
+            rest.append(arg)
+            continue
+        raw = inline if eq else next(args, None)
+        if raw is None or not raw.strip().isdigit():
+            raise SkillNeuronError(f"{flag} takes a whole number of bootstrap resamples (got {raw!r}); "
+                                   "e.g. --bootstrap_iters 1000, or 0 to skip standard errors.")
+        value = int(raw)
+    return rest, value
+
+
 def run_lm_eval(argv: list[str]) -> int:
-    """Run lm-eval's CLI on ``argv`` with ``prompt_tuned`` and our task folder registered."""
+    """Run lm-eval's CLI on ``argv`` with ``prompt_tuned`` and our task folder registered.
+
+    ``--bootstrap_iters N`` sets ``simple_evaluate``'s number of bootstrap resamples for the
+    standard errors (lm-eval's default, 100,000, takes minutes per f1/mcc metric on a CPU; 0 skips them).
+    """
     from skillneuron_harness import lm_eval_bridge
 
-    lm_eval_bridge.register_model()
-    import lm_eval.tasks.manager as manager
-
-    lm_eval_bridge.add_task_folder(manager)
-    import lm_eval.evaluator as evaluator
-
-    lm_eval_bridge.lift_skill_neurons(evaluator)
+    argv, bootstrap_iters = _pop_bootstrap_iters(argv)
+    lm_eval_bridge.activate()
     from lm_eval.__main__ import cli_evaluate
 
+    overrides = {} if bootstrap_iters is None else {"bootstrap_iters": bootstrap_iters}
     sys.argv = ["lm_eval", *argv]
-    result = cli_evaluate()
+    with lm_eval_bridge.evaluate_overrides(**overrides):
+        result = cli_evaluate()
     return result if isinstance(result, int) else 0
 
 
@@ -61,6 +86,7 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``skillneuron`` console script."""
+    install_excepthook()
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())

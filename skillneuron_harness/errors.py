@@ -6,7 +6,8 @@ and its message already says what was wrong, what was expected and how to fix it
 through lm-eval's loader adds nothing to it. :func:`install_excepthook` (armed lazily, when our model
 or commands are first used, never at interpreter start) prints such an error as one line;
 ``SKILLNEURON_HARNESS_TRACEBACK=1`` brings the full traceback back. Errors of lm-eval, torch or any
-other library are left to the default hook untouched.
+other library keep their traceback; when one of them is a failed connection to the Hugging Face Hub
+(an offline machine), one more line points to the offline recipe in the README.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ import os
 import sys
 
 TRACEBACK_ENV = "SKILLNEURON_HARNESS_TRACEBACK"
+OFFLINE_HINT = (
+    "skillneuron-harness: the Hugging Face Hub could not be reached. To run offline, fill a cache on a "
+    "connected machine, copy it, and run with HF_HOME=CACHE HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 "
+    "(one command: 'Offline use' in skillneuron-harness's README)."
+)
+# What huggingface_hub, datasets, requests and httpx raise when the Hub is out of reach; matched by
+# name so that the hook imports none of them.
+_HUB_ERRORS = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectionError", "ConnectError",
+               "ConnectTimeout", "ReadTimeout", "MaxRetryError", "NewConnectionError", "NameResolutionError"}
 
 
 class SkillNeuronError(ValueError):
@@ -38,10 +48,25 @@ def _ours(exc: BaseException) -> BaseException:
     return exc
 
 
+def _chain(exc: BaseException | None):
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def is_hub_unreachable(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an error it was raised from) is a failed connection to the Hub."""
+    return any(any(cls.__name__ in _HUB_ERRORS for cls in type(e).__mro__) for e in _chain(exc))
+
+
 def _excepthook(exc_type, exc, tb, _previous=None):
     previous = _previous or sys.__excepthook__
     if os.environ.get(TRACEBACK_ENV, "") not in ("", "0") or not _is_ours(exc):
         previous(exc_type, exc, tb)
+        if is_hub_unreachable(exc):
+            print(OFFLINE_HINT, file=sys.stderr)
         return
     ours = _ours(exc)
     print(

@@ -1,101 +1,119 @@
 """Make the stock ``lm_eval`` command find our model and tasks after a plain ``pip install``.
 
 lm-eval 0.4.13 resolves ``--model`` names only from its own registry and tasks only from its own
-folder or ``--include_path``. Until it reads the ``lm_eval.models`` / ``lm_eval.tasks`` entry
-points this package declares, this module does their job:
+folder or ``--include_path``. The package declares the ``lm_eval.models`` / ``lm_eval.tasks`` entry
+points that upstream's plugin discovery reads (EleutherAI/lm-evaluation-harness PRs #4013, #4015);
+until the installed lm-eval reads them, :func:`activate` does their job, and it is the one set-up
+used everywhere: by ``skillneuron_harness.pth`` at interpreter start, by ``skillneuron eval`` and by
+our commands that build a ``TaskManager`` themselves.
 
-* ``skillneuron_harness.pth`` (and ``.start`` on Python 3.15+) calls :func:`install` at
-  interpreter start. That only appends a finder to ``sys.meta_path``: nothing of lm_eval, torch
-  or transformers is imported.
-* When ``lm_eval.models`` is imported (lm-eval's own lazy model table), ``prompt_tuned`` is added
-  to the registry as a lazy ``"module:Class"`` placeholder, next to lm-eval's own entries.
-  Registering any earlier would make lm-eval skip loading its own models (``get_model`` imports
-  ``lm_eval.models`` only while the registry is empty).
-* When ``lm_eval.tasks.manager`` is imported, ``TaskManager`` gets our task folder as an extra
-  ``include_path`` placed before the user's, so that the user's own folders still override ours.
-
-* When ``lm_eval.evaluator`` is imported, ``simple_evaluate`` is wrapped to move the
+* At interpreter start the ``.pth`` line reads ``SKILLNEURON_HARNESS_NO_BRIDGE`` itself and only then
+  imports this module (``os`` and ``sys`` only, both already loaded) and calls :func:`activate`,
+  which appends a finder to ``sys.meta_path``. Nothing of lm_eval, torch or transformers is imported.
+* After ``lm_eval.models`` is executed (lm-eval's own lazy model table), ``prompt_tuned`` is added
+  as a lazy ``"module:Class"`` placeholder, unless lm-eval already has it or its ``get_model`` reads
+  the ``lm_eval.models`` entry points (upstream #4013). Registering any earlier would make lm-eval
+  skip loading its own models (``get_model`` imports ``lm_eval.models`` only while the registry is empty).
+* After ``lm_eval.tasks.manager`` is executed, the ``TaskIndex`` that ``TaskManager`` builds its index
+  with indexes our task folder right after lm-eval's own one, when that one is indexed: a
+  ``TaskManager(include_defaults=False)`` stays "only custom tasks", ``TaskManager().include_path``
+  stays what the caller gave, and the caller's folders still override ours (upstream #4015's order).
+  If lm-eval already passes our folder (it read our entry point), nothing is added.
+* After ``lm_eval.evaluator`` is executed, ``simple_evaluate`` is wrapped to move the
   ``skill_neurons`` block that ``prompt_tuned`` reports with its model info from
-  ``results["config"]`` to a top-level ``results["skill_neurons"]`` section.
+  ``results["config"]`` to a top-level ``results["skill_neurons"]`` section, and to apply the run
+  options set with :func:`evaluate_overrides` (``skillneuron eval --bootstrap_iters``).
 
-It steps aside wherever lm-eval already knows our names (an lm-eval that reads entry points
-registers them itself), and ``SKILLNEURON_HARNESS_NO_BRIDGE=1`` switches it off entirely.
-:func:`register_model` and :func:`task_folder` are also called directly by ``skillneuron eval``,
-for interpreters that skip startup files (``python -S``).
+Once the three modules are patched the finder removes itself. ``LM_EVAL_PLUGINS``-style entry points
+are the forward path: with an lm-eval that reads them every step above steps aside.
 """
 
-from __future__ import annotations
-
-import functools
-import importlib.abc
-import inspect
+# No ``from __future__ import annotations`` here: it imports ``__future__`` at run time, and this
+# module is imported at every interpreter start (it needs no postponed annotations on Python 3.10+).
 import os
 import sys
-import weakref
-from pathlib import Path
 
 DISABLE_ENV = "SKILLNEURON_HARNESS_NO_BRIDGE"
 MODEL_NAME = "prompt_tuned"
 MODEL_TARGET = "skillneuron_harness.models.prompt_tuned:PromptTunedLM"
+MODEL_GROUP = "lm_eval.models"  # the entry-point group upstream's get_model reads (#4013)
+
+# Keyword arguments that simple_evaluate gets on top of the caller's (see evaluate_overrides).
+_OVERRIDES: dict[str, object] = {}
 
 
-def task_folder() -> Path:
-    """The folder of task YAMLs shipped with the package.
+def disabled() -> bool:
+    """Whether ``SKILLNEURON_HARNESS_NO_BRIDGE`` switches the bridge off."""
+    return os.environ.get(DISABLE_ENV, "") not in ("", "0")
+
+
+def task_folder():
+    """The folder of task YAMLs shipped with the package (a :class:`pathlib.Path`).
 
     A wheel installs the top-level ``task_configs/`` inside the package; an editable install or a
     source checkout reads it where it lies, next to the package folder.
     """
+    from pathlib import Path
+
     package = Path(__file__).resolve().parent
     installed = package / "task_configs"
     return installed if installed.is_dir() else package.parent / "task_configs"
 
 
-def register_model() -> None:
-    """Add ``prompt_tuned`` to lm-eval's model registry (lazily) unless it is already there."""
+# ------------------------------------------------------------------------------------------- models
+def _reads_model_entry_points(registry_module) -> bool:
+    # Capability, not a name: upstream's get_model loads the group's entry points by its string.
+    get_model = getattr(registry_module, "get_model", None)
+    return MODEL_GROUP in getattr(getattr(get_model, "__code__", None), "co_consts", ())
+
+
+def register_model(models_module=None) -> None:
+    """Add ``prompt_tuned`` to lm-eval's model registry (lazily) unless lm-eval knows it already."""
+    import lm_eval.api.registry as registry
     import lm_eval.models  # noqa: F401  (lm-eval's own table first, see the module docstring)
-    from lm_eval.api.registry import model_registry
 
-    if MODEL_NAME not in model_registry:
-        model_registry.register(MODEL_NAME, target=MODEL_TARGET)
+    if MODEL_NAME not in registry.model_registry and not _reads_model_entry_points(registry):
+        registry.model_registry.register(MODEL_NAME, target=MODEL_TARGET)
 
 
-def add_task_folder(manager_module) -> None:
-    """Make ``TaskManager`` index our task folder too (before any user ``include_path``)."""
-    if "entry_points" in vars(manager_module):  # an lm-eval that loads task plugins itself
+# -------------------------------------------------------------------------------------------- tasks
+def _index_with_our_folder(manager_module) -> None:
+    """Give ``TaskManager`` a ``TaskIndex`` that indexes our folder right after lm-eval's own."""
+    base = manager_module.TaskIndex
+    if getattr(base, "_skillneuron_bridge", False):
         return
-    task_manager = manager_module.TaskManager
-    if getattr(task_manager.__init__, "_skillneuron_bridge", False):
-        return
-    original_init = task_manager.__init__
-    signature = inspect.signature(original_init)
+    from pathlib import Path
 
-    @functools.wraps(original_init)
-    def __init__(self, *args, **kwargs):
-        bound = signature.bind(self, *args, **kwargs)
-        paths = bound.arguments.get("include_path") or []
-        if not isinstance(paths, (list, tuple)):
-            paths = [paths]
-        ours = task_folder()
-        if all(Path(p).resolve() != ours for p in paths):
-            paths = [ours, *paths]
-        bound.arguments["include_path"] = list(paths)
-        original_init(*bound.args, **bound.kwargs)
-        # The run's own task index, for prompt_tuned's skill-neuron pass (building one takes seconds).
-        task_manager.last_built = weakref.ref(self)
+    defaults = Path(manager_module.__file__).resolve().parent  # what include_defaults=True indexes
 
-    __init__._skillneuron_bridge = True  # type: ignore[attr-defined]
-    task_manager.__init__ = __init__
+    class TaskIndex(base):
+        _skillneuron_bridge = True
+
+        @staticmethod
+        def build(paths, *args, **kwargs):
+            paths = list(paths)
+            resolved = [Path(p).resolve() for p in paths]
+            ours = task_folder().resolve()
+            if not disabled() and defaults in resolved and ours not in resolved:
+                paths.insert(resolved.index(defaults) + 1, ours)
+            return base.build(paths, *args, **kwargs)
+
+    TaskIndex.__doc__ = base.__doc__
+    TaskIndex.__qualname__ = base.__qualname__
+    manager_module.TaskIndex = TaskIndex
 
 
-def lift_skill_neurons(evaluator_module) -> None:
-    """Wrap ``simple_evaluate`` so that the skill-neuron summary is a top-level results section."""
+# --------------------------------------------------------------------------------------- evaluator
+def _wrap_simple_evaluate(evaluator_module) -> None:
+    """Lift the skill-neuron summary to a top-level results section; apply :data:`_OVERRIDES`."""
     original = evaluator_module.simple_evaluate
     if getattr(original, "_skillneuron_bridge", False):
         return
+    import functools
 
     @functools.wraps(original)
     def simple_evaluate(*args, **kwargs):
-        results = original(*args, **kwargs)
+        results = original(*args, **{**kwargs, **_OVERRIDES})
         config = results.get("config") if isinstance(results, dict) else None
         if isinstance(config, dict) and "skill_neurons" in config:
             results["skill_neurons"] = config.pop("skill_neurons")
@@ -105,18 +123,38 @@ def lift_skill_neurons(evaluator_module) -> None:
     evaluator_module.simple_evaluate = simple_evaluate
 
 
+class evaluate_overrides:  # noqa: N801  (used as a context manager, like contextlib's)
+    """``with evaluate_overrides(bootstrap_iters=1000): ...``: extra ``simple_evaluate`` keywords."""
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+    def __enter__(self):
+        self.saved = dict(_OVERRIDES)
+        _OVERRIDES.update(self.kwargs)
+        return self
+
+    def __exit__(self, *exc):
+        _OVERRIDES.clear()
+        _OVERRIDES.update(self.saved)
+
+
+# ------------------------------------------------------------------------------------ the finder
 _AFTER_IMPORT = {
-    "lm_eval.models": lambda module: register_model(),
-    "lm_eval.tasks.manager": add_task_folder,
-    "lm_eval.evaluator": lift_skill_neurons,
+    "lm_eval.models": register_model,
+    "lm_eval.tasks.manager": _index_with_our_folder,
+    "lm_eval.evaluator": _wrap_simple_evaluate,
 }
 
 
-class _PostImportFinder(importlib.abc.MetaPathFinder):
-    """Runs a callback right after one of the modules in ``_AFTER_IMPORT`` is executed."""
+class _PostImportFinder:
+    """Runs a callback of ``_AFTER_IMPORT`` right after its module is executed (a meta path finder)."""
+
+    def __init__(self):
+        self.pending = set(_AFTER_IMPORT)
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname not in _AFTER_IMPORT:
+        if fullname not in self.pending:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -133,24 +171,42 @@ class _PostImportFinder(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             original_exec(module)
-            if os.environ.get(DISABLE_ENV, "") in ("", "0"):
+            self.done(fullname)
+            if not disabled():
                 _AFTER_IMPORT[fullname](module)
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
 
+    def done(self, fullname: str) -> None:
+        self.pending.discard(fullname)
+        if not self.pending and self in sys.meta_path:  # nothing left to watch: leave the import path
+            sys.meta_path.remove(self)
+
+
+def activate() -> None:
+    """Register ``prompt_tuned`` and our task folder with lm-eval, now or when lm-eval is imported.
+
+    Cheap and idempotent: patches the lm-eval modules already imported and arms a finder for the
+    others. Does nothing when ``SKILLNEURON_HARNESS_NO_BRIDGE`` is set.
+    """
+    if disabled():
+        return
+    finder = next((f for f in sys.meta_path if isinstance(f, _PostImportFinder)), None)
+    for name, patch in _AFTER_IMPORT.items():
+        module = sys.modules.get(name)
+        if module is not None:  # imported before us (``python -S``, or imported first): act directly
+            patch(module)
+            if finder is not None:
+                finder.done(name)
+    if finder is None and any(name not in sys.modules for name in _AFTER_IMPORT):
+        finder = _PostImportFinder()
+        for name in _AFTER_IMPORT:
+            if name in sys.modules:
+                finder.pending.discard(name)
+        sys.meta_path.insert(0, finder)
+
 
 def install() -> None:
-    """Arm the post-import hooks; cheap and idempotent (called from the ``.pth`` file)."""
-    if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
-        return
-    if any(isinstance(finder, _PostImportFinder) for finder in sys.meta_path):
-        return
-    if "lm_eval" in sys.modules:  # imported before us (unusual): act directly
-        if "lm_eval.models" in sys.modules:
-            register_model()
-        if "lm_eval.tasks.manager" in sys.modules:
-            add_task_folder(sys.modules["lm_eval.tasks.manager"])
-        if "lm_eval.evaluator" in sys.modules:
-            lift_skill_neurons(sys.modules["lm_eval.evaluator"])
-    sys.meta_path.insert(0, _PostImportFinder())
+    """Former name of :func:`activate` (the ``.pth`` of an install made before the rename calls it)."""
+    activate()

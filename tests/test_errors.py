@@ -52,3 +52,37 @@ def test_other_errors_keep_their_traceback():
     lines = out.stderr.strip().splitlines()
     assert lines[0] == "Traceback (most recent call last):"
     assert lines[-1] == "ValueError: not ours"
+
+
+def test_hub_connection_failure_points_to_the_offline_recipe():
+    out = run("__import__('huggingface_hub.errors').errors.LocalEntryNotFoundError('cannot reach the Hub')",
+              reraise="raise OSError('We could not connect to https://huggingface.co') from err")
+    lines = out.stderr.strip().splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[-2] == "OSError: We could not connect to https://huggingface.co"
+    assert lines[-1].startswith("skillneuron-harness: the Hugging Face Hub could not be reached.")
+    assert "HF_HUB_OFFLINE=1" in lines[-1] and "Offline use" in lines[-1]
+
+
+def test_other_failures_get_no_offline_hint():
+    out = run("FileNotFoundError('no such file: x.yaml')")
+    assert "Hugging Face Hub" not in out.stderr
+
+
+def test_bootstrap_iters_is_taken_out_of_lm_evals_arguments():
+    from skillneuron_harness.cli import _pop_bootstrap_iters
+
+    assert _pop_bootstrap_iters(["--tasks", "advglue", "--bootstrap_iters", "1000", "--limit", "3"]) == (
+        ["--tasks", "advglue", "--limit", "3"], 1000)
+    assert _pop_bootstrap_iters(["--bootstrap-iters=0"]) == ([], 0)
+    assert _pop_bootstrap_iters(["--tasks", "sst2"]) == (["--tasks", "sst2"], None)
+
+
+def test_bootstrap_iters_without_a_number_is_refused():
+    import pytest
+
+    from skillneuron_harness.cli import _pop_bootstrap_iters
+    from skillneuron_harness.errors import SkillNeuronError
+
+    with pytest.raises(SkillNeuronError, match="--bootstrap_iters takes a whole number"):
+        _pop_bootstrap_iters(["--bootstrap_iters", "many"])

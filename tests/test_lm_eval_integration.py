@@ -29,11 +29,35 @@ def python(code, env=None, flags=()):
     return run([sys.executable, *flags, "-c", code], env=env)
 
 
-def test_interpreter_start_imports_nothing_heavy():
-    out = python("import sys; print(sorted(m for m in ('lm_eval', 'torch', 'transformers', 'datasets') "
-                 "if m in sys.modules)); print('skillneuron_harness.lm_eval_bridge' in sys.modules)")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def modules_at_start(tmp_path, env=None) -> set[str]:
+    """Modules loaded once the repository's .pth line has run (in a site dir of its own, as an install has it)."""
+    site_dir = tmp_path / "site"
+    site_dir.mkdir(exist_ok=True)
+    (site_dir / "skillneuron_harness.pth").write_text((ROOT / "startup" / "skillneuron_harness.pth").read_text())
+    code = f"import site, sys; site.addsitedir({str(site_dir)!r}); print(' '.join(sorted(sys.modules)))"
+    out = run([sys.executable, "-S", "-c", code], env={"PYTHONPATH": str(ROOT), **(env or {})})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["[]", "True"]
+    return set(out.stdout.split())
+
+
+def test_interpreter_start_imports_only_the_bridge(tmp_path):
+    # The .pth line adds our package and the bridge module (and, in a checkout, the task_configs
+    # namespace entry) to what the interpreter loads anyway: no lm_eval, inspect or importlib.abc.
+    off = modules_at_start(tmp_path, env={"SKILLNEURON_HARNESS_NO_BRIDGE": "1"})
+    on = modules_at_start(tmp_path)
+    assert on - off <= {"skillneuron_harness", "skillneuron_harness.lm_eval_bridge",
+                        "skillneuron_harness.task_configs"}
+    assert "skillneuron_harness.lm_eval_bridge" in on
+    for heavy in ("lm_eval", "torch", "transformers", "datasets", "inspect", "importlib.abc", "__future__"):
+        assert heavy not in on
+
+
+def test_switch_is_read_before_anything_is_imported(tmp_path):
+    off = modules_at_start(tmp_path, env={"SKILLNEURON_HARNESS_NO_BRIDGE": "1"})
+    assert not [m for m in off if m.startswith("skillneuron_harness")]
 
 
 def test_builtin_models_and_tasks_resolve_next_to_ours():
@@ -87,7 +111,20 @@ def test_skillneuron_eval_without_startup_files(tiny_models, t5_prompt, tmp_path
     env = {"PYTHONPATH": os.pathsep.join([sysconfig.get_paths()["purelib"], str(Path(__file__).parents[1])])}
     out = run([sys.executable, "-S", "-m", "skillneuron_harness.cli", "eval", "--model", "prompt_tuned",
                "--model_args", f"pretrained={tiny_models['t5']},prompt={t5_prompt}",
-               "--tasks", "adv_sst2", "--limit", "4", "--device", "cpu", "--output_path", str(tmp_path)],
-              env=env, cwd=tmp_path)
+               "--tasks", "adv_sst2", "--limit", "4", "--device", "cpu", "--output_path", str(tmp_path),
+               "--bootstrap_iters", "7"], env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "adv_sst2" in read_results(tmp_path)["results"]
+    results = read_results(tmp_path)
+    assert "adv_sst2" in results["results"]
+    assert results["config"]["bootstrap_iters"] == 7  # lm-eval records what simple_evaluate got
+
+
+def test_our_errors_end_the_stock_cli_in_one_line(tiny_models, tmp_path):
+    out = run([str(BIN / "lm_eval"), "--model", "prompt_tuned",
+               "--model_args", f"pretrained={tiny_models['t5']},prompt={tmp_path / 'missing.safetensors'}",
+               "--tasks", "adv_sst2", "--limit", "2", "--device", "cpu"], cwd=tmp_path)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr, out.stderr[-3000:]
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("PromptError: ") and "missing.safetensors" in last
+    assert last.endswith("(full traceback: SKILLNEURON_HARNESS_TRACEBACK=1)")

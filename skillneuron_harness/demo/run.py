@@ -109,12 +109,8 @@ def evaluate(config: DemoConfig, model_path: str, prompt: str) -> dict:
     """lm-eval's ``simple_evaluate`` on :data:`EVAL_TASKS` with skill neurons written to ``out/skill_neurons``."""
     from skillneuron_harness import lm_eval_bridge
 
-    lm_eval_bridge.register_model()
+    lm_eval_bridge.activate()
     import lm_eval.evaluator as evaluator
-    import lm_eval.tasks.manager as manager
-
-    lm_eval_bridge.add_task_folder(manager)
-    lm_eval_bridge.lift_skill_neurons(evaluator)
     from lm_eval.tasks import TaskManager
 
     model_args = {"pretrained": model_path, "prompt": prompt, "skill_neurons": str(Path(config.out) / "skill_neurons"),

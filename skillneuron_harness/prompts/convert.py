@@ -25,10 +25,11 @@ import json
 import sys
 from pathlib import Path
 
+from skillneuron_harness.errors import SkillNeuronError
 from skillneuron_harness.prompts.loading import FORMATS, PromptError, SoftPrompt, load_soft_prompt
 
 
-class ConversionError(ValueError):
+class ConversionError(SkillNeuronError):
     """A prompt whose layout cannot be written as a PEFT prompt-tuning adapter, with the reason."""
 
 

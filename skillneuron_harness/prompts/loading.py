@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from skillneuron_harness.errors import SkillNeuronError
+
 TENSOR_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".npy")
 FORMATS = ("peft", "tensor", "skill_neuron", "prompt_transferability")
 # Positions the model sees beyond the stored vectors: Skill-Neuron stores P-1 vectors and puts the
@@ -41,7 +43,7 @@ FORMATS = ("peft", "tensor", "skill_neuron", "prompt_transferability")
 EXTRA_POSITIONS = {"skill_neuron": 1}
 
 
-class PromptError(ValueError):
+class PromptError(SkillNeuronError):
     """A soft prompt that cannot be used, with the reason and the fix."""
 
 

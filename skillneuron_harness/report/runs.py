@@ -93,13 +93,7 @@ def task_manager(include_path: list[str] | None = None):
     """One lm-eval TaskManager (our task folder included through the bridge)."""
     from skillneuron_harness import lm_eval_bridge
 
-    lm_eval_bridge.register_model()
-    import lm_eval.tasks.manager as manager
-
-    lm_eval_bridge.add_task_folder(manager)
-    import lm_eval.evaluator as evaluator
-
-    lm_eval_bridge.lift_skill_neurons(evaluator)
+    lm_eval_bridge.activate()
     from lm_eval.tasks import TaskManager
 
     return TaskManager(include_path=include_path or None)

@@ -23,12 +23,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from skillneuron_harness.errors import SkillNeuronError
 from skillneuron_harness.models.scoring import ChoiceGroup
 
 log = logging.getLogger(__name__)
 
 
-class TaskError(ValueError):
+class TaskError(SkillNeuronError):
     """A task that cannot be used for prompt training, with the reason and the fix."""
 
 
@@ -48,12 +49,12 @@ def task_manager(include_path: Sequence[str] = ()):
 @functools.lru_cache(maxsize=4)
 def _task_manager(include_path: tuple[str, ...]):
     # Indexing every YAML of lm-eval takes seconds: build each manager once.
-    import lm_eval.tasks.manager as manager
-
     from skillneuron_harness import lm_eval_bridge
 
-    lm_eval_bridge.add_task_folder(manager)
-    return manager.TaskManager(include_path=list(include_path) or None)
+    lm_eval_bridge.activate()
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=list(include_path) or None)
 
 
 def load_task(name: str, include_path: Sequence[str] = ()):
