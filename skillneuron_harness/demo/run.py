@@ -172,9 +172,9 @@ def run(config: DemoConfig) -> dict:
     trained = train(train_config(config, model_path, steps))
     train_seconds = time.perf_counter() - train_started
     prompt = load_soft_prompt(str(trained.output))
-    from safetensors.torch import save_file
+    from skillneuron_harness.atomic import save_safetensors, write_text
 
-    save_file({"prompt": prompt.embeddings.contiguous()}, str(out / "sst2_prompt.safetensors"),
+    save_safetensors({"prompt": prompt.embeddings.contiguous()}, out / "sst2_prompt.safetensors",
               metadata={"base_model": "all-MiniLM-L6-v2 + skillneuron_harness/demo/mlm_head.safetensors",
                         "task": TRAIN_TASK, "steps": str(trained.steps), "lr": str(config.lr),
                         "seed": str(config.seed)})
@@ -184,8 +184,7 @@ def run(config: DemoConfig) -> dict:
     results["demo"] = {"config": asdict(config), "train_steps": trained.steps, "train_seconds": train_seconds,
                        "best_validation_accuracy": trained.best_accuracy,
                        "total_seconds": time.perf_counter() - started}
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=handle_non_serializable) + "\n",
-                                      encoding="utf-8")
+    write_text(out / "results.json", json.dumps(results, indent=2, default=handle_non_serializable) + "\n")
     numbers = headline(results, config)
     _print_summary(out, numbers, trained.steps, train_seconds, config)
     return numbers

@@ -30,6 +30,7 @@ counts, per layer mean and max score, skill neurons per layer for ``top_fraction
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ from typing import Any
 
 import torch
 
+from skillneuron_harness.atomic import save_safetensors, write_json
+from skillneuron_harness.errors import SkillNeuronError
 from skillneuron_harness.neurons.statistics import (
     BinarySubtask,
     binary_subtasks,
@@ -47,6 +50,7 @@ from skillneuron_harness.neurons.statistics import (
     top_k,
 )
 
+log = logging.getLogger(__name__)
 SAFETENSORS_SUFFIX = ".safetensors"
 JSON_SUFFIX = ".json"
 
@@ -65,7 +69,7 @@ class TaskStats:
 def task_paths(directory: str | Path, task: str) -> tuple[Path, Path]:
     """The ``(<dir>/<task>.safetensors, <dir>/<task>.json)`` pair; rejects path-like task names."""
     if not task or any(sep in task for sep in ("/", "\\")) or task in (".", ".."):
-        raise ValueError(f"task name {task!r} cannot be a file name; expected e.g. 'sst2'")
+        raise SkillNeuronError(f"task name {task!r} cannot be a file name; expected e.g. 'sst2'")
     directory = Path(directory)
     return directory / f"{task}{SAFETENSORS_SUFFIX}", directory / f"{task}{JSON_SUFFIX}"
 
@@ -172,8 +176,6 @@ def write_task_stats(
     ``subtasks`` default to :func:`~skillneuron_harness.neurons.statistics.binary_subtasks`.
     ``provenance`` must be JSON-serialisable; ``versions`` is added when absent.
     """
-    from safetensors.torch import save_file
-
     _check_shapes(baseline, fire_counts, class_counts)
     st_path, json_path = task_paths(directory, task)
     tensors: dict[str, torch.Tensor] = {
@@ -223,34 +225,52 @@ def write_task_stats(
         },
         "summary": summary,
     }
-    st_path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(st_path), metadata=metadata)
-    json_path.write_text(json.dumps(json_safe(document), indent=2) + "\n", encoding="utf-8")
+    # Each file replaced atomically (a killed run leaves the old or the new one, never half); the
+    # JSON, written second, repeats the provenance, so that a reader can tell a stale pair.
+    save_safetensors(tensors, st_path, metadata=metadata)
+    write_json(json_path, json_safe(document))
     return st_path, json_path
 
 
-def read_task_stats(directory: str | Path, task: str) -> TaskStats:
-    """Read what :func:`write_task_stats` wrote (the JSON is optional)."""
-    from safetensors import safe_open
+def read_task_stats(directory: str | Path, task: str, arg: str = "file") -> TaskStats:
+    """Read what :func:`write_task_stats` wrote (the JSON is optional).
+
+    An unreadable, incomplete or damaged file raises
+    :class:`~skillneuron_harness.neurons.validate.NeuronFileError` naming ``arg`` and the file.
+    """
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     from skillneuron_harness.neurons.statistics import parse_subtasks
+    from skillneuron_harness.neurons.validate import NeuronFileError, check_neuron_file
 
     st_path, json_path = task_paths(directory, task)
-    if not st_path.exists():
-        raise FileNotFoundError(f"no skill-neuron file for task {task!r}: {st_path} does not exist")
-    tensors = load_file(str(st_path))
-    with safe_open(str(st_path), framework="pt") as f:
-        metadata = dict(f.metadata() or {})
+    info = check_neuron_file(st_path, arg, require=())
+    try:
+        tensors = load_file(str(st_path))
+        with safe_open(str(st_path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+    except (SafetensorError, OSError) as err:
+        raise NeuronFileError(f"{arg}={st_path}: cannot be read ({err}); rerun the skill_neurons= run that "
+                              "wrote it.") from None
     summary = None
     if json_path.exists():
-        summary = json.loads(json_path.read_text(encoding="utf-8")).get("summary")
+        try:
+            document = json.loads(json_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise NeuronFileError(f"{json_path}: not readable JSON ({err}); delete it or rerun the run that "
+                                  f"wrote it (the tensors in {st_path} do not need it).") from None
+        if document.get("provenance", info.provenance) == json_safe(info.provenance):
+            summary = document.get("summary")
+        else:  # a run died between its two writes: this JSON belongs to an earlier one
+            log.warning("%s does not describe %s (their provenance differs: an interrupted write?); its summary "
+                        "is ignored.", json_path, st_path)
     spec = metadata.get("subtasks", "")
     num_classes = tensors["class_counts"].shape[0] if "class_counts" in tensors else 0
     return TaskStats(
         tensors=tensors,
         metadata=metadata,
-        provenance=json.loads(metadata.get("provenance", "{}")),
+        provenance=info.provenance,
         summary=summary,
         subtasks=parse_subtasks(spec, num_classes) if spec else [],
     )

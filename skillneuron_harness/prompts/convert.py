@@ -21,26 +21,43 @@ mask-first); evaluate those with ``prompt_format=`` directly.
 from __future__ import annotations
 
 import argparse
-import json
+import shutil
 import sys
 from pathlib import Path
 
+from skillneuron_harness.atomic import carry_over, replace_dir, staging_dir, write_json
 from skillneuron_harness.errors import SkillNeuronError
 from skillneuron_harness.prompts.loading import FORMATS, PromptError, SoftPrompt, load_soft_prompt
+
+CONVERSION_FILE = "skillneuron_conversion.json"
+# What an adapter folder written here consists of (a previous adapter's files are not carried over).
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "README.md", CONVERSION_FILE)
 
 
 class ConversionError(SkillNeuronError):
     """A prompt whose layout cannot be written as a PEFT prompt-tuning adapter, with the reason."""
 
 
-def convert(source: str, base: str, output: str, format: str = "auto") -> Path:
-    """Write the prompt at ``source`` as a PEFT prompt-tuning adapter for ``base`` into ``output``."""
+def convert(source: str, base: str, output: str, format: str = "auto", overwrite: bool = False) -> Path:
+    """Write the prompt at ``source`` as a PEFT prompt-tuning adapter for ``base`` into ``output``.
+
+    An ``output`` folder that exists and is not empty is refused unless ``overwrite``; the adapter is
+    built next to it and swapped in at the end, so a failure or a kill leaves ``output`` as it was
+    (other files in it are kept).
+    """
     import transformers
     from peft import PromptTuningConfig, TaskType, get_peft_model
 
     from skillneuron_harness.models.prompt_tuned import AUTO_MODEL_CLASSES, resolve_backend
     from skillneuron_harness.prompts.layouts import NOT_PEFT
 
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise ConversionError(f"--output {out} is a file; pass a folder for the adapter.")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        what = "another adapter" if (out / "adapter_config.json").exists() else "files"
+        raise ConversionError(f"--output {out} already holds {what}; pass --overwrite to replace the adapter "
+                              "there, or another --output.")
     prompt = load_soft_prompt(source, arg="SRC", format=format)
     backend = resolve_backend(transformers.AutoConfig.from_pretrained(base))
     reason = NOT_PEFT.get((prompt.format, backend))
@@ -64,9 +81,16 @@ def convert(source: str, base: str, output: str, format: str = "auto") -> Path:
     peft_model = get_peft_model(model, config)
     table = peft_model.prompt_encoder["default"].embedding.weight  # (P * n_sub, d); n_sub = 1 here
     table.data.copy_(prompt.embeddings.to(table.dtype))
-    out = Path(output)
-    peft_model.save_pretrained(out)
-    (out / "skillneuron_conversion.json").write_text(json.dumps(_provenance(prompt, base, backend), indent=2) + "\n")
+    staging = staging_dir(out, "convert")
+    if staging.exists():
+        shutil.rmtree(staging)  # an earlier conversion killed half-way
+    try:
+        peft_model.save_pretrained(staging)
+        write_json(staging / CONVERSION_FILE, _provenance(prompt, base, backend))
+        carry_over(out, staging, skip=ADAPTER_FILES)  # the previous adapter goes as a whole; other files stay
+        replace_dir(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
@@ -90,9 +114,10 @@ def main(argv: list[str]) -> int:
                         "(default: detected, see README)")
     parser.add_argument("--base", required=True, help="Hub id or local path of the base model the prompt is for")
     parser.add_argument("--output", required=True, help="folder to write the adapter into")
+    parser.add_argument("--overwrite", action="store_true", help="replace the adapter already in --output")
     args = parser.parse_args(argv)
     try:
-        out = convert(args.source, args.base, args.output, args.format)
+        out = convert(args.source, args.base, args.output, args.format, overwrite=args.overwrite)
     except (PromptError, ConversionError) as err:
         print(f"skillneuron convert: {err}", file=sys.stderr)
         return 2

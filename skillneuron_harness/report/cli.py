@@ -11,6 +11,7 @@ RUN_DIRs are searched recursively for lm-eval's ``results_*.json``, skill-neuron
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,18 +22,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="report", help="output folder")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown", help="report format")
     p.add_argument("--top", type=float, default=0.02, help="skill neurons: fraction of each layer's neurons")
+    p.add_argument("--skip-unreadable", action="store_true",
+                   help="report without the files that cannot be read (each is named on stderr) instead of stopping")
     return p
 
 
 def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron report``."""
     args = build_parser().parse_args(argv)
+    from skillneuron_harness.errors import SkillNeuronError
     from skillneuron_harness.report.render import build_report
 
     try:
-        path = build_report(args.run_dirs, args.out, fmt=args.format, top=args.top)
-    except FileNotFoundError as err:
-        print(f"skillneuron report: {err}")
+        path = build_report(args.run_dirs, args.out, fmt=args.format, top=args.top,
+                            skip_unreadable=args.skip_unreadable)
+    except (FileNotFoundError, SkillNeuronError) as err:
+        print(f"skillneuron report: {err}", file=sys.stderr)
         return 2
     print(f"Report written to {path}")
     return 0

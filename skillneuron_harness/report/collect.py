@@ -10,22 +10,40 @@ What a prompt was trained on, and with which seed, comes from (first found): a
 ``prompts.json`` manifest in a run folder (written by our commands: ``{path: {"label", "task",
 "seed"}}``), the ``train_config.json`` that ``skillneuron train`` leaves in the adapter folder, or
 nothing (then the prompt's label stands for its own group).
+
+A file that should be read but cannot (a truncated or damaged ``.safetensors``, a results file or
+curve that is not valid JSON, a curve record without its fields) is never skipped silently:
+:func:`collect` raises :class:`UnreadableFiles` naming each one and why, or, with
+``skip_unreadable=True``, lists them in :attr:`Collection.unreadable` and goes on.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skillneuron_harness.errors import SkillNeuronError
 from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "prompts.json"
 CURVE_FILE = "suppression_curve.json"
+CURVE_FIELDS = ("model", "task", "control", "percent", "acc")  # what the tables read of each curve record
+
+
+class UnreadableFiles(SkillNeuronError):
+    """Files under the run folders that look like ours but cannot be read; the message lists them."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        lines = "; ".join(f"{path}: {why}" for path, why in problems)
+        super().__init__(f"{len(problems)} file(s) cannot be read: {lines}. Delete or regenerate them, or pass "
+                         "--skip-unreadable to report without them.")
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,7 @@ class Collection:
     neuron_files: list[NeuronFile] = field(default_factory=list)
     curves: list[dict] = field(default_factory=list)  # records of suppression_curve.json files
     sources: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why): files left out
 
 
 class _Prompts:
@@ -153,45 +172,73 @@ def _read_results(path: Path, prompts: _Prompts) -> list[Evaluation]:
 
 
 def _read_neuron_file(path: Path, prompts: _Prompts) -> NeuronFile | None:
-    from safetensors import safe_open
+    """The skill-neuron file at ``path``; None for other safetensors files (prompts, model weights).
 
+    Raises :class:`~skillneuron_harness.neurons.validate.NeuronFileError` for a file that cannot be read.
+    """
+    from skillneuron_harness.neurons.validate import NeuronFileError, read_header
+
+    shapes, metadata = read_header(path, "file")
+    if "task" not in metadata or "score" not in shapes:
+        return None
     try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = dict(f.metadata() or {})
-            names = set(f.keys())
-    except Exception:  # noqa: BLE001  (not a safetensors file we can read)
-        return None
-    if "task" not in metadata or "score" not in names:
-        return None
-    provenance = json.loads(metadata.get("provenance") or "{}")
+        provenance = json.loads(metadata.get("provenance") or "{}")
+    except json.JSONDecodeError:
+        raise NeuronFileError(f"{path}: its provenance metadata is not JSON") from None
     prompt = prompts.get(provenance.get("prompt"), provenance.get("prompt_sha256"))
     return NeuronFile(path=path, model=model_label(provenance.get("model")), prompt=prompt,
                       task=metadata["task"], clean_twin=provenance.get("clean_twin"), provenance=provenance,
                       subtasks=metadata.get("subtasks", ""))
 
 
-def collect(run_dirs: list[str | Path]) -> Collection:
-    """Read every results file, skill-neuron file and suppression curve under ``run_dirs``."""
+def _read_curve(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"not readable JSON ({err})") from None
+    records = data.get("records") if isinstance(data, dict) else None
+    if not isinstance(records, list):
+        raise ValueError("no 'records' list (not a suppression curve written by skillneuron suppression-curve)")
+    for i, record in enumerate(records):
+        missing = [k for k in CURVE_FIELDS if not isinstance(record, dict) or k not in record]
+        if missing:
+            raise ValueError(f"record {i} lacks {', '.join(missing)}")
+        if not isinstance(record["acc"], (int, float)) or not isinstance(record["percent"], (int, float)):
+            raise ValueError(f"record {i}: acc and percent must be numbers")
+    return records
+
+
+def collect(run_dirs: list[str | Path], skip_unreadable: bool = False) -> Collection:
+    """Read every results file, skill-neuron file and suppression curve under ``run_dirs``.
+
+    Files that cannot be read raise :class:`UnreadableFiles`, or with ``skip_unreadable`` are left out
+    and listed in ``unreadable``.
+    """
+    from skillneuron_harness.neurons.validate import NeuronFileError
+
     roots = [Path(d) for d in run_dirs]
     missing = [str(r) for r in roots if not r.exists()]
     if missing:
         raise FileNotFoundError(f"run folder(s) not found: {', '.join(missing)}")
     files = sorted({p.resolve() for r in roots for p in ([r] if r.is_file() else r.rglob("*")) if p.is_file()})
+    result = Collection(sources=[str(r) for r in roots])
     manifests: dict[str, dict] = {}
     for p in files:
         if p.name == MANIFEST:
-            for path, entry in json.loads(p.read_text(encoding="utf-8")).items():
-                manifests[str(Path(path).resolve())] = entry
+            try:
+                for path, entry in json.loads(p.read_text(encoding="utf-8")).items():
+                    manifests[str(Path(path).resolve())] = entry
+            except (OSError, UnicodeDecodeError, ValueError, AttributeError) as err:
+                result.unreadable.append((str(p), f"not a prompts manifest ({err})"))
     prompts = _Prompts(manifests)
-    result = Collection(sources=[str(r) for r in roots])
     results_files = [p for p in files if p.name.startswith("results") and p.suffix == ".json"]
     neuron_paths = {p for p in files if p.suffix == ".safetensors"}
     latest: dict[tuple, Evaluation] = {}
     for path in sorted(results_files, key=lambda p: p.name):  # results_<ISO date>: later runs win
         try:
             evaluations = _read_results(path, prompts)
-        except (OSError, ValueError) as err:
-            log.warning("skipping %s: %s", path, err)
+        except (OSError, ValueError, AttributeError, TypeError) as err:
+            result.unreadable.append((str(path), f"not a readable lm-eval results file ({err})"))
             continue
         for ev in evaluations:
             latest[ev.model, ev.prompt.key, ev.task, json.dumps(ev.suppression, sort_keys=True)] = ev
@@ -203,11 +250,23 @@ def collect(run_dirs: list[str | Path]) -> Collection:
     result.evaluations = list(latest.values())
     by_identity: dict[tuple, NeuronFile] = {}
     for path in sorted(neuron_paths, key=lambda p: p.stat().st_mtime):  # the newest file of a prompt and task wins
-        neuron_file = _read_neuron_file(path, prompts)
+        try:
+            neuron_file = _read_neuron_file(path, prompts)
+        except NeuronFileError as err:
+            result.unreadable.append((str(path), str(err).removeprefix(f"file={path}: ").removeprefix(f"{path}: ")))
+            continue
         if neuron_file is not None:
             by_identity[neuron_file.model, neuron_file.prompt.key, neuron_file.task] = neuron_file
     result.neuron_files = list(by_identity.values())
     for p in files:
         if p.name == CURVE_FILE:
-            result.curves.extend(json.loads(p.read_text(encoding="utf-8")).get("records", []))
+            try:
+                result.curves.extend(_read_curve(p))
+            except ValueError as err:
+                result.unreadable.append((str(p), f"malformed suppression curve: {err}"))
+    if result.unreadable:
+        if not skip_unreadable:
+            raise UnreadableFiles(result.unreadable)
+        for path, why in result.unreadable:
+            print(f"skillneuron report: left out {path}: {why}", file=sys.stderr)
     return result

@@ -7,11 +7,11 @@ task without an adversarial twin has no PDR). The JSON holds the same numbers as
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+from skillneuron_harness.atomic import write_json, write_text
 from skillneuron_harness.neurons.statistics import json_safe
 from skillneuron_harness.report import figures, tables
 from skillneuron_harness.report.collect import Collection, collect
@@ -164,18 +164,20 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
     return "\n".join(md), made
 
 
-def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdown", top: float = 0.02) -> Path:
+def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdown", top: float = 0.02,
+                 skip_unreadable: bool = False) -> Path:
     """Collect ``run_dirs``, compute the tables and write ``report.md`` (+ figures) or ``report.json``."""
     out = Path(out)
+    collection = collect(run_dirs, skip_unreadable=skip_unreadable)  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    data = compute(collect(run_dirs), top=top)
+    data = compute(collection, top=top)
     if fmt == "json":
         path = out / "report.json"
-        path.write_text(json.dumps(json_safe(data), indent=2) + "\n", encoding="utf-8")
+        write_json(path, json_safe(data))
         return path
     if fmt != "markdown":
         raise ValueError(f"format={fmt}: use markdown or json.")
     text, _ = render_markdown(data, out)
     path = out / "report.md"
-    path.write_text(text + "\n", encoding="utf-8")
+    write_text(path, text + "\n")
     return path

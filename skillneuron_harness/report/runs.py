@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from skillneuron_harness.atomic import write_json
 from skillneuron_harness.report.collect import MANIFEST
 from skillneuron_harness.report.labels import prompt_label
 
@@ -58,7 +59,7 @@ def write_manifest(out: Path, prompts: list[PromptSpec]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     manifest = {str(Path(p.path).resolve()): {k: v for k, v in asdict(p).items() if k != "path"} for p in prompts}
     path = out / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_json(path, manifest)
     return path
 
 
@@ -85,7 +86,7 @@ def evaluate(lm, tasks: list[str], *, model: str, prompt: PromptSpec | None, out
         out_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now().isoformat().replace(":", "-")
         path = out_dir / f"results_{stamp}.json"
-        path.write_text(json.dumps(results, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
+        write_json(path, results, default=str, ensure_ascii=False)
     return results
 
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import logging
 from collections import defaultdict
 from pathlib import Path
 
+from skillneuron_harness.atomic import atomic_path, write_json, write_text
 from skillneuron_harness.report.runs import PromptSpec, add_run_arguments
 
 PERCENTS = (0, 1, 3, 5, 7, 9, 11, 13, 15)
@@ -121,18 +121,18 @@ def write_outputs(records: list[dict], out: Path, settings: dict) -> dict[str, P
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / CURVE_FILE}
-    paths["json"].write_text(json.dumps({"settings": settings, "records": records}, indent=2) + "\n", encoding="utf-8")
+    write_json(paths["json"], {"settings": settings, "records": records})
     rows = suppression_table(records)
     paths["csv"] = out / "suppression_curve.csv"
-    with paths["csv"].open("w", newline="", encoding="utf-8") as f:
+    with atomic_path(paths["csv"]) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["model"])
         writer.writeheader()
         writer.writerows(rows)
     paths["md"] = out / "suppression_curve.md"
-    paths["md"].write_text("# Suppression curve\n\nAccuracy (%), mean ± SEM over prompts.\n\n" + markdown_table(
+    write_text(paths["md"], "# Suppression curve\n\nAccuracy (%), mean ± SEM over prompts.\n\n" + markdown_table(
         ["model", "prompts of", "task", "neurons", "n (%)", "accuracy", "prompts"],
         [[r["model"], r["group"], r["task"], r["control"], f"{r['percent']:g}", pct(r["acc_mean"], r["acc_sem"]),
-          r["prompts"]] for r in rows]) + "\n", encoding="utf-8")
+          r["prompts"]] for r in rows]) + "\n")
     if rows:
         paths["png"] = figures.suppression_curves(rows, out / "suppression_curve.png")
     return paths

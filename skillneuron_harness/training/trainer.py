@@ -14,7 +14,6 @@ follows ``seed``, so that one seed gives bitwise the same prompt on CPU, resumed
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -24,11 +23,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from skillneuron_harness.atomic import write_json
 from skillneuron_harness.models.scoring import score_groups
 from skillneuron_harness.training import checkpoint as ckpt
 from skillneuron_harness.training.config import TrainConfig, default_lr
 from skillneuron_harness.training.data import (
     Example,
+    TaskError,
     batches,
     encode_docs,
     epoch_order,
@@ -159,15 +160,33 @@ def _task_summary(task) -> dict:
 def train(config: TrainConfig) -> TrainResult:
     """Run (or resume) the training that ``config`` describes; see the module docstring."""
     started = time.perf_counter()
-    output = Path(config.output)
+    target = Path(config.output)
+    if target.exists() and not target.is_dir():
+        raise TaskError(f"--output {target} is a file; pass a folder for the adapter.")
+    staging = None
+    if not config.resume and ckpt.has_run(target):
+        # --overwrite keeps the finished run in place until this one has finished (see checkpoint.py).
+        staging = ckpt.overwrite_staging(target)
+        log.info("--overwrite: training in %s; %s keeps its previous run until this one finishes.", staging, target)
+    elif config.resume and ckpt.overwrite_staging(target).exists():
+        log.warning("%s holds an interrupted --overwrite run of %s; this run resumes the previous one. Rerun with "
+                    "--overwrite to finish the replacement (or delete that folder).", ckpt.overwrite_staging(target),
+                    target)
+    output = staging or target
     output.mkdir(parents=True, exist_ok=True)
-    if not config.resume:
-        ckpt.clear_run(output)
     config, pm, train_examples, valid_examples, info = prepare(config)
     prompt = pm.prompt
     optimizer = torch.optim.AdamW([prompt], lr=config.lr, weight_decay=config.weight_decay)
     trajectory = config.trajectory()
-    saved = ckpt.load_checkpoint(output, trajectory)
+    try:
+        saved = ckpt.load_checkpoint(output, trajectory)
+    except ValueError:
+        if staging is None:
+            raise
+        ckpt.clear_run(output)  # an interrupted --overwrite with other settings: start this one afresh
+        saved = None
+    if saved is None:
+        ckpt.truncate_log(output, 0)  # lines of a run killed before its first checkpoint
     state = ckpt.RunState()
     if saved is not None:
         with torch.no_grad():
@@ -178,18 +197,19 @@ def train(config: TrainConfig) -> TrainResult:
         ckpt.truncate_log(output, state.step)
         log.info("Resuming %s at epoch %d, batch %d (step %d).", output, state.epoch + 1, state.batches_done,
                  state.step)
-    (output / ckpt.CONFIG_FILE).write_text(json.dumps(
-        {"config": config.to_dict(), "run": info, "versions": ckpt.versions()}, indent=2) + "\n", encoding="utf-8")
+    write_json(output / ckpt.CONFIG_FILE, {"config": config.to_dict(), "run": info, "versions": ckpt.versions()})
 
     train_log = ckpt.TrainLog(output)
     try:
         _loop(config, pm, optimizer, state, train_examples, valid_examples, train_log, output, trajectory)
     finally:
         train_log.close()
+    if staging is not None:
+        ckpt.finish_overwrite(staging, target)
     seconds = time.perf_counter() - started
     log.info("Best validation accuracy %s at step %s; adapter in %s (%.0f s).", state.best_accuracy,
-             state.best_step, output, seconds)
-    return TrainResult(output, state.best_accuracy, state.best_step, state.step, state.history, seconds)
+             state.best_step, target, seconds)
+    return TrainResult(target, state.best_accuracy, state.best_step, state.step, state.history, seconds)
 
 
 def _stopped(config: TrainConfig, state: ckpt.RunState) -> bool:
@@ -230,7 +250,7 @@ def _validate(config, pm, state, valid_examples, train_log, output) -> None:
     improved = state.best_accuracy is None or result["accuracy"] > state.best_accuracy
     if improved:
         state.best_accuracy, state.best_step, state.evals_since_best = result["accuracy"], state.step, 0
-        pm.peft_model.save_pretrained(str(output))
+        ckpt.save_adapter(pm.peft_model, output)
     else:
         state.evals_since_best += 1
     row = {"step": state.step, "epoch": state.epoch if state.batches_done == 0 else state.epoch + 1,

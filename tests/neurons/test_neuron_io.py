@@ -110,5 +110,5 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(TypeError, match="JSON"):
         io.write_task_stats(tmp_path, "x", baseline=baseline, fire_counts=fire,
                             class_counts=counts, provenance={"obj": object()})
-    with pytest.raises(FileNotFoundError, match="no skill-neuron file"):
+    with pytest.raises(ValueError, match="missing.safetensors: no such file"):
         io.read_task_stats(tmp_path, "missing")

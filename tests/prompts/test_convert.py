@@ -65,3 +65,32 @@ def test_skill_neuron_prompt_for_t5_is_refused(tiny_models, tmp_path, capsys):
     source, out = str(tmp_path / "best-backbone"), str(tmp_path / "o")
     assert cli(["convert", source, "--base", str(tiny_models["t5"]), "--output", out]) == 2
     assert "no layout for the seq2seq backend" in capsys.readouterr().err
+
+
+def test_existing_adapter_is_replaced_only_with_overwrite_and_whole(tiny_models, tmp_path, capsys, monkeypatch):
+    from safetensors.torch import load_file
+
+    torch.manual_seed(3)
+    for name in ("a.pt", "b.pt"):
+        torch.save(torch.randn(3 if name == "a.pt" else 5, 32), tmp_path / name)
+    out = tmp_path / "adapter"
+    base = ["--base", str(tiny_models["bert"]), "--output", str(out)]
+    assert cli(["convert", str(tmp_path / "a.pt"), *base]) == 0
+    (out / "notes.txt").write_text("mine")
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert cli(["convert", str(tmp_path / "b.pt"), *base]) == 2  # another adapter there: refused
+    assert f"--output {out} already holds another adapter; pass --overwrite" in capsys.readouterr().err
+    import peft
+
+    def dies(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as mp:  # a failure half-way leaves the first adapter as it was
+        mp.setattr(peft.PeftModel, "save_pretrained", dies)
+        with pytest.raises(OSError):
+            cli(["convert", str(tmp_path / "b.pt"), *base, "--overwrite"])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+    assert cli(["convert", str(tmp_path / "b.pt"), *base, "--overwrite"]) == 0
+    assert load_file(str(out / "adapter_model.safetensors"))["prompt_embeddings"].shape == (5, 32)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pt", "adapter", "b.pt"]

@@ -173,4 +173,4 @@ def test_json_format_for_leaderboards(runs, tmp_path):
 
 def test_missing_folder_is_reported(tmp_path, capsys):
     assert cli(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
-    assert "not found" in capsys.readouterr().out
+    assert "not found" in capsys.readouterr().err
