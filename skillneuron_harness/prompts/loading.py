@@ -99,6 +99,7 @@ def load_soft_prompt(source: str, arg: str = "prompt", format: str = "auto") -> 
                 f"adapter folder or a tensor file ({', '.join(TENSOR_SUFFIXES)})."
             )
         _expect(format, "peft", source, arg, "a PEFT adapter folder")
+        check_adapter_config(path / "adapter_config.json", arg)
         return _load_peft(str(path), source, arg)
     if path.is_file():
         if format == "peft":
@@ -159,6 +160,9 @@ def _load_peft(location: str, source: str, arg: str) -> SoftPrompt:
     try:
         config = PeftConfig.from_pretrained(location)
     except Exception as err:  # noqa: BLE001 - peft raises several kinds for "not found"
+        if Path(location).is_dir():
+            raise PromptError(f"{arg}={source}: adapter_config.json is not a valid PEFT config ({type(err).__name__}: "
+                              f"{err}); save the adapter again with save_pretrained.") from err
         raise PromptError(
             f"{arg}={source}: not a local file or folder, and no PEFT adapter could be loaded under "
             f"that Hub id ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})."
@@ -170,6 +174,9 @@ def _load_peft(location: str, source: str, arg: str) -> SoftPrompt:
         )
     try:
         weights = load_peft_weights(location)
+    except pickle.UnpicklingError:  # torch's message suggests weights_only=False: never for a file you did not make
+        raise PromptError(f"{arg}={source}: adapter_model.bin holds objects other than tensors and was not loaded "
+                          "(loading it could run code); use an adapter saved as adapter_model.safetensors.") from None
     except Exception as err:  # noqa: BLE001
         raise PromptError(f"{arg}={source}: cannot read the adapter weights ({err}).") from err
     if "prompt_embeddings" not in weights:
@@ -239,5 +246,30 @@ def _as_matrix(tensor: torch.Tensor, source: str, arg: str) -> torch.Tensor:
         )
     if not tensor.is_floating_point():
         raise PromptError(f"{arg}={source}: expected floating-point values, found {tensor.dtype}.")
-    return tensor.detach().to(torch.float32).contiguous()
+    return check_finite(tensor.detach().to(torch.float32).contiguous(), source, arg)
+
+
+def check_finite(tensor: torch.Tensor, source: str, arg: str) -> torch.Tensor:
+    """``tensor`` (P, d) if every value is finite; a NaN or inf would make every score NaN (and ``acc`` chance)."""
+    bad = ~torch.isfinite(tensor)  # (P, d)
+    if bad.any():
+        rows = bad.any(1).nonzero().flatten().tolist()  # virtual tokens with a NaN or inf
+        raise PromptError(f"{arg}={source}: the prompt holds {int(bad.sum())} NaN or infinite values (virtual "
+                          f"tokens {rows[:10]}{' ...' if len(rows) > 10 else ''}); its training diverged. Use an "
+                          "earlier checkpoint or retrain with a lower learning rate.")
+    return tensor
+
+
+def check_adapter_config(path: Path, arg: str) -> None:
+    """Refuse an ``adapter_config.json`` that is not a JSON object, naming it (peft's error would not)."""
+    import json
+
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PromptError(f"{arg}={path.parent}: {path} is not valid JSON ({err}); the adapter folder is damaged: "
+                          "save the adapter again.") from None
+    if not isinstance(config, dict) or "peft_type" not in config:
+        raise PromptError(f"{arg}={path.parent}: {path} is not a PEFT adapter config (no 'peft_type'); save the "
+                          "adapter again with save_pretrained.")
 
