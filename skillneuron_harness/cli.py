@@ -25,6 +25,7 @@ COMMANDS = {
     "report": "skillneuron_harness.report.cli:main",
     "suppression-curve": "skillneuron_harness.report.suppression_curve:main",
     "transfer": "skillneuron_harness.report.transfer:main",
+    "leaderboard": "skillneuron_harness.leaderboard.cli:main",
 }
 SUMMARIES = {
     "eval": "run lm-eval (`lm_eval run`'s arguments, and --bootstrap_iters N) with prompt_tuned and our tasks",
@@ -35,6 +36,7 @@ SUMMARIES = {
     "report": "Markdown/JSON report over lm-eval runs and skill-neuron files, with figures",
     "suppression-curve": "accuracy as the top n% skill neurons (or random ones) are suppressed",
     "transfer": "evaluate every prompt on every target task, then write the report",
+    "leaderboard": "rank models on AdvGLUE (or any suite) from a YAML spec: resumable runs, Markdown/CSV/JSON/HTML",
 }
 
 

@@ -1,0 +1,61 @@
+"""From a spec (and/or existing lm-eval folders) to the four output files.
+
+1. validate the spec and expand its suite to leaf tasks (no dataset is built);
+2. plan one unit per (entry, task) and run the missing ones (:mod:`.run`);
+3. read the planned units' results, and every results file under the ``--from`` folders, into
+   standings (:mod:`.results`);
+4. rank them (:mod:`.rank`) and write ``leaderboard.{json,csv,md}`` and ``index.html`` (:mod:`.render`).
+
+Only the units of the current plan are ranked: results of an earlier plan (another limit, another
+prompt file under the same label) stay in the folder but are not shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from skillneuron_harness.leaderboard.spec import Spec, load_spec
+
+
+def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_dirs: list[str | Path] = (),
+                      manager=None, progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """Run what is missing and write the outputs; returns {"json", "csv", "md", "html"} -> path."""
+    from skillneuron_harness.leaderboard.rank import build_table
+    from skillneuron_harness.leaderboard.render import write_all
+    from skillneuron_harness.leaderboard.results import from_folders, read_cells, standing_of
+    from skillneuron_harness.leaderboard.run import run_units
+    from skillneuron_harness.leaderboard.suite import expand
+    from skillneuron_harness.leaderboard.units import plan
+
+    out = Path(out)
+    if spec is None and not from_dirs:
+        raise ValueError("give a spec file, --from folders, or both.")
+    if spec is not None and not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    standings, suite = [], None
+    if spec is not None:
+        if manager is None:
+            from skillneuron_harness.report.runs import task_manager
+
+            manager = task_manager(spec.run.include_path)
+        tasks = expand(spec.tasks, manager, spec.source)
+        suite = [t.name for t in tasks]
+        units = plan(spec.entries, tasks, spec.run.limit)
+        done = run_units(spec, units, out, manager, progress)
+        by_entry = {}
+        for unit in units:
+            path = done[unit.key]
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if unit.entry.label not in by_entry:
+                by_entry[unit.entry.label] = standing_of(unit.entry.label, data, "spec")
+            for cell in read_cells(path, data):
+                if cell.task == unit.task.name:
+                    by_entry[unit.entry.label].cells[cell.task] = cell
+        standings = list(by_entry.values())
+    if from_dirs:
+        standings += from_folders(list(from_dirs), taken={s.label for s in standings})
+    doc = build_table(standings, suite, title=spec.title if spec else "Robustness leaderboard",
+                      spec=spec.source if spec else None, bootstrap_iters=spec.run.bootstrap_iters if spec else None)
+    return write_all(doc, out)

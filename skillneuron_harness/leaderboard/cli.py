@@ -1,0 +1,53 @@
+"""``skillneuron leaderboard``: rank models on AdvGLUE (or any suite) from one YAML spec.
+
+    skillneuron leaderboard board.yaml --out board/            # run what is missing, write the outputs
+    skillneuron leaderboard board.yaml --out board/ --from old-runs/   # add existing lm-eval folders
+    skillneuron leaderboard --from runs-a/ runs-b/ --out board/       # rank existing results only
+
+Writes ``board/leaderboard.{md,csv,json}`` and ``board/index.html``. Interrupted runs continue
+where they stopped when the same command is run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="skillneuron leaderboard", description=__doc__.split("\n\n")[0],
+                                epilog="Spec format: README, section Leaderboards; outputs: docs/leaderboard.md.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("spec", nargs="?", help="leaderboard spec (YAML): entries, tasks, run options")
+    p.add_argument("--out", required=True, help="leaderboard folder: finished units and the outputs")
+    p.add_argument("--from", dest="from_dirs", nargs="+", default=[], metavar="DIR",
+                   help="existing lm-eval output folders (results_*.json) to add without running")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``skillneuron leaderboard``."""
+    args = build_parser().parse_args(argv)
+    if args.spec is None and not args.from_dirs:
+        print("skillneuron leaderboard: give a spec file, --from folders, or both.", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from skillneuron_harness.errors import install_excepthook
+    from skillneuron_harness.leaderboard.build import build_leaderboard
+
+    install_excepthook()
+    try:
+        paths = build_leaderboard(args.spec, Path(args.out), from_dirs=args.from_dirs)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"skillneuron leaderboard: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nskillneuron leaderboard: interrupted. Finished units are kept in {args.out}; run the same "
+              "command again to continue.", file=sys.stderr)
+        return 130
+    for kind, path in paths.items():
+        print(f"{kind:>4}: {path}")
+    return 0

@@ -1,0 +1,140 @@
+"""The leaderboard document written as ``leaderboard.json``, ``leaderboard.csv`` and ``leaderboard.md``.
+
+Markdown cells are percent, ``value ± stderr``, with ``~`` after a value at chance level; the
+provenance of each entry (exact model, ``model_args``, prompt hash, task versions, package
+versions, the results file of every number) follows the table. The CSV has one row per entry:
+fractions (not percent) with ``<column>_stderr`` and ``<column>_at_chance`` beside each value, then
+the provenance columns. The JSON is the document itself (docs/leaderboard.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+from skillneuron_harness.leaderboard.units import write_atomic
+
+CHANCE_MARK = "~"
+
+
+def fmt(value: dict, digits: int = 1) -> str:
+    """``value ± stderr`` in percent, with the chance mark; ``n/a`` when undefined."""
+    v = value.get("value")
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    text = f"{100 * v:.{digits}f}"
+    if value.get("stderr") is not None:
+        text += f" ± {100 * value['stderr']:.{digits}f}"
+    return text + (f" {CHANCE_MARK}" if value.get("at_chance") else "")
+
+
+def short_hash(sha: str | None) -> str:
+    """The first 12 hex digits of a hash (``-`` for none)."""
+    return sha[:12] if sha else "-"
+
+
+def relative(path: str, out: Path) -> str:
+    """A results file as a path relative to the leaderboard folder when it lies inside it."""
+    try:
+        return os.path.relpath(path, out) if Path(path).resolve().is_relative_to(out.resolve()) else path
+    except (OSError, ValueError):
+        return path
+
+
+def task_versions(row: dict) -> str:
+    """``task=version; ...`` of an entry."""
+    return "; ".join(f"{t}={p['version']}" for t, p in sorted(row["provenance"]["tasks"].items()))
+
+
+def package_versions(row: dict) -> str:
+    """The package versions behind an entry's numbers (``|`` between differing sets)."""
+    return " | ".join(", ".join(f"{k} {v}" for k, v in sorted(vs.items())) for vs in row["provenance"]["versions"])
+
+
+def rules_text(doc: dict) -> list[str]:
+    """The definitions under the table, as Markdown list items."""
+    r = doc["rules"]
+    suite = doc["suite"]
+    score = suite["score"]
+    mean_of = ("(SST-2 + QQP + (MNLI-m + MNLI-mm)/2 + QNLI + RTE) / 5 of the adversarial accuracies"
+               if score == "AdvGLUE score" else "mean over the adversarial tasks (MNLI matched and mismatched as one)")
+    return [
+        f"- **{score}** = {mean_of}; **clean mean**: the same over their clean twins; ranked by {score}.",
+        "- **PDR** (performance drop rate) = 1 - adversarial mean / clean mean (lower is more robust).",
+        f"- **consistency**: overlap of the clean and adversarial top-{100 * r['consistency_top']:g}% skill neurons "
+        "per layer, mean over layers and adversarial tasks (entries that recorded skill neurons).",
+        f"- `{CHANCE_MARK}`: at chance level. Tasks: {r['chance_task']}; means: {r['chance_mean']}.",
+        f"- Numbers are accuracy in percent ± standard error ({r['stderr']}).",
+    ]
+
+
+def to_markdown(doc: dict, out: Path) -> str:
+    """``leaderboard.md``: the table, the definitions and each entry's provenance."""
+    cols = doc["columns"]
+    lines = [f"# {doc['title']}", ""]
+    header = ["rank", "entry", "model", *[c["title"] for c in cols], "prompt hash"]
+    align = ["---", "---", "---", *["---:"] * len(cols), "---"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    for row in doc["entries"]:
+        cells = [str(row["rank"]), row["label"], row["model"], *[fmt(row["values"][c["key"]]) for c in cols],
+                 f"`{short_hash(row['prompt_sha256'])}`"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *rules_text(doc), "", "## Provenance", ""]
+    for row in doc["entries"]:
+        args = ",".join(f"{k}={v}" for k, v in row["model_args"].items())
+        lines += [f"### {row['rank']}. {row['label']}", "",
+                  f"- model: `{row['lm_eval_model']}`, weights `{row['model_name']}`",
+                  f"- model_args: `{args or '-'}`",
+                  f"- prompt sha256: `{row['prompt_sha256'] or '-'}` ({row['prompt_source'] or 'no prompt'})",
+                  f"- task versions: {task_versions(row) or '-'}",
+                  f"- packages: {package_versions(row) or '-'}"]
+        if row["provenance"]["missing_tasks"]:
+            lines.append(f"- not evaluated: {', '.join(row['provenance']['missing_tasks'])}")
+        for task, p in sorted(row["provenance"]["tasks"].items()):
+            limit = "all" if p["limit"] is None else f"{p['limit']:g}"
+            lines.append(f"- `{task}`: {p['num_docs']} docs (limit {limit}), `{relative(p['source'], out)}`")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def to_csv(doc: dict, out: Path) -> str:
+    """``leaderboard.csv``: one row per entry, fractions with stderr and chance verdict, then provenance."""
+    buf = io.StringIO()
+    keys = [c["key"] for c in doc["columns"]]
+    header = ["rank", "label", "model", "model_name", "lm_eval_model"]
+    for k in keys:
+        header += [k, f"{k}_stderr", f"{k}_at_chance"]
+    header += ["prompt_sha256", "model_args", "task_versions", "limits", "packages", "sources"]
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in doc["entries"]:
+        line = [row["rank"], row["label"], row["model"], row["model_name"], row["lm_eval_model"]]
+        for k in keys:
+            v = row["values"][k]
+            line += ["" if v["value"] is None else repr(v["value"]), "" if v["stderr"] is None else repr(v["stderr"]),
+                     "" if v["at_chance"] is None else str(v["at_chance"]).lower()]
+        tasks = row["provenance"]["tasks"]
+        line += [row["prompt_sha256"] or "", ",".join(f"{k}={v}" for k, v in row["model_args"].items()),
+                 task_versions(row), "; ".join(sorted({"all" if p["limit"] is None else f"{p['limit']:g}"
+                                                      for p in tasks.values()})),
+                 package_versions(row),
+                 "; ".join(f"{t}={relative(p['source'], out)}" for t, p in sorted(tasks.items()))]
+        writer.writerow(line)
+    return buf.getvalue()
+
+
+def write_all(doc: dict, out: Path) -> dict[str, Path]:
+    """``leaderboard.{json,csv,md}`` and ``index.html`` in ``out`` (each written atomically)."""
+    from skillneuron_harness.leaderboard.render_html import to_html
+
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "json": write_atomic(out / "leaderboard.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n"),
+        "csv": write_atomic(out / "leaderboard.csv", to_csv(doc, out)),
+        "md": write_atomic(out / "leaderboard.md", to_markdown(doc, out) + "\n"),
+        "html": write_atomic(out / "index.html", to_html(doc, out)),
+    }

@@ -1,0 +1,140 @@
+"""lm-eval results JSONs read into leaderboard rows: one :class:`Standing` per entry, one :class:`Cell` per task.
+
+Results come from the units of the spec (``DIR/runs``) or from existing lm-eval output folders
+(``--from``: every ``results_*.json`` under them). A ``--from`` folder's results are grouped into
+entries by exact model, prompt hash and ``model_args`` (output folders aside); its label is the
+prompt's label (or the model's, for a run without a prompt) from the labelling rule shared with
+``skillneuron report``. Runs with suppressed neurons are not standings and are skipped. Each cell
+keeps where it came from (file, task version, limit, package versions) for the provenance columns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skillneuron_harness.leaderboard.units import SECTION, canonical_args
+from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Cell:
+    """One task's accuracy for one entry, with its provenance."""
+
+    task: str
+    acc: float
+    stderr: float | None
+    num_docs: int | None
+    num_choices: int | None  # None when the choices are computed per document
+    clean_twin: str | None
+    version: str | None
+    limit: float | None
+    source: str  # the results file
+    versions: dict[str, str] = field(default_factory=dict)  # package versions
+    skill_neurons: dict | None = None  # the results' skill_neurons[task] summary (files, consistency)
+
+
+@dataclass
+class Standing:
+    """One entry: who it is and its cells."""
+
+    label: str
+    model: str  # lm-eval model name (prompt_tuned, hf, ...)
+    model_name: str  # the exact weights: path or Hub id
+    model_args: dict[str, str]
+    prompt_sha256: str | None
+    prompt_source: str | None
+    origin: str  # "spec" or the --from folder
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    @property
+    def model_label(self) -> str:
+        return model_label(self.model_name)
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _versions(data: dict) -> dict[str, str]:
+    recorded = (data.get(SECTION) or {}).get("versions")
+    if recorded:
+        return dict(recorded)
+    out = {"lm_eval": data.get("lm_eval_version"), "transformers": data.get("transformers_version")}
+    return {k: str(v) for k, v in out.items() if v}
+
+
+def read_cells(path: Path, data: dict | None = None) -> list[Cell]:
+    """The task cells of one results JSON (groups, which have no config of their own, skipped)."""
+    data = data if data is not None else json.loads(Path(path).read_text(encoding="utf-8"))
+    configs = data.get("configs") or {}
+    config = data.get("config") or {}
+    cells = []
+    for task, metrics in (data.get("results") or {}).items():
+        if task not in configs or _float(metrics.get("acc,none")) is None:
+            continue
+        task_config = configs[task] or {}
+        choices = task_config.get("doc_to_choice")
+        cells.append(Cell(
+            task=task, acc=float(metrics["acc,none"]), stderr=_float(metrics.get("acc_stderr,none")),
+            num_docs=((data.get("n-samples") or {}).get(task) or {}).get("effective"),
+            num_choices=len(choices) if isinstance(choices, list) else None,
+            clean_twin=(task_config.get("metadata") or {}).get("clean_twin"),
+            version=None if (data.get("versions") or {}).get(task) is None else str(data["versions"][task]),
+            limit=_float(config.get("limit")), source=str(path), versions=_versions(data),
+            skill_neurons=(data.get("skill_neurons") or {}).get(task),
+        ))
+    return cells
+
+
+def standing_of(label: str, data: dict, origin: str) -> Standing:
+    """An empty standing named ``label`` for the model and prompt of a results JSON."""
+    config = data.get("config") or {}
+    return Standing(label=label, model=str(config.get("model")), model_name=model_name(config),
+                    model_args=canonical_args(config.get("model_args")), prompt_sha256=config.get("prompt_sha256"),
+                    prompt_source=config.get("prompt_source") or model_arg(config.get("model_args"), "prompt"),
+                    origin=origin)
+
+
+def _suppressed(config: dict) -> bool:
+    return any((config.get("suppression") or {}).get("neurons_per_layer") or [0])
+
+
+def from_folders(folders: list[str | Path], taken: set[str] | None = None) -> list[Standing]:
+    """Standings for every model and prompt with results under ``folders`` (newest result per task wins)."""
+    taken = set(taken or ())
+    standings: dict[tuple, Standing] = {}
+    for folder in map(Path, folders):
+        if not folder.exists():
+            raise FileNotFoundError(f"--from {folder}: no such folder.")
+        files = [folder] if folder.is_file() else sorted(folder.rglob("results_*.json"), key=lambda p: p.name)
+        if not files:
+            raise FileNotFoundError(f"--from {folder}: no results_*.json under it (lm-eval's --output_path folder).")
+        for path in files:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                log.warning("--from: ignoring %s: %s", path, err)
+                continue
+            config = data.get("config") or {}
+            if _suppressed(config):
+                log.info("--from: %s has suppressed neurons: not a standing, skipped", path)
+                continue
+            key = (model_name(config), config.get("prompt_sha256") or config.get("prompt_source"),
+                   json.dumps(canonical_args(config.get("model_args")), sort_keys=True))
+            if key not in standings:
+                prompt = config.get("prompt_source") or model_arg(config.get("model_args"), "prompt")
+                base = prompt_label(prompt) if prompt else model_label(model_name(config))
+                label, n = base, 2
+                while label in taken:
+                    label, n = f"{base} ({n})", n + 1
+                taken.add(label)
+                standings[key] = standing_of(label, data, str(folder))
+            for cell in read_cells(path, data):
+                standings[key].cells[cell.task] = cell
+    return list(standings.values())

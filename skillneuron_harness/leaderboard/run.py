@@ -1,0 +1,88 @@
+"""Run the units of a leaderboard that are not in its folder yet, one progress line per unit.
+
+Units run entry by entry: an entry's model is loaded once, when its first missing unit comes up,
+and each of its missing tasks is one ``simple_evaluate`` call whose results JSON is written
+(atomically) before the next starts. A unit whose identity matches a stored result is reused
+without loading anything (:mod:`~skillneuron_harness.leaderboard.units`). Stopping the run at any
+point (Ctrl-C, a crash, a killed job) keeps every finished unit; running the same command again
+continues with the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from skillneuron_harness.leaderboard.spec import Entry, RunOptions, Spec, SpecError
+from skillneuron_harness.leaderboard.units import Unit, save_unit, scan
+
+
+def load_model(entry: Entry, options: RunOptions, extra: dict[str, str]):
+    """The entry's lm-eval model, built as ``lm_eval --model M --model_args ...`` would build it."""
+    from lm_eval.api.registry import get_model
+
+    from skillneuron_harness import lm_eval_bridge
+
+    lm_eval_bridge.register_model()
+    try:
+        cls = get_model(entry.model)
+    except ValueError as err:
+        raise SpecError(f"entry '{entry.label}': model: {err}") from err
+    return cls.create_from_arg_string(entry.args_string(extra),
+                                      {"batch_size": options.batch_size, "device": options.device})
+
+
+def evaluate_unit(lm, unit: Unit, options: RunOptions, manager) -> dict:
+    """One ``simple_evaluate`` call: the unit's task on the loaded model."""
+    import lm_eval.evaluator as evaluator
+
+    from skillneuron_harness import lm_eval_bridge
+
+    lm_eval_bridge.lift_skill_neurons(evaluator)
+    return evaluator.simple_evaluate(model=lm, tasks=[unit.task.name], limit=options.limit,
+                                     bootstrap_iters=options.bootstrap_iters, task_manager=manager,
+                                     log_samples=False)
+
+
+def _summary(results: dict, task: str) -> str:
+    metrics = (results.get("results") or {}).get(task) or {}
+    acc, se = metrics.get("acc,none"), metrics.get("acc_stderr,none")
+    n = ((results.get("n-samples") or {}).get(task) or {}).get("effective")
+    text = f"acc {acc:.3f}" if isinstance(acc, float) else "no acc"
+    if isinstance(se, float):
+        text += f" ± {se:.3f}"
+    return text + (f", {n} docs" if n is not None else "")
+
+
+def run_units(spec: Spec, units: list[Unit], out: Path, manager,
+              progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """Run what is missing; returns unit key -> results file for every unit of the plan."""
+    progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    stored = scan(out)
+    done: dict[str, Path] = {}
+    width = len(str(len(units)))
+    lm, loaded_for = None, None
+    for i, unit in enumerate(units, 1):
+        head = f"[{i:>{width}}/{len(units)}] {unit.entry.label} · {unit.task.name}:"
+        if unit.key in stored:
+            done[unit.key] = stored[unit.key]
+            data = json.loads(stored[unit.key].read_text(encoding="utf-8"))
+            progress(f"{head} reused ({_summary(data, unit.task.name)}) {stored[unit.key].relative_to(out)}")
+            continue
+        extra = {"skill_neurons": str(unit.neuron_folder(out))} if unit.entry.skill_neurons else {}
+        loading = ""
+        if loaded_for is not unit.entry:
+            lm = None  # the previous entry's model goes before the next is loaded
+            start = time.perf_counter()
+            lm, loaded_for = load_model(unit.entry, spec.run, extra), unit.entry
+            loading = f", model loaded in {time.perf_counter() - start:.1f} s"
+        start = time.perf_counter()
+        results = evaluate_unit(lm, unit, spec.run, manager)
+        path = save_unit(unit, results, out, unit.entry.args_string(extra))
+        done[unit.key] = path
+        progress(f"{head} ran in {time.perf_counter() - start:.1f} s{loading} ({_summary(results, unit.task.name)}) "
+                 f"{path.relative_to(out)}")
+    return done

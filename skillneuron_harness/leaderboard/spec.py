@@ -1,0 +1,229 @@
+"""The leaderboard spec: a YAML file naming the entries, the suite and the run options.
+
+    title: AdvGLUE robustness of SST-2 prompts      # optional
+    tasks: [advglue, sst2, qqp, mnli, mnli_mismatch, qnli, rte]   # optional: this is the default
+    run: {device: cpu, batch_size: 8, limit: null, bootstrap_iters: 1000}
+    entries:
+      - label: bert-base (fine-tuned)
+        model: hf
+        model_args: {pretrained: textattack/bert-base-uncased-SST-2}
+      - label: t5 prompt, seed 33
+        model: prompt_tuned
+        model_args: pretrained=google-t5/t5-base,prompt=prompts/sst2-33
+        skill_neurons: true
+
+``model`` is any lm-eval model name; ``model_args`` a mapping or lm-eval's ``k=v,k=v`` string.
+Paths in ``pretrained``, ``prompt``, ``peft`` and ``sn_*`` file arguments that exist relative to
+the spec's folder are made absolute, so that the spec runs from any working directory.
+``skill_neurons: true`` (``prompt_tuned`` only) writes the entry's skill-neuron files into the
+leaderboard folder, for the consistency column. Every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skillneuron_harness.errors import SkillNeuronError
+
+# The AdvGLUE tasks and their clean twins (docs/tasks.md): the suite when the spec names none.
+DEFAULT_TASKS = ("adv_sst2", "adv_qqp", "adv_mnli", "adv_mnli_mismatched", "adv_qnli", "adv_rte",
+                 "sst2", "qqp", "mnli", "mnli_mismatch", "qnli", "rte")
+# lm-eval's CLI bootstraps stderrs of non-accuracy metrics (f1, mcc) with 100,000 draws: ~20 min for
+# adv_qqp's f1 on a CPU. The leaderboard ranks accuracy, whose stderr is analytic; 1,000 draws keep
+# the other stderrs within a few percent of their value.
+DEFAULT_BOOTSTRAP_ITERS = 1000
+_PATH_ARGS = ("pretrained", "prompt", "peft", "sn_baseline", "sn_reference", "sn_include_path", "suppress")
+_OUTPUT_ARGS = ("skill_neurons", "output_path")  # chosen by the leaderboard, not by the entry
+_TOP_KEYS = ("title", "tasks", "run", "entries")
+_ENTRY_KEYS = ("label", "model", "model_args", "skill_neurons")
+
+
+class SpecError(SkillNeuronError):
+    """A leaderboard spec that cannot be used; the message names the file, the key and the fix."""
+
+
+@dataclass
+class RunOptions:
+    """How units are evaluated (``run:`` in the spec)."""
+
+    device: str = field(default="cpu", metadata={"help": "lm-eval device: cpu, cuda, cuda:0, mps"})
+    batch_size: int | str = field(default=8, metadata={"help": "lm-eval batch size, or 'auto'"})
+    limit: int | float | None = field(
+        default=None, metadata={"help": "documents per task (lm-eval's --limit; < 1: a fraction); none = all. "
+                                        "Part of a unit's identity: results of another limit are not reused"})
+    bootstrap_iters: int = field(
+        default=DEFAULT_BOOTSTRAP_ITERS,
+        metadata={"help": "bootstrap draws for non-accuracy stderrs (lm-eval's CLI: 100,000); 0 skips them"})
+    include_path: list[str] = field(default_factory=list, metadata={"help": "extra lm-eval task folders"})
+
+
+@dataclass
+class Entry:
+    """One row of the leaderboard: a model (with its prompt) evaluated on the suite."""
+
+    label: str = field(metadata={"help": "the row's name, unique in the spec"})
+    model: str = field(metadata={"help": "lm-eval model name: prompt_tuned, hf, vllm, ..."})
+    model_args: dict[str, str] = field(default_factory=dict, metadata={"help": "lm-eval model_args"})
+    skill_neurons: bool = field(default=False, metadata={"help": "record skill neurons (prompt_tuned only)"})
+
+    @property
+    def slug(self) -> str:
+        """The label as a folder name."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", self.label).strip("-") or "entry"
+
+    def args_string(self, extra: dict[str, str] | None = None) -> str:
+        """lm-eval's ``k=v,k=v`` form of the model_args (and ``extra``)."""
+        return ",".join(f"{k}={v}" for k, v in {**self.model_args, **(extra or {})}.items())
+
+
+@dataclass
+class Spec:
+    """A parsed, validated leaderboard spec."""
+
+    entries: list[Entry]
+    tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
+    run: RunOptions = field(default_factory=RunOptions)
+    title: str = "Robustness leaderboard"
+    source: str = ""  # the spec file
+
+
+def _fail(where: str, message: str) -> SpecError:
+    return SpecError(f"{where}: {message}")
+
+
+def _parse_model_args(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        out = {}
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            key, sep, val = part.partition("=")
+            if not sep or not key.strip():
+                raise _fail(where, f"'{part}' is not key=value; write model_args as a mapping or 'k=v,k=v'.")
+            out[key.strip()] = val.strip()
+        return out
+    if isinstance(value, dict):
+        if any(isinstance(v, (dict, list)) for v in value.values()):
+            raise _fail(where, "values must be plain strings, numbers or booleans (lm-eval passes them as k=v).")
+        return {str(k): str(v) for k, v in value.items() if v is not None}
+    raise _fail(where, f"expected a mapping or a 'k=v,k=v' string, got {type(value).__name__}.")
+
+
+def _resolve_paths(args: dict[str, str], base: Path) -> dict[str, str]:
+    out = dict(args)
+    for key in _PATH_ARGS:
+        value = out.get(key)
+        if value and not Path(value).is_absolute() and (base / value).exists():
+            out[key] = str((base / value).resolve())
+    return out
+
+
+def _parse_entry(raw: Any, i: int, base: Path, where: str) -> Entry:
+    here = f"{where}: entries[{i}]"
+    if not isinstance(raw, dict):
+        raise SpecError(f"{here}: expected a mapping with label, model and model_args.")
+    unknown = sorted(set(raw) - set(_ENTRY_KEYS))
+    if unknown:
+        raise SpecError(f"{here}: unknown key(s) {', '.join(unknown)}; an entry has {', '.join(_ENTRY_KEYS)}.")
+    for key in ("label", "model"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise SpecError(f"{here}.{key}: required, a non-empty string.")
+    args = _parse_model_args(raw.get("model_args"), f"{here}.model_args")
+    for key in _OUTPUT_ARGS:
+        if key in args:
+            raise SpecError(f"{here}.model_args.{key}: the leaderboard chooses where outputs go; use "
+                            "`skill_neurons: true` on the entry instead.")
+    for key in ("batch_size", "device"):
+        if key in args:
+            raise SpecError(f"{here}.model_args.{key}: set it once for all entries under `run:` in the spec.")
+    if raw["model"] == "prompt_tuned" and "peft" in args:
+        args["prompt"] = args.pop("peft")  # prompt_tuned's alias: one name, so that the prompt's hash stands for it
+    if raw["model"] == "prompt_tuned" and "pretrained" not in args:
+        raise SpecError(f"{here}.model_args.pretrained: required for prompt_tuned (a leaderboard names its models; "
+                        "without it prompt_tuned would evaluate the demo model).")
+    skill_neurons = raw.get("skill_neurons", False)
+    if not isinstance(skill_neurons, bool):
+        raise SpecError(f"{here}.skill_neurons: true or false, got {skill_neurons!r}.")
+    if skill_neurons and raw["model"] != "prompt_tuned":
+        raise SpecError(f"{here}.skill_neurons: only model: prompt_tuned records skill neurons "
+                        f"(this entry's model is {raw['model']}).")
+    return Entry(label=raw["label"].strip(), model=raw["model"].strip(), model_args=_resolve_paths(args, base),
+                 skill_neurons=skill_neurons)
+
+
+def _parse_run(raw: Any, where: str) -> RunOptions:
+    if raw is None:
+        return RunOptions()
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: run: expected a mapping (device, batch_size, limit, bootstrap_iters, include_path).")
+    known = RunOptions.__dataclass_fields__
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise SpecError(f"{where}: run: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}.")
+    opts = RunOptions(**{k: v for k, v in raw.items() if v is not None or k == "limit"})
+    if not isinstance(opts.device, str):
+        raise SpecError(f"{where}: run.device: a string such as cpu or cuda, got {opts.device!r}.")
+    if not (opts.batch_size == "auto" or (isinstance(opts.batch_size, int) and opts.batch_size > 0)):
+        raise SpecError(f"{where}: run.batch_size: a positive integer or 'auto', got {opts.batch_size!r}.")
+    limit = opts.limit
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
+            raise SpecError(f"{where}: run.limit: a positive number of documents (or a fraction < 1), or null "
+                            f"for all; got {limit!r}.")
+        opts.limit = int(limit) if limit >= 1 else float(limit)
+    if isinstance(opts.bootstrap_iters, bool) or not isinstance(opts.bootstrap_iters, int) or opts.bootstrap_iters < 0:
+        raise SpecError(f"{where}: run.bootstrap_iters: a whole number >= 0, got {opts.bootstrap_iters!r}.")
+    if isinstance(opts.include_path, str):
+        opts.include_path = [opts.include_path]
+    if not isinstance(opts.include_path, list) or not all(isinstance(p, str) for p in opts.include_path):
+        raise SpecError(f"{where}: run.include_path: a list of folders, got {opts.include_path!r}.")
+    return opts
+
+
+def parse_spec(data: Any, source: str = "<spec>", base: Path | None = None) -> Spec:
+    """Validate a spec already read from YAML; ``base`` resolves relative paths (default: cwd)."""
+    base = base or Path.cwd()
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: expected a mapping with an `entries:` list at the top.")
+    unknown = sorted(set(data) - set(_TOP_KEYS))
+    if unknown:
+        raise SpecError(f"{source}: unknown top-level key(s) {', '.join(unknown)}; known: {', '.join(_TOP_KEYS)}.")
+    raw_entries = data.get("entries")
+    if not isinstance(raw_entries, list) or not raw_entries:
+        raise SpecError(f"{source}: entries: required, a non-empty list of {{label, model, model_args}}.")
+    entries = [_parse_entry(raw, i, base, source) for i, raw in enumerate(raw_entries)]
+    seen: dict[str, int] = {}
+    for i, e in enumerate(entries):
+        if e.slug in seen:
+            raise SpecError(f"{source}: entries[{i}].label: '{e.label}' repeats entries[{seen[e.slug]}] "
+                            f"('{entries[seen[e.slug]].label}'); labels must be unique (also as folder names).")
+        seen[e.slug] = i
+    tasks = data.get("tasks")
+    if tasks is None:
+        tasks = list(DEFAULT_TASKS)
+    elif isinstance(tasks, str):
+        tasks = [t.strip() for t in tasks.split(",") if t.strip()]
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+        raise SpecError(f"{source}: tasks: a list of lm-eval task or group names (or leave it out for AdvGLUE and "
+                        f"its clean twins); got {tasks!r}.")
+    title = data.get("title", Spec.__dataclass_fields__["title"].default)
+    if not isinstance(title, str):
+        raise SpecError(f"{source}: title: a string, got {title!r}.")
+    return Spec(entries=entries, tasks=tasks, run=_parse_run(data.get("run"), source), title=title, source=source)
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a spec file."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: no such spec file.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML ({err}).") from err
+    return parse_spec(data, str(path), path.resolve().parent)

@@ -1,0 +1,191 @@
+"""Units and the leaderboard folder: what identifies a finished unit, where it lies, how it is written.
+
+A unit is one entry on one leaf task. Its *identity* is what decides whether a result can be
+reused: the lm-eval model name, the ``model_args`` (without the prompt's path and the output
+folders, which do not change a number), the prompt's hash (``prompt_sha256``, the hash of the
+prompt tensor that ``prompt_tuned`` records), the task and its version, and ``limit``. The
+identity of a planned unit is computed from the spec before anything is loaded; the identity of
+a stored result is read back from the fields lm-eval and ``prompt_tuned`` wrote into it, so a
+result is reused exactly when it says it was computed the same way.
+
+Layout of the leaderboard folder ``DIR``::
+
+    DIR/runs/<entry>/<task>/results_<time>.json   one unit (lm-eval's results JSON + a `leaderboard` section)
+    DIR/neurons/<entry>/<task>.safetensors         skill-neuron files of entries with skill_neurons: true
+
+Each results file is written to a temporary name and moved into place with ``os.replace``: an
+interrupted run leaves either the whole file or none, never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from skillneuron_harness.leaderboard.spec import Entry, SpecError
+from skillneuron_harness.leaderboard.suite import SuiteTask
+
+log = logging.getLogger(__name__)
+
+RUNS = "runs"
+NEURONS = "neurons"
+SECTION = "leaderboard"  # our section of a unit's results JSON
+# model_args that name where outputs go or where the prompt lies (its hash stands for it)
+_NOT_IDENTITY = ("prompt", "skill_neurons", "output_path")
+
+
+def canonical_args(model_args: Any) -> dict[str, str]:
+    """``model_args`` (string or mapping) as a sorted mapping without the non-identity keys."""
+    if isinstance(model_args, dict):
+        items = {str(k): str(v) for k, v in model_args.items() if v is not None}
+    else:
+        items = {}
+        for part in filter(None, (p.strip() for p in str(model_args or "").split(","))):
+            key, _, value = part.partition("=")
+            items[key.strip()] = value.strip()
+    out = {k: v for k, v in sorted(items.items()) if k not in _NOT_IDENTITY}
+    if "skill_neurons" in items:
+        out["skill_neurons"] = "on"
+    return out
+
+
+def _limit(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def identity(model: str, model_args: Any, prompt_sha256: str | None, task: str, version: Any,
+             limit: Any) -> dict[str, Any]:
+    """The fields that decide reuse, as one JSON-able mapping."""
+    return {"model": model, "model_args": canonical_args(model_args), "prompt_sha256": prompt_sha256,
+            "task": task, "task_version": None if version is None else str(version), "limit": _limit(limit)}
+
+
+def key_of(ident: dict[str, Any]) -> str:
+    """A short stable hash of an identity."""
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prompt_hash(entry: Entry) -> str | None:
+    """``prompt_sha256`` of an entry's soft prompt (the hash ``prompt_tuned`` records), or None."""
+    source = entry.model_args.get("prompt")
+    if entry.model != "prompt_tuned" or not source:
+        return None
+    from skillneuron_harness.prompts import load_soft_prompt
+
+    try:
+        return load_soft_prompt(source, format=entry.model_args.get("prompt_format", "auto")).sha256
+    except ValueError as err:
+        raise SpecError(f"entry '{entry.label}': model_args.prompt: {err}") from err
+
+
+@dataclass
+class Unit:
+    """One entry on one task, with where its result goes."""
+
+    entry: Entry
+    task: SuiteTask
+    identity: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return key_of(self.identity)
+
+    def folder(self, out: Path) -> Path:
+        return out / RUNS / self.entry.slug / self.task.name
+
+    def neuron_folder(self, out: Path) -> Path:
+        return out / NEURONS / self.entry.slug
+
+
+def plan(entries: list[Entry], suite: list[SuiteTask], limit: Any) -> list[Unit]:
+    """Every (entry, task) unit of the leaderboard, in spec order."""
+    units = []
+    for entry in entries:
+        sha = prompt_hash(entry)
+        extra = {"skill_neurons": "on"} if entry.skill_neurons else {}
+        for task in suite:
+            units.append(Unit(entry, task, identity(entry.model, {**entry.model_args, **extra}, sha, task.name,
+                                                    task.version, limit)))
+    return units
+
+
+def identities_of(data: dict) -> dict[str, dict[str, Any]]:
+    """Task -> identity of every task result in a results JSON (groups skipped)."""
+    config = data.get("config") or {}
+    versions = data.get("versions") or {}
+    out = {}
+    for task, metrics in (data.get("results") or {}).items():
+        if task not in (data.get("configs") or {}) or "acc,none" not in metrics:
+            continue
+        out[task] = identity(str(config.get("model")), config.get("model_args"), config.get("prompt_sha256"), task,
+                             versions.get(task), config.get("limit"))
+    return out
+
+
+def scan(out: Path) -> dict[str, Path]:
+    """Identity key -> the newest results file under ``out/runs`` holding that identity."""
+    found: dict[str, Path] = {}
+    root = out / RUNS
+    if not root.is_dir():
+        return found
+    for tmp in root.rglob(".*.tmp"):  # left by an interrupted write: never a finished unit
+        tmp.unlink(missing_ok=True)
+    for path in sorted(root.rglob("results_*.json"), key=lambda p: p.name):  # later names win
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            log.warning("ignoring %s: %s", path, err)
+            continue
+        for ident in identities_of(data).values():
+            found[key_of(ident)] = path
+    return found
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages behind a number."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("skillneuron-harness", "lm_eval", "transformers", "torch", "peft", "datasets"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (all or nothing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp"
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def save_unit(unit: Unit, results: dict, out: Path, args_string: str) -> Path:
+    """Write one unit's results JSON (with the ``leaderboard`` section) into its folder."""
+    results["config"]["model"] = unit.entry.model
+    results["config"]["model_args"] = args_string
+    sn = results.get("skill_neurons")
+    if isinstance(sn, dict):  # the model's recorder reports every task it has seen: keep this unit's
+        results["skill_neurons"] = {k: v for k, v in sn.items() if k == unit.task.name}
+    results[SECTION] = {"entry": unit.entry.label, "key": unit.key, "identity": unit.identity,
+                        "versions": versions(), "written": datetime.now().isoformat(timespec="seconds")}
+    found = identities_of(results).get(unit.task.name)
+    if found is not None and key_of(found) != unit.key:  # e.g. the task's version changed under us
+        log.warning("unit %s / %s: the results say %s, the plan said %s", unit.entry.label, unit.task.name,
+                    found, unit.identity)
+    stamp = datetime.now().strftime("%Y-%m-%dT%H-%M-%S.%f")
+    text = json.dumps(results, indent=2, default=str, ensure_ascii=False)
+    return write_atomic(unit.folder(out) / f"results_{stamp}.json", text)
