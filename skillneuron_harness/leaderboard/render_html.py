@@ -17,7 +17,6 @@ from pathlib import Path
 from skillneuron_harness.leaderboard import figures
 from skillneuron_harness.leaderboard.render import (
     CHANCE_MARK,
-    fmt,
     package_versions,
     relative,
     rules_text,
@@ -29,13 +28,16 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 h1{font-size:22px;margin:0 0 4px} .sub{color:#5b6472;margin:0 0 16px}
 .wrap{overflow-x:auto;border:1px solid #d9dee6;border-radius:6px}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{padding:6px 9px;border-bottom:1px solid #e8ebf0;white-space:nowrap;text-align:right}
-th{background:#f3f5f8;position:sticky;top:0;cursor:pointer;user-select:none;font-weight:600}
+th,td{padding:5px 7px;border-bottom:1px solid #e8ebf0;white-space:nowrap;text-align:right}
+th{background:#f3f5f8;cursor:pointer;user-select:none;font-weight:600}
+tr.groups th{cursor:default;font-size:12px;text-align:center;color:#4a5361;border-bottom:0}
+th.group.adversarial{background:#f6dede} th.group.clean{background:#dcefdf}
 th:hover{background:#e6eaf0} th.text,td.text{text-align:left}
 th.adversarial{background:#fbefef} th.clean{background:#eef6ef} th.mean{background:#eaf0fb}
 th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
 th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
 td.chance{color:#8a93a1} td.na{color:#b3b9c3} td.score{font-weight:700}
+.se{font-size:11px;color:#7b8493;margin-left:3px;font-weight:400} sup.mark{color:#c0392b;margin-left:1px}
 tbody.entry:hover td{background:#fafbfd}
 button.prov{border:0;background:none;cursor:pointer;font-size:12px;color:#3d6bd1}
 tr.details td{text-align:left;white-space:normal;background:#fafbfd;font-size:12.5px}
@@ -47,7 +49,7 @@ tr.details code{font-size:12px;word-break:break-all} tr.details ul{margin:4px 0 
 SCRIPT = """
 (function(){
   const table=document.getElementById('board');
-  const heads=Array.from(table.querySelectorAll('thead th'));
+  const heads=Array.from(table.querySelectorAll('thead th[data-key]'));
   function val(body,key){const td=body.querySelector('td[data-key="'+key+'"]');
     if(!td)return null;const v=td.getAttribute('data-v');
     if(v===null||v==='')return null;const n=Number(v);return isNaN(n)?v.toLowerCase():n;}
@@ -67,6 +69,37 @@ SCRIPT = """
     d.hidden=!d.hidden;b.textContent=d.hidden?'\\u25B8':'\\u25BE';});});
 })();
 """
+
+
+def short_title(col: dict) -> str:
+    """A column's header: task names without the ``adv_`` prefix (the group row says which), MNLI-mm shortened."""
+    title = col["title"]
+    if col["kind"] == "consistency":
+        return "consistency"
+    if col["kind"] == "adversarial" and title.startswith("adv_"):
+        title = title[4:]
+    return {"mnli_mismatched": "mnli-mm", "mnli_mismatch": "mnli-mm", "AdvGLUE score": "score",
+            "adversarial mean": "mean", "clean mean": "mean"}.get(title, title)
+
+
+def _group_row(doc: dict, cols: list[dict]) -> list[str]:
+    """The header row above the columns: adversarial and clean groups (with their means), blank elsewhere."""
+    names = {"adversarial": f"adversarial ({doc['suite']['score']})", "clean": "clean twins"}
+    member = {"score": "adversarial", "clean_mean": "clean"}
+    spans: list[list] = [["", 3]]  # rank, entry, model
+    for c in cols:
+        group = c["kind"] if c["kind"] in names else member.get(c["key"], "")
+        if group and not doc["suite"][group]:
+            group = ""
+        if spans[-1][0] == group:
+            spans[-1][1] += 1
+        else:
+            spans.append([group, 1])
+    if spans[-1][0]:  # the prompt-hash column closes the row
+        spans.append(["", 1])
+    else:
+        spans[-1][1] += 1
+    return [f'<th class="group {g}" colspan="{n}">{_esc(names.get(g, ""))}</th>' for g, n in spans]
 
 
 def _esc(value) -> str:
@@ -99,8 +132,16 @@ def _cell(row: dict, col: dict, out: Path) -> str:
     defined = v is not None and math.isfinite(v)
     classes = [c for c, on in (("na", not defined), ("chance", bool(value.get("at_chance"))),
                                ("score", col["key"] == "score")) if on]
+    if not defined:
+        text = "n/a"
+    else:
+        text = f"{100 * v:.1f}"
+        if value.get("stderr") is not None:
+            text += f'<span class="se">±{100 * value["stderr"]:.1f}</span>'
+        if value.get("at_chance"):
+            text += f'<sup class="mark">{CHANCE_MARK}</sup>'
     return (f'<td data-key="{_esc(col["key"])}" data-v="{repr(v) if defined else ""}" class="{" ".join(classes)}" '
-            f'title="{_esc(_tooltip(row, col, out))}">{_esc(fmt(value))}</td>')
+            f'title="{_esc(_tooltip(row, col, out))}">{text}</td>')
 
 
 def _details(row: dict, span: int, out: Path) -> str:
@@ -123,12 +164,14 @@ def _details(row: dict, span: int, out: Path) -> str:
 def to_html(doc: dict, out: Path) -> str:
     """The page (a string of HTML)."""
     cols = doc["columns"]
+    groups = _group_row(doc, cols)
     head = ['<th data-key="rank" data-best="asc" aria-sort="ascending">#</th>',
             '<th class="text" data-key="label" data-best="asc">entry</th>',
             '<th class="text" data-key="model" data-best="asc">model</th>']
     for c in cols:
         best = "desc" if c["higher_is_better"] else "asc"
-        head.append(f'<th class="{c["kind"]}" data-key="{_esc(c["key"])}" data-best="{best}">{_esc(c["title"])}</th>')
+        head.append(f'<th class="{c["kind"]}" data-key="{_esc(c["key"])}" data-best="{best}" '
+                    f'title="{_esc(c["title"])}">{_esc(short_title(c))}</th>')
     head.append('<th class="text" data-key="prompt" data-best="asc">prompt hash</th>')
     bodies = []
     for row in doc["entries"]:
@@ -152,7 +195,8 @@ def to_html(doc: dict, out: Path) -> str:
 <p class="sub">{len(doc["entries"])} entries · ranked by {_esc(doc["suite"]["score"])}
  · generated {_esc(doc["generated"])} · click a column to sort, &#9656; for an entry's provenance
  · <code>{CHANCE_MARK}</code> at chance level</p>
-<div class="wrap"><table id="board"><thead><tr>{"".join(head)}</tr></thead>
+<div class="wrap"><table id="board"><thead><tr class="groups">{"".join(groups)}</tr>
+<tr>{"".join(head)}</tr></thead>
 {"".join(bodies)}
 </table></div>
 <div class="figs"><figure>{figures.adversarial_vs_clean(doc)}</figure>

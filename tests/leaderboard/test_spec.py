@@ -1,0 +1,90 @@
+"""The leaderboard spec: the README's example parses; bad specs fail with the file and the key named."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from skillneuron_harness.leaderboard.spec import (
+    DEFAULT_BOOTSTRAP_ITERS,
+    DEFAULT_TASKS,
+    SpecError,
+    load_spec,
+    parse_spec,
+)
+from skillneuron_harness.leaderboard.suite import expand
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+OK = {"label": "a", "model": "hf", "model_args": "pretrained=org/m"}
+
+
+def test_readme_example_parses(tmp_path):
+    text = README.read_text()
+    block = re.search(r"## Leaderboards.*?```yaml\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "prompts" / "sst2-t5-seed33").mkdir(parents=True)
+    path = tmp_path / "board.yaml"
+    path.write_text(block)
+    spec = load_spec(path)
+    assert [e.label for e in spec.entries] == ["Flan-T5 base (instruction-tuned, no prompt)", "T5 prompt, seed 33",
+                                               "T5 prompt, seed 34"]
+    assert spec.tasks == list(DEFAULT_TASKS) and spec.run.bootstrap_iters == 1000 and spec.run.limit is None
+    # a prompt path that exists next to the spec is made absolute; one that does not is left as written
+    assert spec.entries[1].model_args["prompt"] == str((tmp_path / "prompts" / "sst2-t5-seed33").resolve())
+    assert spec.entries[2].model_args["prompt"] == "prompts/sst2-t5-seed34"
+    assert spec.entries[2].model_args["sn_baseline_limit"] == "2000" and spec.entries[2].skill_neurons
+
+
+def test_defaults():
+    spec = parse_spec({"entries": [OK]})
+    assert spec.run.bootstrap_iters == DEFAULT_BOOTSTRAP_ITERS == 1000 and spec.run.batch_size == 8
+    assert spec.entries[0].model_args == {"pretrained": "org/m"}
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"entries": []}, "s.yaml: entries: required"),
+    ({"entries": [OK], "task": ["sst2"]}, "unknown top-level key(s) task"),
+    ({"entries": [{"model": "hf"}]}, "entries[0].label: required"),
+    ({"entries": [OK, {**OK, "label": "a"}]}, "entries[1].label: 'a' repeats entries[0]"),
+    ({"entries": [{**OK, "modle_args": {}}]}, "entries[0]: unknown key(s) modle_args"),
+    ({"entries": [{**OK, "skill_neurons": True}]}, "entries[0].skill_neurons: only model: prompt_tuned"),
+    ({"entries": [{"label": "p", "model": "prompt_tuned", "model_args": {"prompt": "x"}}]},
+     "entries[0].model_args.pretrained: required for prompt_tuned"),
+    ({"entries": [{**OK, "model_args": "pretrained=m,device=cuda"}]}, "entries[0].model_args.device: set it once"),
+    ({"entries": [{**OK, "model_args": "pretrained=m,skill_neurons=o"}]}, "model_args.skill_neurons: the leaderboard"),
+    ({"entries": [{**OK, "model_args": "pretrained"}]}, "'pretrained' is not key=value"),
+    ({"entries": [OK], "run": {"limit": -3}}, "run.limit: a positive number"),
+    ({"entries": [OK], "run": {"bootstrap_iters": 1.5}}, "run.bootstrap_iters: a whole number"),
+    ({"entries": [OK], "run": {"batch_size": 0}}, "run.batch_size: a positive integer or 'auto'"),
+    ({"entries": [OK], "run": {"devices": "cpu"}}, "run: unknown key(s) devices"),
+    ({"entries": [OK], "tasks": []}, "tasks: a list of lm-eval task or group names"),
+])
+def test_errors_name_file_and_key(data, message):
+    with pytest.raises(SpecError) as err:
+        parse_spec(data, "s.yaml")
+    assert message in str(err.value)
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    with pytest.raises(SpecError, match="no such spec file"):
+        load_spec(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("entries: [\n")
+    with pytest.raises(SpecError, match="bad.yaml: not valid YAML"):
+        load_spec(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text(yaml.safe_dump([OK]))
+    with pytest.raises(SpecError, match="expected a mapping with an `entries:` list"):
+        load_spec(tmp_path / "list.yaml")
+
+
+def test_suite_expansion(task_manager):
+    tasks = expand(["advglue", "sst2", "glue"], task_manager)
+    names = [t.name for t in tasks]
+    assert names[:6] == ["adv_sst2", "adv_qqp", "adv_mnli", "adv_mnli_mismatched", "adv_qnli", "adv_rte"]
+    assert names.count("sst2") == 1 and "cola" in names  # the glue tag's tasks, each once
+    twins = {t.name: t.clean_twin for t in tasks}
+    assert twins["adv_mnli_mismatched"] == "mnli_mismatch" and twins["sst2"] is None
+    assert {t.version for t in tasks if t.name in ("adv_sst2", "qqp")} == {"1.0", "2.0"}
+    with pytest.raises(SpecError, match="unknown task or group 'ads_sst2'. Did you mean: adv_sst2"):
+        expand(["ads_sst2"], task_manager, "s.yaml")
