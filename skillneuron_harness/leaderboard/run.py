@@ -22,11 +22,11 @@ from skillneuron_harness.leaderboard.units import Unit, save_unit, scan
 
 def load_model(entry: Entry, options: RunOptions, extra: dict[str, str]):
     """The entry's lm-eval model, built as ``lm_eval --model M --model_args ...`` would build it."""
-    from lm_eval.api.registry import get_model
-
     from skillneuron_harness import lm_eval_bridge
 
-    lm_eval_bridge.register_model()
+    lm_eval_bridge.activate()  # prompt_tuned and our task folder, before lm-eval's modules load
+    from lm_eval.api.registry import get_model
+
     try:
         cls = get_model(entry.model)
     except ValueError as err:
@@ -37,11 +37,11 @@ def load_model(entry: Entry, options: RunOptions, extra: dict[str, str]):
 
 def evaluate_unit(lm, unit: Unit, options: RunOptions, manager) -> dict:
     """One ``simple_evaluate`` call: the unit's task on the loaded model."""
-    import lm_eval.evaluator as evaluator
-
     from skillneuron_harness import lm_eval_bridge
 
-    lm_eval_bridge.lift_skill_neurons(evaluator)
+    lm_eval_bridge.activate()  # lifts prompt_tuned's skill-neuron summary to a top-level results section
+    import lm_eval.evaluator as evaluator
+
     return evaluator.simple_evaluate(model=lm, tasks=[unit.task.name], limit=options.limit,
                                      bootstrap_iters=options.bootstrap_iters, task_manager=manager,
                                      log_samples=False)
