@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from contextlib import nullcontext
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager, nullcontext
 
 import lm_eval.models  # noqa: F401  (lm-eval's own models first: see lm_eval_bridge)
 import torch
@@ -35,16 +34,23 @@ from lm_eval.models.utils_hf import stop_sequences_criteria
 from tqdm import tqdm
 from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
+from skillneuron_harness import lm_eval_compat as compat
+from skillneuron_harness.lm_eval_tasks import LmEvalRun
+from skillneuron_harness.models.options import PromptArgs, parse_model_args
 from skillneuron_harness.models.scoring import (
-    BACKENDS,
     ChoiceGroup,
     choice_batches,
     score_groups,
     special_token_frame,
 )
+from skillneuron_harness.neurons.capture import HookPoint, capture_ffn, ffn_hook_points
+from skillneuron_harness.neurons.recorder import SkillNeuronConfig, SkillNeuronRecorder
+from skillneuron_harness.neurons.statistics import is_distributed
+from skillneuron_harness.neurons.suppression import Suppression
+from skillneuron_harness.observers import ScoredDocuments, ScoringObserver
+from skillneuron_harness.options import ModelArgsError
 from skillneuron_harness.prompts import PromptError, SoftPrompt, load_soft_prompt
 from skillneuron_harness.prompts.layouts import place_prompt
-from skillneuron_harness.prompts.loading import FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +67,17 @@ COMPATIBLE_TASK_TYPES = {
 }
 
 
+def demo_model_args() -> tuple[str, str]:
+    """(pretrained, prompt) of the demo model; imported lazily, as the demo needs its extra."""
+    from skillneuron_harness.demo import default_model_args
+
+    return default_model_args()
+
+
 def resolve_backend(config, requested: str = "auto") -> str:
     """The backend for a model config: encoder-decoder, masked LM or decoder-only."""
     if requested != "auto":
-        return requested
+        return str(requested)
     if getattr(config, "is_encoder_decoder", False):
         return "seq2seq"
     if config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and not getattr(config, "is_decoder", False):
@@ -72,104 +85,56 @@ def resolve_backend(config, requested: str = "auto") -> str:
     return "causal"
 
 
-@dataclass
-class PromptTunedArgs:
-    """The ``model_args`` that ``prompt_tuned`` adds to those of lm-eval's ``hf``."""
-
-    prompt: str | None = None  # PEFT adapter (folder or Hub id) or tensor file; None: no prompt
-    backend: str = "auto"  # auto | seq2seq | masked | causal
-    prompt_format: str = "auto"  # auto | peft | tensor | skill_neuron | prompt_transferability (prompts/layouts.py)
-
-    def __post_init__(self):
-        if self.prompt_format not in ("auto", *FORMATS):
-            raise ValueError(f"prompt_format={self.prompt_format}: unknown format; use auto or one of "
-                             f"{', '.join(FORMATS)}.")
-        if self.prompt_format != "auto" and self.prompt is None:
-            raise ValueError(f"prompt_format={self.prompt_format} describes a soft prompt, but no prompt= is given.")
-        if self.backend not in ("auto", *BACKENDS):
-            raise ValueError(
-                f"backend={self.backend}: unknown backend; use one of auto, {', '.join(BACKENDS)} "
-                "(auto picks from the model config)."
-            )
-
-
 class PromptTunedLM(HFLM):
-    """HFLM with a soft prompt in every forward pass and fast multiple-choice scoring."""
+    """HFLM with a soft prompt in every forward pass and fast multiple-choice scoring.
 
-    def __init__(
-        self,
-        pretrained: str | None = None,
-        prompt: str | None = None,
-        peft: str | None = None,
-        prompt_format: str = "auto",
-        backend: str = "auto",
-        skill_neurons: str | None = None,
-        sn_positions: str = "auto",
-        sn_baseline_limit: int | None = None,
-        sn_baseline: str | None = None,
-        sn_top: float = 0.02,
-        sn_include_path: str | None = None,
-        sn_reference: str | None = None,
-        sn_subtasks: str | None = None,
-        suppress: str | None = None,
-        suppress_top: float = 0.05,
-        suppress_mode: str = "zero",
-        suppress_sigma: float = 0.1,
-        suppress_control: str = "skill",
-        suppress_seed: int = 0,
-        **kwargs,
-    ) -> None:
-        if prompt is not None and peft is not None:
-            raise ValueError("prompt= and peft= name the same thing (the soft prompt); pass only one.")
-        if pretrained is None and (prompt is not None or peft is not None):
-            raise ValueError("pretrained= is required with a prompt: the Hub id or local path of the frozen base "
-                             "model the prompt was trained for.")
+    Keyword arguments: the option groups of :mod:`skillneuron_harness.models.options` (the
+    prompt, ``skill_neurons`` + ``sn_*``, ``suppress`` + ``suppress_*``) and lm-eval's ``hf``
+    keywords; any other key is refused before anything is loaded.
+    """
+
+    def __init__(self, pretrained: str | None = None, **kwargs) -> None:
+        options = parse_model_args(pretrained, kwargs)
+        self.args = options.prompt
+        self.soft_prompt: SoftPrompt | None = None
+        # Load the prompt before the model: a bad path fails in a second, not after a download.
+        if self.args.prompt is not None:
+            self.soft_prompt = load_soft_prompt(self.args.prompt, arg=self.args.prompt_arg,
+                                                format=str(self.args.prompt_format))
+        pretrained = options.pretrained
+        if pretrained is None and self.args.prompt is not None:
+            raise ModelArgsError(f"pretrained= is required with a prompt ({self.args.prompt_arg}={self.args.prompt}): "
+                                 "the Hub id or local path of the frozen base model the prompt was trained for.")
         if pretrained is None:  # no model_args: the demo (raises DemoModelMissing with the install command)
-            from skillneuron_harness.demo import default_model_args
-
-            pretrained, prompt = default_model_args()
+            pretrained, prompt = demo_model_args()
+            self.args = PromptArgs(prompt=prompt, backend=self.args.backend)
+            self.soft_prompt = load_soft_prompt(prompt)
             log.warning("prompt_tuned: no pretrained= given: evaluating the demo model, all-MiniLM-L6-v2 with the "
                         "shipped masked-LM head (%s), with the shipped SST-2 soft prompt (%s).", pretrained, prompt)
-        if kwargs.get("tp_plan") is not None:
-            raise ValueError("tp_plan= (tensor parallelism) is not supported by prompt_tuned; use "
-                             "`accelerate launch -m lm_eval ...` data parallelism instead.")
-        self.args = PromptTunedArgs(prompt=prompt if prompt is not None else peft, backend=backend,
-                                    prompt_format=prompt_format)
-        self.soft_prompt: SoftPrompt | None = None
+        if options.hf_kwargs.get("tp_plan") is not None:
+            raise ModelArgsError("tp_plan= (tensor parallelism) is not supported by prompt_tuned; use "
+                                 "`accelerate launch -m lm_eval ...` data parallelism instead.")
         self._prompt_tensor: torch.Tensor | None = None
         self._layout = None  # a published layout's scorer (prompts/layouts.py); None: the backend's own
         self._instances = None  # the Instances behind the current loglikelihood call
-        self._recorder = None
-        sn_config = None
-        if skill_neurons is not None:
-            from skillneuron_harness.neurons.recorder import SkillNeuronConfig
-
-            sn_config = SkillNeuronConfig(skill_neurons, sn_positions, sn_baseline_limit, sn_baseline, sn_top,
-                                          sn_include_path, sn_reference, sn_subtasks)
-        self.suppression = None  # neurons/suppression.py: armed around every forward pass (_interventions)
-        suppress_config = None
-        if suppress is not None:
-            from skillneuron_harness.neurons.suppression import SuppressionConfig
-
-            suppress_config = SuppressionConfig(suppress, suppress_top, suppress_mode, suppress_sigma,
-                                                suppress_control, suppress_seed)
-        # Load the prompt before the model: a bad path fails in a second, not after a download.
-        if self.args.prompt is not None:
-            self.soft_prompt = load_soft_prompt(self.args.prompt, format=self.args.prompt_format)
-        super().__init__(pretrained=pretrained, **kwargs)
+        self._run = None  # its EvaluationRun, for the labels of scored documents
+        # Observers (observers.py): the suppression is armed around every forward pass, the recorder
+        # counts the scored documents; further ones may be appended to `observers`.
+        self.suppression = None
+        self.recorder = None
+        self.observers: list[ScoringObserver] = []
+        self._task_include_path: tuple[str, ...] = ()
+        self._hook_points = None
+        super().__init__(pretrained=pretrained, **options.hf_kwargs)
         self._check_prompt_fits()
         if self.soft_prompt is not None:
             self._prompt_tensor, self._layout = place_prompt(self.soft_prompt, self.backend, self.model,
                                                              self.tokenizer)  # (P, d), scorer or None
         self._enable_cpu_data_parallel()
-        if suppress_config is not None:
-            from skillneuron_harness.neurons.suppression import Suppression
-
-            self.suppression = Suppression.from_config(self.model, suppress_config)
-        if sn_config is not None:
-            from skillneuron_harness.neurons.recorder import SkillNeuronRecorder
-
-            self._recorder = SkillNeuronRecorder(self, sn_config)
+        if options.suppression is not None:
+            self.suppression = Suppression.from_config(self.model, options.suppression, self.hook_points)
+        if options.skill_neurons is not None:
+            self.recorder = self._skill_neuron_recorder(options.skill_neurons)
         log.info("prompt_tuned: backend %s, %s", self.backend,
                  f"{self.num_virtual_tokens} virtual tokens from {self.args.prompt}"
                  if self.soft_prompt else "no soft prompt (base model alone)")
@@ -209,8 +174,34 @@ class PromptTunedLM(HFLM):
         # `accelerate launch` on CPUs (gloo) every process would evaluate everything.
         accelerator = getattr(self, "accelerator", None)
         if accelerator is not None and accelerator.num_processes > 1 and self.world_size == 1:
-            self._rank = accelerator.process_index
-            self._world_size = accelerator.num_processes
+            compat.set_data_parallel(self, accelerator.process_index, accelerator.num_processes)
+
+    def _skill_neuron_recorder(self, config: SkillNeuronConfig) -> SkillNeuronRecorder:
+        if getattr(self.model, "hf_device_map", None):
+            raise ModelArgsError("skill_neurons= needs the whole model in each process: use "
+                                 "`accelerate launch -m lm_eval ...` data parallelism, not parallelize=.")
+        if is_distributed() and torch.distributed.get_world_size() != self.world_size:
+            raise ModelArgsError(
+                f"skill_neurons: {torch.distributed.get_world_size()} processes are running but lm-eval shards the "
+                f"documents over {self.world_size}, so counts would be summed over copies. Launch with "
+                "`accelerate launch -m lm_eval ...` (on CPUs: `ACCELERATE_USE_CPU=1 torchrun --nproc_per_node N -m "
+                "lm_eval ...`)."
+            )
+        self._task_include_path = (config.include_path,) if config.include_path else ()
+        return SkillNeuronRecorder(config, hook_points=self.hook_points, num_virtual_tokens=self.num_virtual_tokens,
+                                   backend=self.backend, rank=self.rank, device=self.device,
+                                   provenance=self.provenance())
+
+    @property
+    def hook_points(self) -> list[HookPoint]:
+        """The FFN hook points of the model, one per layer (raises, naming the model, if none found)."""
+        if self._hook_points is None:
+            self._hook_points = ffn_hook_points(self.model)
+        return self._hook_points
+
+    def all_observers(self) -> list[ScoringObserver]:
+        """The suppression, the recorder and any further observers, in the order they are armed."""
+        return [o for o in (self.suppression, self.recorder) if o is not None] + list(self.observers)
 
     # --------------------------------------------------------------- properties
     @property
@@ -242,10 +233,8 @@ class PromptTunedLM(HFLM):
             info.update(prompt_source=None, prompt_num_virtual_tokens=0)
         else:
             info.update(self.soft_prompt.info())
-        if self._recorder is not None:
-            info["skill_neurons"] = self._recorder.summaries
-        if self.suppression is not None:
-            info["suppression"] = self.suppression.info()
+        for observer in self.all_observers():
+            info.update(observer.model_info())
         return info
 
     def provenance(self) -> dict:
@@ -259,9 +248,13 @@ class PromptTunedLM(HFLM):
                 "transformers_version": tf.__version__}
 
     # ------------------------------------------------------------ forward passes
+    @contextmanager
     def _interventions(self):
-        """Hooks that change activations (suppression), armed around each of our forward passes."""
-        return self.suppression.armed(self.model) if self.suppression is not None else nullcontext()
+        """The observers' hooks that change activations (suppression), armed around each forward pass."""
+        with ExitStack() as stack:
+            for observer in self.all_observers():
+                stack.enter_context(observer.interventions(self.model))
+            yield
 
     def _prompt_embeds(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, T) token ids -> (B, P + T, d) input embeddings with the soft prompt in front."""
@@ -294,44 +287,65 @@ class PromptTunedLM(HFLM):
                 self.tok_encode(continuation, add_special_tokens=False))
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
-        if self._recorder is not None:
-            if getattr(self.cache_hook, "dbdict", None) is not None:
-                raise ValueError("skill_neurons= cannot be combined with --use_cache: cached requests skip the "
+        observers = self.all_observers()
+        if any(o.capture_positions for o in observers) and compat.request_cache_active(self):
+            raise ModelArgsError("skill_neurons= cannot be combined with --use_cache: cached requests skip the "
                                  "forward passes the statistics come from. Drop --use_cache for this run.")
-            self._recorder.prepare(requests)
+        self._run = LmEvalRun(self, requests, self._task_include_path)
+        for observer in observers:
+            observer.begin(self._run)
         self._instances = requests
         try:
             results = self._loglikelihood_tokens(self.encode_requests(requests), disable_tqdm=disable_tqdm)
         finally:
-            self._instances = None
-        if self._recorder is not None:
-            self._recorder.finalize()
+            self._instances = self._run = None
+        for observer in observers:
+            observer.end()
         return results
 
     def encode_requests(self, requests) -> list[tuple[tuple[str, str], list[int], list[int]]]:
         """lm-eval's ((context, continuation), context tokens, continuation tokens) per request.
 
-        Prompt training reads its tokens here, so that it trains on exactly what is evaluated.
+        Prompt training and the baseline pass read their tokens here (through
+        :func:`skillneuron_harness.lm_eval_tasks.document_groups`), so that they see what is evaluated.
         """
+        return self.encode_pairs(req.args for req in requests)
+
+    def encode_pairs(self, pairs) -> list[tuple[tuple[str, str], list[int], list[int]]]:
+        """:meth:`encode_requests` for bare (context, continuation) pairs."""
         encoded = []
-        for context, continuation in (req.args for req in requests):
+        for context, continuation in pairs:
             if context:
                 encoded.append(((context, continuation), *self._encode_pair(context, continuation)))
-                continue
-            tokens = self.tok_encode(continuation, add_special_tokens=False)
-            if self.backend == "masked":  # the masks follow [CLS]: no stand-in token needed
-                encoded.append(((context, continuation), [], tokens))
-            elif self.prefix_token_id != tokens[0]:  # lm-eval's rule for an empty context
-                encoded.append(((context, continuation), [self.prefix_token_id], tokens))
+            elif self.backend == "masked":  # the masks follow [CLS]: no stand-in token needed
+                encoded.append(((context, continuation), [], self.tok_encode(continuation, add_special_tokens=False)))
             else:
-                encoded.append(((context, continuation), tokens[:1], tokens[1:]))
+                encoded.append(((context, continuation), *compat.encode_empty_context(self, continuation)))
         return encoded
 
+    def choice_groups(self, requests, instances=None) -> tuple[list[ChoiceGroup], list[list[int]]]:
+        """Encoded requests -> one truncated group per document and context, in the requests' order.
+
+        Returns the groups and, per group, the indices of its requests. With ``instances`` (the
+        Instances behind ``requests``) requests of different documents never share a group.
+        """
+        by_document: dict[tuple, list[int]] = defaultdict(list)
+        for i, (_, context_enc, _) in enumerate(requests):
+            doc = compat.instance_key(instances[i]) if instances else None
+            by_document[doc, tuple(context_enc)].append(i)
+        groups, members = [], []
+        for (_, context), idx in by_document.items():
+            conts = [list(requests[i][2]) for i in idx]
+            if any(len(c) == 0 for c in conts):
+                raise ValueError("An empty continuation cannot be scored.")
+            groups.append(ChoiceGroup(self._truncate(list(context), conts), conts))
+            members.append(idx)
+        return groups, members
+
     def choice_group(self, context: str, continuations: list[str]) -> ChoiceGroup:
-        """Tokenise one document the way lm-eval's requests are (empty contexts excepted)."""
-        pairs = [self._encode_pair(context, c) for c in continuations]
-        conts = [cont for _, cont in pairs]
-        return ChoiceGroup(self._truncate(list(pairs[0][0]), conts), conts)
+        """One document's group from its context and choice strings (as lm-eval's requests would be)."""
+        groups, _ = self.choice_groups(self.encode_pairs((context, c) for c in continuations))
+        return groups[0]
 
     def _truncate(self, context: list[int], continuations: list[list[int]]) -> list[int]:
         """Left-truncate a context so that it and its longest continuation fit the text window."""
@@ -361,23 +375,21 @@ class PromptTunedLM(HFLM):
             return context[len(context) - max(keep, 0):]
         return context
 
+    def _capture_positions(self) -> str | None:
+        wanted = {o.capture_positions for o in self.all_observers() if o.capture_positions}
+        if len(wanted) > 1:
+            raise ValueError(f"observers ask for activations at different positions {sorted(wanted)}; "
+                             "prompt_tuned captures one set per pass.")
+        return wanted.pop() if wanted else None
+
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         # One group per document (its context), keeping the requests' original order.
         instances = self._instances if self._instances is not None and len(self._instances) == len(requests) else None
-        by_document: dict[tuple, list[int]] = defaultdict(list)
-        for i, (_, context_enc, _) in enumerate(requests):
-            doc = (instances[i].task_name, instances[i].doc_id) if instances else None
-            by_document[doc, tuple(context_enc)].append(i)
-        groups, members = [], []
-        for (_, context), idx in by_document.items():
-            conts = [list(requests[i][2]) for i in idx]
-            if any(len(c) == 0 for c in conts):
-                raise ValueError("An empty continuation cannot be scored.")
-            groups.append(ChoiceGroup(self._truncate(list(context), conts), conts))
-            members.append(idx)
-        record = self._recorder is not None and instances is not None
+        groups, members = self.choice_groups(requests, instances)
+        positions = self._capture_positions() if instances is not None and self._run is not None else None
+        watchers = [o for o in self.all_observers() if o.capture_positions] if positions else []
         results: list = [None] * len(requests)
-        batches = self.scored_batches(groups, capture=record, batch_size=override_bs,
+        batches = self.scored_batches(groups, capture=positions, batch_size=override_bs,
                                       disable_tqdm=disable_tqdm, desc="Running loglikelihood requests")
         for batch, scored, acts in batches:
             for g, logprobs, greedy in zip(batch, scored.logprobs, scored.is_greedy, strict=True):
@@ -385,45 +397,45 @@ class PromptTunedLM(HFLM):
                     results[i] = (float(lp), bool(gr))
                     if requests[i][0] is not None:
                         self.cache_hook.add_partial("loglikelihood", requests[i][0], results[i])
-            if record:
+            if watchers:
                 first = [instances[members[g][0]] for g in batch]
-                predictions = [int(lp.argmax()) for lp in scored.logprobs]  # lm-eval's `acc` choice
-                self._recorder.record([(inst.task_name, inst.doc_id, inst.doc) for inst in first], acts, predictions)
+                keys = [compat.instance_key(inst) for inst in first]
+                documents = ScoredDocuments(
+                    tasks=[name for name, _ in keys], doc_ids=[doc_id for _, doc_id in keys],
+                    labels=[self._run.label(inst) for inst in first],
+                    predictions=[int(lp.argmax()) for lp in scored.logprobs],  # lm-eval's `acc` choice
+                    activations=acts)
+                for observer in watchers:
+                    observer.scored(documents)
         return results
 
-    def scored_batches(self, groups: list[ChoiceGroup], capture: bool = False, batch_size=None,
+    def scored_batches(self, groups: list[ChoiceGroup], capture: str | None = None, batch_size=None,
                        disable_tqdm: bool = False, desc: str = "Scoring"):
         """Score ``groups`` in batches of about ``batch_size`` choices, longest documents first.
 
         Yields (group indices, ScoredBatch, activations (G, L, P', D) or None). With ``capture``
-        the FFN hooks are armed around these passes only.
+        (``"prompt"``, ``"last"`` or ``"mask"``) the FFN hooks are armed around these passes only
+        and keep those positions of each document.
         """
-        batch_size = batch_size or self._resolved_batch_size()
-        capturing = self._recorder.capturing() if capture else nullcontext()
+        batch_size = batch_size or compat.resolved_batch_size(self)
+        capturing = capture_ffn(self.model, hook_points=self.hook_points) if capture else nullcontext()
         pbar = tqdm(total=sum(len(g.continuations) for g in groups), disable=disable_tqdm or self.rank != 0,
                     desc=desc)
-        with capturing as capture_ffn:
+        with capturing as capture_ffn_:
             for batch in choice_batches(groups, batch_size):
 
-                def before_forward(layout, capture_ffn=capture_ffn):
-                    if capture_ffn is not None:
-                        capture_ffn.select = self._recorder.select(layout)
+                def before_forward(layout, capture_ffn_=capture_ffn_):
+                    if capture_ffn_ is not None:
+                        capture_ffn_.select = layout.select(capture)
 
                 with torch.no_grad(), self._autocast(), self._interventions():
                     scored = score_groups(self.backend, self.model, self._prompt_tensor,
                                           [groups[g] for g in batch], self.tokenizer, self.softmax_dtype,
                                           before_forward=before_forward, layout=self._layout)
-                acts = capture_ffn.take()[scored.group_rows] if capture_ffn is not None else None  # (G, L, P', D)
+                acts = capture_ffn_.take()[scored.group_rows] if capture_ffn_ is not None else None  # (G, L, P', D)
                 yield batch, scored, acts
                 pbar.update(sum(len(groups[g].continuations) for g in batch))
         pbar.close()
-
-    def _resolved_batch_size(self) -> int:
-        if self.batch_size != "auto":
-            return int(self.batch_size)
-        if not self.batch_sizes:
-            self.batch_sizes[0] = self._detect_batch_size()
-        return self.batch_sizes[0]
 
     def _autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,

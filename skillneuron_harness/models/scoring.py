@@ -66,6 +66,14 @@ class RowLayout:
     last_context: list[int]
     first_mask: list[int] | None = None
 
+    def select(self, positions: str):
+        """What activation capture keeps of each row: ``prompt`` (a slice), ``mask`` or ``last`` ((R,) indices)."""
+        if positions == "prompt":
+            return slice(0, self.num_virtual_tokens)
+        if positions == "mask":
+            return torch.tensor(self.first_mask)
+        return torch.tensor(self.last_context)
+
 
 def _prompt_embeds(model, prompt: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor:
     """Embed ``ids`` (B, T) and prepend the prompt: (B, P + T, d)."""

@@ -37,44 +37,73 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from skillneuron_harness.neurons.capture import HookPoint, ffn_hook_points
 from skillneuron_harness.neurons.statistics import top_fraction_mask, top_k
+from skillneuron_harness.observers import ScoringObserver
+from skillneuron_harness.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 
-MODES = ("zero", "mean", "noise")
-CONTROLS = ("skill", "random")
+
+class SuppressMode(StrEnum):
+    """``suppress_mode=``: what replaces a suppressed activation (see the module docstring)."""
+
+    ZERO = "zero"
+    MEAN = "mean"
+    NOISE = "noise"
+
+
+class SuppressControl(StrEnum):
+    """``suppress_control=``: which neurons are suppressed."""
+
+    SKILL = "skill"
+    RANDOM = "random"
+
+
+MODES = SuppressMode.values()
+CONTROLS = SuppressControl.values()
 
 
 @dataclass
-class SuppressionConfig:
-    """The ``suppress*`` model_args of ``prompt_tuned``."""
+class SuppressionConfig(OptionGroup):
+    """The ``suppress`` + ``suppress_*`` model_args of ``prompt_tuned``."""
 
-    file: str  # suppress=: a <task>.safetensors with `score` [L, D] (and `baseline` for mode=mean)
-    top: float = 0.05  # suppress_top: fraction of each layer's neurons; 0 suppresses nothing
-    mode: str = "zero"  # suppress_mode: zero | mean | noise
-    sigma: float = 0.1  # suppress_sigma: std of the added noise (mode=noise); Wang et al. use 0.1
-    control: str = "skill"  # suppress_control: skill (top by score) | random (same count per layer)
-    seed: int = 0  # suppress_seed: draws of the random control and of the noise
+    PREFIX: ClassVar[str] = "suppress_"
+    SWITCH: ClassVar[str | None] = "suppress"
+
+    file: str = field(metadata={"arg": "suppress", "default": "none",
+                                "help": "skill-neuron file; its `score` [L, D] ranks the neurons"})
+    top: float = field(default=0.05, metadata={
+        "help": "fraction of each layer's neurons; `0` leaves the model untouched"})
+    mode: SuppressMode = field(default=SuppressMode.ZERO, metadata={
+        "help": "`zero`; `mean`: the file's `baseline` [L, P, D] (positions beyond P, and one-position baselines, "
+                "get the mean over positions); `noise`: adds N(0, `suppress_sigma`^2)"})
+    sigma: float = field(default=0.1, metadata={"help": "noise standard deviation"})
+    control: SuppressControl = field(default=SuppressControl.SKILL, metadata={
+        "help": "`skill`: the top `suppress_top` by score; `random`: as many per layer, drawn with `suppress_seed`"})
+    seed: int = field(default=0, metadata={"help": "seed of the random control and of the noise"})
 
     def __post_init__(self):
-        self.top, self.sigma, self.seed = float(self.top), float(self.sigma), int(self.seed)
+        self.file = as_str("suppress", self.file)
+        self.top = as_float("suppress_top", self.top, example=0.05)
+        self.sigma = as_float("suppress_sigma", self.sigma, example=0.1)
+        self.seed = as_int("suppress_seed", self.seed, example=0)
+        self.mode = as_choice("suppress_mode", self.mode, SuppressMode)
+        self.control = as_choice("suppress_control", self.control, SuppressControl)
         path = Path(self.file)
         if not (path.is_file() and path.suffix == ".safetensors"):
-            raise ValueError(f"suppress={self.file}: no such file; pass a <task>.safetensors written by an "
-                             "earlier skill_neurons= run.")
+            raise ModelArgsError(f"suppress={self.file}: no such file; pass a <task>.safetensors written by an "
+                                 "earlier skill_neurons= run.")
         if not 0.0 <= self.top <= 1.0:
-            raise ValueError(f"suppress_top={self.top}: a fraction of each layer's neurons in [0, 1], e.g. 0.05.")
-        if self.mode not in MODES:
-            raise ValueError(f"suppress_mode={self.mode}: use one of {', '.join(MODES)}.")
-        if self.control not in CONTROLS:
-            raise ValueError(f"suppress_control={self.control}: use one of {', '.join(CONTROLS)}.")
+            raise ModelArgsError(f"suppress_top={self.top}: a fraction of each layer's neurons in [0, 1], e.g. "
+                                 "0.05.")
         if self.sigma < 0:
-            raise ValueError(f"suppress_sigma={self.sigma}: a standard deviation must be >= 0.")
+            raise ModelArgsError(f"suppress_sigma={self.sigma}: a standard deviation must be >= 0.")
 
 
 def select_neurons(score: torch.Tensor, fraction: float, control: str = "skill", seed: int = 0) -> torch.Tensor:
@@ -100,8 +129,12 @@ def _sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-class Suppression:
-    """Selected neurons per layer and what to put in their place; arm with :meth:`armed`."""
+class Suppression(ScoringObserver):
+    """Selected neurons per layer and what to put in their place; arm with :meth:`armed`.
+
+    As a :class:`~skillneuron_harness.observers.ScoringObserver` of ``prompt_tuned`` it arms its
+    hooks around every forward pass (:meth:`interventions`) and reports :meth:`info`.
+    """
 
     def __init__(
         self,
@@ -162,8 +195,8 @@ class Suppression:
         mask = select_neurons(score, config.top, config.control, config.seed)  # (L, D)
         baseline = tensors.get("baseline") if config.mode == "mean" else None
         info = {"file": str(config.file), "file_sha256": _sha256(config.file), "top": config.top,
-                "mode": config.mode, "sigma": config.sigma if config.mode == "noise" else None,
-                "control": config.control, "seed": config.seed}
+                "mode": str(config.mode), "sigma": config.sigma if config.mode == "noise" else None,
+                "control": str(config.control), "seed": config.seed}
         return cls(mask, config.mode, baseline=baseline, sigma=config.sigma, seed=config.seed,
                    hook_points=points, info=info)
 
@@ -182,6 +215,12 @@ class Suppression:
         """What the results JSON records (``config.suppression``)."""
         return {**self.info_extra, "neurons_per_layer": self.per_layer,
                 "hook_points": [p.name for p in self.hook_points or ()]}
+
+    def model_info(self) -> dict:
+        return {"suppression": self.info()}
+
+    def interventions(self, model: nn.Module):
+        return self.armed(model)
 
     # ------------------------------------------------------------- hooks
     def _hook(self, layer: int):

@@ -1,20 +1,17 @@
 """Turn an lm-eval task into scored examples: exactly the text and tokens lm-eval would use.
 
 :func:`load_task` finds a task through lm-eval's ``TaskManager`` (our task folder, lm-eval's own
-tasks and any ``include_path``) and checks that it can be trained on: a single
-``multiple_choice`` task with a training split. :func:`encode_docs` renders each document with the
-task's own methods (``fewshot_context`` at 0 shots, then ``construct_requests``, so
-``doc_to_text``, ``doc_to_choice``, ``target_delimiter`` and any description come out as lm-eval
-renders them), tokenises the requests with ``prompt_tuned``'s own ``encode_requests`` (what its
-``loglikelihood`` scores) and truncates them with its ``_truncate``. The
-gold index follows ``ConfigurableTask.process_results``. Training contexts are further cut to
+tasks and any ``include_path``; :mod:`skillneuron_harness.lm_eval_tasks`) and checks that it can
+be trained on: a single ``multiple_choice`` task with a training split. :func:`encode_docs` goes
+the one way from documents to scored groups that evaluation and the skill-neuron baseline go
+(:func:`~skillneuron_harness.lm_eval_tasks.document_groups`: the task's own rendering, then
+``prompt_tuned``'s encoding and truncation), with the one gold-label rule
+(:func:`~skillneuron_harness.lm_eval_tasks.gold_label`). Training contexts are further cut to
 ``max_text_length`` tokens.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,14 +20,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness import lm_eval_tasks
+from skillneuron_harness.lm_eval_tasks import TaskError, task_manager
 from skillneuron_harness.models.scoring import ChoiceGroup
 
 log = logging.getLogger(__name__)
 
-
-class TaskError(SkillNeuronError):
-    """A task that cannot be used for prompt training, with the reason and the fix."""
+__all__ = ["Example", "TaskError", "batches", "check_trainable", "encode_docs", "epoch_order", "eval_split",
+           "load_task", "subset", "task_manager"]
 
 
 @dataclass
@@ -41,36 +38,9 @@ class Example:
     gold: int
 
 
-def task_manager(include_path: Sequence[str] = ()):
-    """lm-eval's ``TaskManager`` with our task folder and ``include_path`` indexed (one per process)."""
-    return _task_manager(tuple(str(p) for p in include_path))
-
-
-@functools.lru_cache(maxsize=4)
-def _task_manager(include_path: tuple[str, ...]):
-    # Indexing every YAML of lm-eval takes seconds: build each manager once.
-    from skillneuron_harness import lm_eval_bridge
-
-    lm_eval_bridge.activate()
-    from lm_eval.tasks import TaskManager
-
-    return TaskManager(include_path=list(include_path) or None)
-
-
 def load_task(name: str, include_path: Sequence[str] = ()):
     """The lm-eval ``Task`` called ``name``, checked to be trainable (see the module docstring)."""
-    manager = task_manager(include_path)
-    if name not in manager.all_tasks:
-        close = difflib.get_close_matches(name, manager.all_tasks, n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise TaskError(f"task={name}: lm-eval knows no such task.{hint} Pass a task folder with --include-path "
-                        "if it is your own YAML.")
-    loaded = manager.load([name])
-    tasks = loaded["tasks"] if isinstance(loaded, dict) and "tasks" in loaded else loaded
-    if len(tasks) != 1 or name not in tasks:
-        raise TaskError(f"task={name} is a group or tag of {len(tasks)} tasks ({', '.join(sorted(tasks))}); "
-                        "train on one of them at a time.")
-    task = tasks[name]
+    task = lm_eval_tasks.load_task(name, include_path)
     check_trainable(task, name)
     return task
 
@@ -117,45 +87,20 @@ def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(n, generator=generator).tolist()
 
 
-def gold_index(task, doc, n_choices: int, name: str) -> int:
-    """The right choice's index, read as ``ConfigurableTask.process_results`` reads it."""
-    gold = task.doc_to_target(doc)
-    if isinstance(gold, str):
-        choices = task.doc_to_choice(doc)
-        gold = choices.index(gold) if gold in choices else -1
-    if isinstance(gold, list) or not isinstance(gold, (int, np.integer)) or not 0 <= gold < n_choices:
-        raise TaskError(f"task={name}: a document's target {task.doc_to_target(doc)!r} does not name exactly one "
-                        f"of its {n_choices} choices; prompt training needs one right answer per document.")
-    return int(gold)
-
-
 def encode_docs(task, docs: Iterable, lm, *, max_text_length: int | None = None, desc: str = "Encoding"
                 ) -> list[Example]:
     """Render, tokenise and truncate ``docs`` as ``prompt_tuned`` does (see the module docstring)."""
     name = task.config.task
-    instances, spans = [], []
-    for doc_id, doc in enumerate(tqdm(docs, desc=f"{desc} {name}", unit="doc")):
-        context = task.fewshot_context(doc, num_fewshot=0, gen_prefix=task.doc_to_prefix(doc))
-        requests = task.construct_requests(doc=doc, ctx=context, metadata=(name, doc_id, 1))
-        requests = requests if isinstance(requests, list) else [requests]
-        n_choices = len(task.doc_to_choice(doc))
-        if len(requests) != n_choices:  # acc_mutual_info adds unconditional requests
-            raise TaskError(f"task={name} asks for {len(requests)} log-likelihoods per document for {n_choices} "
-                            "choices (acc_mutual_info?); only plain multiple_choice metrics can be trained.")
-        spans.append((len(instances), n_choices, gold_index(task, doc, n_choices, name)))
-        instances.extend(requests)
-    tokens = lm.encode_requests(instances)
+    docs = list(tqdm(docs, desc=f"{desc} {name}", unit="doc"))
+    documents = lm_eval_tasks.document_groups(task, docs, lm, name=name)
     examples = []
-    for start, n, gold in spans:
-        contexts = {tuple(tokens[i][1]) for i in range(start, start + n)}
-        if len(contexts) != 1:
-            raise TaskError(f"task={name}: the choices of a document tokenise to different contexts; such "
-                            "documents cannot share one scored context.")
-        continuations = [list(tokens[i][2]) for i in range(start, start + n)]
-        context = lm._truncate(list(contexts.pop()), continuations)
-        if max_text_length is not None:
-            context = context[-max_text_length:]
-        examples.append(Example(ChoiceGroup(context, continuations), gold))
+    for document in documents:
+        if document.extra_requests:  # acc_mutual_info adds unconditional requests
+            raise TaskError(f"task={name} asks for {document.extra_requests} log-likelihoods per document beyond "
+                            "one per choice (acc_mutual_info?); only plain multiple_choice metrics can be trained.")
+        group = document.group
+        context = group.context[-max_text_length:] if max_text_length is not None else group.context
+        examples.append(Example(ChoiceGroup(context, group.continuations), document.gold))
     return examples
 
 
