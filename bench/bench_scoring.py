@@ -190,19 +190,11 @@ def bench_t5(args, t5_dir: Path, adapter_dir: Path) -> list[dict]:
 # ------------------------------------------------------------------------------- masked LM
 def encoded_groups(lm, task_manager, task: str, limit: int | None):
     """The ChoiceGroups ``prompt_tuned`` would score for ``task``: one per document."""
-    from skillneuron_harness.models.scoring import ChoiceGroup
 
     task_dict, name = load_task(task_manager, task)
     task_obj = task_dict["tasks"][name]
     task_obj.build_all_requests(limit=limit, rank=0, world_size=1)
-    by_doc: dict[int, list] = {}
-    for inst in task_obj.instances:
-        ctx, cont = inst.args
-        by_doc.setdefault(inst.doc_id, []).append(lm._encode_pair(ctx, cont))
-    groups = []
-    for pairs in by_doc.values():
-        conts = [list(c) for _, c in pairs]
-        groups.append(ChoiceGroup(lm._truncate(list(pairs[0][0]), conts), conts))
+    groups, _ = lm.choice_groups(lm.encode_requests(task_obj.instances), task_obj.instances)
     return groups
 
 

@@ -88,7 +88,7 @@ def memory_curve(lm, docs: int) -> dict:
     checkpoints = {docs // 8, docs // 4, docs // 2, docs}
     done = 0
     for batch, _, acts in lm.scored_batches([ChoiceGroup(g.context, g.continuations) for g in groups],
-                                            capture=True, disable_tqdm=True):
+                                            capture=lm.recorder.positions, disable_tqdm=True):
         acts = acts.float()  # (G, L, P, D)
         if counter is None:
             counter = FireCounter(acts.mean(0), num_classes=2)

@@ -17,13 +17,16 @@ fit. The soft prompt (P, d) is prepended to the input embeddings, as PEFT prompt
 
 Each scorer returns, per group, the log-likelihood of every choice (a differentiable tensor) and
 whether greedy decoding reproduces it, plus the row of the forward batch that holds the group's
-document (used by activation capture, so that each document counts once).
+document (used by activation capture, so that each document counts once). The helpers that the
+scorers share (``prompt_embeds``, ``pad_right``, ``with_prompt_mask``, ``mlm_head``,
+``split_by_group``) are public: the published layouts' scorer
+(:mod:`skillneuron_harness.prompts.layouts`) is built from them.
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -47,9 +50,6 @@ class ScoredBatch:
     logprobs: list[torch.Tensor]  # per group: (n_choices,) float32
     is_greedy: list[list[bool]]  # per group: one flag per choice
     group_rows: torch.Tensor  # (G,) row of the (first) forward batch holding each document
-    context_end: torch.Tensor  # (G,) index of the last context token in that row (prompt included)
-    num_virtual_tokens: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -75,7 +75,7 @@ class RowLayout:
         return torch.tensor(self.last_context)
 
 
-def _prompt_embeds(model, prompt: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor:
+def prompt_embeds(model, prompt: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor:
     """Embed ``ids`` (B, T) and prepend the prompt: (B, P + T, d)."""
     embeds = model.get_input_embeddings()(ids)  # (B, T, d)
     if prompt is None:
@@ -84,7 +84,7 @@ def _prompt_embeds(model, prompt: torch.Tensor | None, ids: torch.Tensor) -> tor
     return torch.cat([prompt.unsqueeze(0).expand(ids.shape[0], -1, -1), embeds], dim=1)  # (B, P+T, d)
 
 
-def _pad_right(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_right(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad token lists: ids (B, T) and attention mask (B, T)."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -95,7 +95,7 @@ def _pad_right(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor
     return ids.to(device), mask.to(device)
 
 
-def _with_prompt_mask(mask: torch.Tensor, num_virtual_tokens: int) -> torch.Tensor:
+def with_prompt_mask(mask: torch.Tensor, num_virtual_tokens: int) -> torch.Tensor:
     """Prepend ones for the virtual tokens: (B, T) -> (B, P + T)."""
     if num_virtual_tokens == 0:
         return mask
@@ -121,10 +121,10 @@ def score_seq2seq(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax
     P = 0 if prompt is None else prompt.shape[0]
     if before_forward is not None:
         before_forward(RowLayout(P, list(range(len(groups))), [P + len(g.context) - 1 for g in groups]))
-    enc_ids, enc_mask = _pad_right([g.context for g in groups], pad_id, device)  # (G, Tc)
-    enc_mask = _with_prompt_mask(enc_mask, P)  # (G, P+Tc)
+    enc_ids, enc_mask = pad_right([g.context for g in groups], pad_id, device)  # (G, Tc)
+    enc_mask = with_prompt_mask(enc_mask, P)  # (G, P+Tc)
     encoder_out = model.get_encoder()(
-        inputs_embeds=_prompt_embeds(model, prompt, enc_ids), attention_mask=enc_mask
+        inputs_embeds=prompt_embeds(model, prompt, enc_ids), attention_mask=enc_mask
     ).last_hidden_state  # (G, P+Tc, d)
 
     # Decoder rows: choices with the same decoder input (all one-token verbalizers) share one.
@@ -141,20 +141,19 @@ def score_seq2seq(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax
                 row_group.append(gi)
             choice_rows.append(row_of[key])
             targets.append(c)
-    decoder_in, _ = _pad_right(rows, pad_id, device)  # (R, K)
+    decoder_in, _ = pad_right(rows, pad_id, device)  # (R, K)
     index = torch.tensor(row_group, device=device)
     logits = model(
         encoder_outputs=BaseModelOutput(last_hidden_state=encoder_out[index]),
         attention_mask=enc_mask[index],
         decoder_input_ids=decoder_in,
     ).logits  # (R, K, V)
-    pos, valid = _pad_right([list(range(len(c))) for c in targets], 0, device)  # (N, K)
-    tgt, _ = _pad_right(targets, 0, device)  # (N, K)
+    pos, valid = pad_right([list(range(len(c))) for c in targets], 0, device)  # (N, K)
+    tgt, _ = pad_right(targets, 0, device)  # (N, K)
     picked = logits[torch.tensor(choice_rows, device=device).unsqueeze(-1), pos]  # (N, K, V)
     log_probs = F.log_softmax(picked, dim=-1, dtype=softmax_dtype or torch.float32)
     total, greedy = _gather_scores(log_probs, tgt, valid.bool())
-    return _split_by_group(groups, total, greedy, row_group=list(range(len(groups))),
-                           context_end=[P + len(g.context) - 1 for g in groups], num_virtual_tokens=P)
+    return split_by_group(groups, total, greedy, row_group=list(range(len(groups))))
 
 
 _FRAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -180,7 +179,7 @@ def masked_input(frame, mask_id: int, context: list[int], k: int) -> tuple[list[
     return [*prefix, *context, *[mask_id] * k, *suffix], len(prefix) + len(context)
 
 
-def _mlm_head(model):
+def mlm_head(model):
     """The prediction head of a BERT- or RoBERTa-style masked LM (``cls`` / ``lm_head``), if it has one."""
     base = getattr(model, "base_model", model)
     if base is model:
@@ -205,12 +204,12 @@ def score_masked(model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dt
             ids, mask_at[len(rows)] = masked_input(frame, tokenizer.mask_token_id, g.context, k)
             rows.append(ids)
         first_row.append(row_of[gi, len(g.continuations[0])])
-    ids, attn = _pad_right(rows, tokenizer.pad_token_id, device)  # (R, T)
+    ids, attn = pad_right(rows, tokenizer.pad_token_id, device)  # (R, T)
     if before_forward is not None:
         first_mask = [P + mask_at[r] for r in range(len(rows))]
         before_forward(RowLayout(P, first_row, [m - 1 for m in first_mask], first_mask))
-    inputs = {"inputs_embeds": _prompt_embeds(model, prompt, ids), "attention_mask": _with_prompt_mask(attn, P)}
-    head = _mlm_head(model)
+    inputs = {"inputs_embeds": prompt_embeds(model, prompt, ids), "attention_mask": with_prompt_mask(attn, P)}
+    head = mlm_head(model)
     if head is not None:  # the vocabulary projection only where the masks are
         hidden = model.base_model(**inputs).last_hidden_state  # (R, P+T, d)
     else:
@@ -224,16 +223,13 @@ def score_masked(model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dt
             choice_rows.append(r)
             positions.append([P + mask_at[r] + i for i in range(len(c))])
             targets.append(c)
-    pos, valid = _pad_right(positions, 0, device)  # (N, K)
-    tgt, _ = _pad_right(targets, 0, device)  # (N, K)
+    pos, valid = pad_right(positions, 0, device)  # (N, K)
+    tgt, _ = pad_right(targets, 0, device)  # (N, K)
     index = (torch.tensor(choice_rows, device=device).unsqueeze(-1), pos)
     picked = head(hidden[index]) if head is not None else logits[index]  # (N, K, V)
     log_probs = F.log_softmax(picked, dim=-1, dtype=softmax_dtype or torch.float32)
     total, greedy = _gather_scores(log_probs, tgt, valid.bool())
-    mask_start = [P + mask_at[r] for r in first_row]
-    return _split_by_group(groups, total, greedy, row_group=first_row,
-                           context_end=[m - 1 for m in mask_start], num_virtual_tokens=P,
-                           extra={"mask_position": mask_start})
+    return split_by_group(groups, total, greedy, row_group=first_row)
 
 
 def score_causal(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_dtype=None,
@@ -257,22 +253,22 @@ def score_causal(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_
             choice_rows.append(r)
             positions.append(list(range(end - len(c), end)))
             targets.append(c)
-    ids, attn = _pad_right(rows, pad_id, device)  # (R, T)
+    ids, attn = pad_right(rows, pad_id, device)  # (R, T)
     if before_forward is not None:
         before_forward(RowLayout(P, first_row, row_context_end))
     logits = model(
-        inputs_embeds=_prompt_embeds(model, prompt, ids), attention_mask=_with_prompt_mask(attn, P)
+        inputs_embeds=prompt_embeds(model, prompt, ids), attention_mask=with_prompt_mask(attn, P)
     ).logits  # (R, P+T, V)
-    pos, valid = _pad_right(positions, 0, device)  # (N, K)
-    tgt, _ = _pad_right(targets, 0, device)  # (N, K)
+    pos, valid = pad_right(positions, 0, device)  # (N, K)
+    tgt, _ = pad_right(targets, 0, device)  # (N, K)
     picked = logits[torch.tensor(choice_rows, device=device).unsqueeze(-1), pos]  # (N, K, V)
     log_probs = F.log_softmax(picked, dim=-1, dtype=softmax_dtype or torch.float32)
     total, greedy = _gather_scores(log_probs, tgt, valid.bool())
-    return _split_by_group(groups, total, greedy, row_group=first_row,
-                           context_end=[P + len(g.context) - 1 for g in groups], num_virtual_tokens=P)
+    return split_by_group(groups, total, greedy, row_group=first_row)
 
 
-def _split_by_group(groups, total, greedy, *, row_group, context_end, num_virtual_tokens, extra=None):
+def split_by_group(groups, total, greedy, *, row_group) -> ScoredBatch:
+    """Per-choice scores (N,) and greedy flags (N,) -> a :class:`ScoredBatch` with one entry per group."""
     logprobs, flags, i = [], [], 0
     greedy = greedy.tolist()
     for g in groups:
@@ -285,9 +281,6 @@ def _split_by_group(groups, total, greedy, *, row_group, context_end, num_virtua
         logprobs=logprobs,
         is_greedy=flags,
         group_rows=torch.tensor(row_group, device=device),
-        context_end=torch.tensor(context_end, device=device),
-        num_virtual_tokens=num_virtual_tokens,
-        extra=extra or {},
     )
 
 

@@ -7,9 +7,9 @@ those activations into sufficient statistics (baseline sums, per-class "fires ab
 counts, reduced across processes with one all-reduce) and derives predictivity, neuron scores,
 skill-neuron masks and the clean-vs-adversarial consistency numbers from them with pure
 functions; :mod:`~skillneuron_harness.neurons.io` writes and reads the per-task
-``<task>.safetensors`` and ``<task>.json`` files. The definitions are those of ``METHOD.md``
-(Wang et al. 2022; Ackermann & Ohmer 2024). Shapes use L layers, P positions, D neurons per
-layer, C classes and B documents in a batch.
+``<task>.safetensors`` and ``<task>.json`` files. The definitions are those of Wang et al. 2022
+and Ackermann & Ohmer 2024, as the README's "Skill neurons" section states them. Shapes use L
+layers, P positions, D neurons per layer, C classes and B documents in a batch.
 
 Importing this package imports torch; :mod:`skillneuron_harness` itself stays light.
 """

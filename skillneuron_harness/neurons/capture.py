@@ -2,7 +2,8 @@
 
 A neuron is one unit of a layer's FFN intermediate activation after its nonlinearity, i.e. the
 *input* of the FFN's down-projection (for gated FFNs the gated product act(gate) * up), so a
-forward pre-hook on the down-projection sees exactly the activations of METHOD.md.
+forward pre-hook on the down-projection sees exactly the activations of the
+papers (README, "Skill neurons").
 :func:`ffn_hook_points` finds one such module per layer and names it stably:
 
 ======================================  ========================  ==================================

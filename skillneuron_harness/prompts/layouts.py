@@ -43,12 +43,12 @@ from skillneuron_harness.models.scoring import (
     ChoiceGroup,
     RowLayout,
     ScoredBatch,
-    _mlm_head,
-    _pad_right,
-    _prompt_embeds,
-    _split_by_group,
-    _with_prompt_mask,
+    mlm_head,
+    pad_right,
+    prompt_embeds,
     special_token_frame,
+    split_by_group,
+    with_prompt_mask,
 )
 from skillneuron_harness.prompts.loading import PromptError, SoftPrompt
 
@@ -140,7 +140,7 @@ class MaskFirstLayout:
         P = prompt.shape[0]
         prefix, suffix = special_token_frame(tokenizer)
         rows = [[*prefix, *g.context, *suffix] for g in groups]
-        ids, attn = _pad_right(rows, tokenizer.pad_token_id, device)  # (G, T)
+        ids, attn = pad_right(rows, tokenizer.pad_token_id, device)  # (G, T)
         targets = []
         for g in groups:
             tokens = [self.choice_token(tokenizer, c) for c in g.continuations]
@@ -149,15 +149,15 @@ class MaskFirstLayout:
         last_context = [P + len(prefix) + len(g.context) - 1 for g in groups]
         if before_forward is not None:
             before_forward(RowLayout(P, list(range(len(groups))), last_context, [0] * len(groups)))
-        inputs = {"inputs_embeds": _prompt_embeds(model, prompt, ids),  # (G, P+T, d)
-                  "attention_mask": _with_prompt_mask(attn, P)}  # (G, P+T)
+        inputs = {"inputs_embeds": prompt_embeds(model, prompt, ids),  # (G, P+T, d)
+                  "attention_mask": with_prompt_mask(attn, P)}  # (G, P+T)
         positions = nullcontext()
         if self.zero_prompt_positions:
             padding_idx = position_table(model).padding_idx
             text = torch.cumsum(attn, dim=1) * attn  # (G, T): 1..n on the text, 0 on the padding
             inputs["position_ids"] = torch.cat([torch.zeros_like(attn[:, :1]).expand(-1, P), text], 1) + padding_idx
             positions = zeroed_prompt_positions(model, P)
-        head = _mlm_head(model)
+        head = mlm_head(model)
         with positions:
             if head is not None:  # the vocabulary projection only at position 0
                 logits = head(model.base_model(**inputs).last_hidden_state[:, :1])[:, 0]  # (G, V)
@@ -168,9 +168,7 @@ class MaskFirstLayout:
         tgt = torch.tensor([tok for t in targets for tok in t], device=device)  # (N,)
         total = log_probs[row, tgt]  # (N,)
         greedy = log_probs[row].argmax(-1) == tgt  # (N,)
-        return _split_by_group(groups, total, greedy, row_group=list(range(len(groups))),
-                               context_end=last_context, num_virtual_tokens=P,
-                               extra={"mask_position": [0] * len(groups)})
+        return split_by_group(groups, total, greedy, row_group=list(range(len(groups))))
 
 
 def place_prompt(soft_prompt: SoftPrompt, backend: str, model, tokenizer, arg: str = "prompt"):

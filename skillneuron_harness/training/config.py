@@ -1,8 +1,8 @@
 """The settings of one prompt-training run, validated once, before anything is loaded.
 
 :class:`TrainConfig` is what ``skillneuron train`` fills from its command line and what the run
-writes to ``train_config.json``. Defaults follow Ackermann & Ohmer (2024) as summarised in
-``METHOD.md``: 100 virtual tokens, AdamW without weight decay at a constant learning rate that
+writes to ``train_config.json``. Defaults follow Ackermann & Ohmer (2024) (see the README's
+"Training a soft prompt"): 100 virtual tokens, AdamW without weight decay at a constant learning rate that
 depends on the model family (:func:`default_lr`), batches of 16 documents and texts of at most
 128 tokens. Fields that decide the trajectory of the prompt (:data:`TRAJECTORY_FIELDS`) must match
 when a run is resumed; the others (epochs, ``max_steps``, patience, ...) may change, so that a
@@ -25,7 +25,7 @@ TRAJECTORY_FIELDS = (
 
 
 def default_lr(backend: str) -> float:
-    """The learning rate of the papers for a backend (see ``METHOD.md``)."""
+    """The learning rate of the papers for a backend (Ackermann & Ohmer 2024)."""
     return DEFAULT_LR[backend]
 
 
