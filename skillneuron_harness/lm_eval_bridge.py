@@ -22,7 +22,9 @@ our commands that build a ``TaskManager`` themselves.
 * After ``lm_eval.evaluator`` is executed, ``simple_evaluate`` is wrapped to move the
   ``skill_neurons`` block that ``prompt_tuned`` reports with its model info from
   ``results["config"]`` to a top-level ``results["skill_neurons"]`` section, and to apply the run
-  options set with :func:`evaluate_overrides` (``skillneuron eval --bootstrap_iters``).
+  options set with :func:`evaluate_overrides` (``skillneuron eval --bootstrap_iters``); it and
+  ``evaluate`` note the evaluation in progress (its task dict and ``TaskManager``, see
+  :func:`running_evaluation`), so that the statistics read the very tasks being evaluated.
 
 Once the three modules are patched the finder removes itself. ``LM_EVAL_PLUGINS``-style entry points
 are the forward path: with an lm-eval that reads them every step above steps aside.
@@ -40,6 +42,18 @@ MODEL_GROUP = "lm_eval.models"  # the entry-point group upstream's get_model rea
 
 # Keyword arguments that simple_evaluate gets on top of the caller's (see evaluate_overrides).
 _OVERRIDES: dict[str, object] = {}
+# The evaluations in progress, innermost last: {"task_dict": ..., "task_manager": ...}.
+_RUNNING: list = []
+
+
+def running_evaluation() -> dict:
+    """``{"task_dict", "task_manager"}`` of the innermost ``evaluate`` call in progress, or ``{}``.
+
+    ``task_dict`` is what lm-eval's ``evaluate`` received (the tasks it is evaluating);
+    ``task_manager`` is the ``TaskManager`` given to ``simple_evaluate`` (the ``lm_eval`` CLI passes
+    one built with its ``--include_path``), or None.
+    """
+    return _RUNNING[-1] if _RUNNING else {}
 
 
 def disabled() -> bool:
@@ -113,14 +127,30 @@ def _wrap_simple_evaluate(evaluator_module) -> None:
 
     @functools.wraps(original)
     def simple_evaluate(*args, **kwargs):
-        results = original(*args, **{**kwargs, **_OVERRIDES})
+        _RUNNING.append({"task_dict": None, "task_manager": kwargs.get("task_manager")})
+        try:
+            results = original(*args, **{**kwargs, **_OVERRIDES})
+        finally:
+            _RUNNING.pop()
         config = results.get("config") if isinstance(results, dict) else None
         if isinstance(config, dict) and "skill_neurons" in config:
             results["skill_neurons"] = config.pop("skill_neurons")
         return results
 
+    original_evaluate = evaluator_module.evaluate
+
+    @functools.wraps(original_evaluate)
+    def evaluate(lm, task_dict, *args, **kwargs):
+        outer = _RUNNING[-1] if _RUNNING else {}
+        _RUNNING.append({"task_dict": task_dict, "task_manager": outer.get("task_manager")})
+        try:
+            return original_evaluate(lm, task_dict, *args, **kwargs)
+        finally:
+            _RUNNING.pop()
+
     simple_evaluate._skillneuron_bridge = True  # type: ignore[attr-defined]
     evaluator_module.simple_evaluate = simple_evaluate
+    evaluator_module.evaluate = evaluate
 
 
 class evaluate_overrides:  # noqa: N801  (used as a context manager, like contextlib's)

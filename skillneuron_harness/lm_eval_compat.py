@@ -38,6 +38,10 @@ against one list. Checklist (0.4.13 / next0.5):
 12. ``model_registry.register(name, target=)`` (``prompt_tuned`` registers itself on import).
 13. ``custom_dataset`` callables receive the task YAML's path as ``config_source``
     (``task_configs/templates/utils.py``).
+14. ``lm_eval.evaluator.evaluate(lm, task_dict, ...)``, called by ``simple_evaluate`` through the
+    module global (the bridge wraps both to note the evaluation in progress), with ``task_dict``
+    ``{"tasks": {name: Task}, "groups": ...}`` or the older nested ``{name or group: Task or dict}``
+    (:func:`evaluated_tasks`).
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.lm_eval_tasks.gold_label`.
@@ -131,6 +135,21 @@ def document_requests(task, doc, doc_id: int, context: str) -> list:
 def instance_key(instance) -> tuple[str | None, int | None]:
     """(task name, document id) of a request Instance (item 9)."""
     return getattr(instance, "task_name", None), getattr(instance, "doc_id", None)
+
+
+def evaluated_tasks(task_dict) -> dict:
+    """``{task name: Task}`` of the leaf tasks in a ``task_dict`` given to ``evaluate`` (item 14)."""
+    if not isinstance(task_dict, dict):
+        return {}
+    if isinstance(task_dict.get("tasks"), dict):
+        task_dict = task_dict["tasks"]
+    found = {}
+    for value in task_dict.values():
+        if isinstance(value, dict):
+            found.update(evaluated_tasks(value))
+        elif hasattr(value, "OUTPUT_TYPE") and getattr(getattr(value, "config", None), "task", None):
+            found[value.config.task] = value
+    return found
 
 
 def load_tasks(manager, names: list[str]) -> dict:

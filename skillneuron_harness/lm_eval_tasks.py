@@ -14,8 +14,9 @@ The one module that works with lm-eval's ``Task`` objects (through
 * :func:`gold_label` is the one label rule: the target as an index into the document's choices,
   or the choice whose text it is; anything else is an error naming the task and the document;
 * :class:`LmEvalRun` is what ``prompt_tuned`` hands its observers at ``begin``: the tasks named by
-  the request Instances of the running evaluation, loaded by name, and passes over their
-  training documents.
+  the request Instances of the running evaluation (the very ``Task`` objects lm-eval evaluates;
+  a clean twin outside the run through that evaluation's ``TaskManager``, else by name from ours
+  and ``sn_include_path``), and passes over their training documents.
 """
 
 from __future__ import annotations
@@ -144,8 +145,19 @@ class LmEvalRun:
 
     def _task(self, name: str):
         if name not in self._tasks:
+            from skillneuron_harness.lm_eval_bridge import running_evaluation
+
+            running = running_evaluation()
+            evaluated = compat.evaluated_tasks(running.get("task_dict"))
+            manager = running.get("task_manager")
+            if name in evaluated:  # the evaluation's own Task: its config, its --include_path
+                self._tasks[name] = evaluated[name]
+                return self._tasks[name]
             try:
-                self._tasks[name] = load_task(name, self.include_path, hint=self.hint)
+                if manager is not None and not self.include_path and name in manager.all_tasks:
+                    self._tasks[name] = compat.load_tasks(manager, [name])[name]
+                else:
+                    self._tasks[name] = load_task(name, self.include_path, hint=self.hint)
             except TaskError:
                 raise
             except Exception as err:  # noqa: BLE001  (lm-eval's own loading errors: datasets, YAML)

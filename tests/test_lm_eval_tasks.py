@@ -162,3 +162,29 @@ def test_statistics_do_not_import_lm_eval():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             bad = [n for n in names if n.split(".")[0] == "lm_eval" or n.startswith("skillneuron_harness.models")]
             assert not bad, f"{path.name} imports {bad}"
+
+
+def test_statistics_read_the_tasks_of_the_evaluation_in_progress(tiny_models, tmp_path):
+    """A user's task from the evaluation's own ``--include_path`` needs no ``sn_include_path``, and a
+    TaskManager built later in the same process (without that folder) changes nothing."""
+    from lm_eval.tasks import TaskManager
+
+    from skillneuron_harness.lm_eval_bridge import task_folder
+
+    user_dir = tmp_path / "my_tasks"
+    user_dir.mkdir()
+    sentences = [r["sentence"] for r in rows("adv_sst2", "validation", 4)]
+    (user_dir / "my_adv_sst2.jsonl").write_text(
+        "".join(json.dumps({"sentence": s, "label": i % 2}) + "\n" for i, s in enumerate(sentences)))
+    (user_dir / "my_adv_sst2.yaml").write_text(
+        f"include: {task_folder() / 'templates' / 'sst2_jsonl.yaml'}\ntask: my_adv_sst2\n"
+        "dataset_kwargs:\n  data_files: my_adv_sst2.jsonl\nmetadata: {clean_twin: sst2}\n")
+    manager = TaskManager(include_path=str(user_dir))
+    TaskManager()  # the last one built knows nothing of my_adv_sst2
+    lm = PromptTunedLM(pretrained=str(tiny_models["bert"]), device="cpu", batch_size=4,
+                       skill_neurons=str(tmp_path / "sn"), sn_baseline_limit=4)
+    results = lm_eval.simple_evaluate(model=lm, tasks=["my_adv_sst2"], task_manager=manager)
+    stats = json.loads((tmp_path / "sn" / "my_adv_sst2.json").read_text())
+    assert stats["provenance"]["num_docs"] == 4
+    assert stats["provenance"]["baseline_source"] == "sst2:train"
+    assert results["skill_neurons"]["my_adv_sst2"]["num_docs"] == 4
