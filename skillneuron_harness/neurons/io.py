@@ -9,18 +9,26 @@ name                      dtype    shape           meaning
 ``baseline``              float32  [L, P, D]       mean activation over the baseline documents
 ``class_counts``          int64    [C]             evaluated documents per class
 ``fire_counts``           int64    [C, L, P, D]    documents of class c with activation > baseline
-``predictivity``          float32  [L, P, D]       max(acc, 1 - acc); binary: label 1 positive;
+``predictivity``          float64  [L, P, D]       max(acc, 1 - acc); binary: label 1 positive;
                                                    C > 2: max over the subtasks
-``score``                 float32  [L, D]          max of ``predictivity`` over positions
+``score``                 float64  [L, D]          max of ``predictivity`` over positions
 ``position``              int64    [L, D]          the position of that maximum (first on ties)
-``subtask_predictivity``  float32  [S, L, P, D]    only with more than one subtask
+``subtask_predictivity``  float64  [S, L, P, D]    only with more than one subtask
+``subtask_score``         float64  [S, L, D]       its max over positions (Wang et al.'s union)
+``subtask_baseline``      float32  [S, L, P, D]    only with per-subtask baselines (Wang et al.)
+``subtask_fire_counts``   int64    [S, C, L, P, D] counts against each subtask's own baseline
 ========================  =======  ==============  ============================================
 
-plus any extra tensors the caller passes. ``predictivity``, ``score`` and ``position`` are left
-out when predictivity is undefined (a side of a subtask without documents, or one class); the
-JSON then says why. The safetensors metadata (strings) holds ``format`` = ``pt``, ``task``,
-``subtasks`` (e.g. ``1:0`` or ``0:2;1:0+2``) and ``provenance`` (JSON). The JSON file holds
-``task``, ``provenance`` (what the caller gives: model, prompt hash, split, number of
+plus any extra tensors the caller passes (e.g. ``baseline_class_sums`` float64 [C, L, P, D] and
+``baseline_class_counts`` [C], the per-class sufficient statistics of the baseline). Scores
+are float64, as the originals' NumPy arrays, so that ties and their order match theirs. With
+more than two classes the subtasks' accuracy is balanced (Wang et al.); ``subtask_fire_counts``,
+when present, replace ``fire_counts`` for the subtasks' predictivity. ``predictivity``,
+``score`` and ``position`` are left out when predictivity is undefined (a side of a subtask
+without documents, or one class); the JSON then says why. The safetensors metadata (strings)
+holds ``format`` = ``pt``, ``task``, ``subtasks`` (e.g. ``1:0`` or ``0:2;1:0+2``), ``kind``
+(``run``; ``average`` for the files of ``skillneuron average``) and ``provenance`` (JSON). The
+JSON file holds ``task``, ``provenance`` (what the caller gives: model, prompt hash, split, number of
 documents, baseline source and size, positions used, ...; ``versions`` is filled in), a
 ``tensors`` table (dtype and shape of each tensor) and a ``summary``: number of documents, class
 counts, per layer mean and max score, skill neurons per layer for ``top_fraction``, and the
@@ -40,6 +48,7 @@ import torch
 
 from skillneuron_harness.atomic import save_safetensors, write_json
 from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness.neurons.selection import descending_order
 from skillneuron_harness.neurons.statistics import (
     BinarySubtask,
     binary_subtasks,
@@ -78,10 +87,12 @@ def derive(
     fire_counts: torch.Tensor,
     class_counts: torch.Tensor,
     subtasks: Sequence[BinarySubtask] | None = None,
+    subtask_fire_counts: torch.Tensor | None = None,
 ) -> tuple[dict[str, torch.Tensor], str | None]:
-    """``predictivity``, ``score``, ``position`` (and ``subtask_predictivity``) from counts.
+    """``predictivity``, ``score``, ``position`` (and ``subtask_predictivity``/``subtask_score``).
 
-    Returns (tensors, None), or ({}, reason) when predictivity is undefined.
+    ``subtask_fire_counts`` [S, C, L, P, D]: counts against each subtask's own baseline. Returns
+    (tensors, None), or ({}, reason) when predictivity is undefined.
     """
     num_classes = fire_counts.shape[0]
     if subtasks is None:
@@ -91,12 +102,14 @@ def derive(
     empty = [s.label for s in subtasks if not has_both_sides(class_counts, *s)]
     if empty:
         return {}, (f"subtasks {empty} have a side without documents (class counts {class_counts.tolist()})")
-    per_subtask = subtask_predictivity(fire_counts, class_counts, subtasks)  # (S, L, P, D)
+    counts = subtask_fire_counts if subtask_fire_counts is not None else fire_counts
+    per_subtask = subtask_predictivity(counts, class_counts, subtasks)  # (S, L, P, D)
     pred = per_subtask[0] if len(subtasks) == 1 else per_subtask.max(0).values  # (L, P, D)
     score, position = neuron_scores(pred)  # (L, D), (L, D)
     out = {"predictivity": pred, "score": score, "position": position}
     if len(subtasks) > 1:
         out["subtask_predictivity"] = per_subtask
+        out["subtask_score"] = per_subtask.max(2).values  # (S, L, P, D) -> (S, L, D)
     return out, None
 
 
@@ -109,11 +122,11 @@ def summarize(
 ) -> dict[str, Any]:
     """Per layer mean/max score, skill neurons per layer, and the model-wide top ``top_n``.
 
-    Neurons are ranked by score, ties by (layer, neuron).
+    Neurons are ranked model-wide as Ackermann & Ohmer (ties: the higher flat index first).
     """
     num_layers, num_neurons = score.shape
     flat = score.detach().cpu().reshape(-1)  # (L * D,)
-    order = torch.sort(flat, descending=True, stable=True).indices[:top_n]  # (top_n,)
+    order = descending_order(flat)[:top_n]  # (top_n,)
     pos = position.detach().cpu().reshape(-1)  # (L * D,)
     return {
         "layers": [
@@ -170,6 +183,8 @@ def write_task_stats(
     extra: dict[str, torch.Tensor] | None = None,
     top_n: int = 20,
     top_fraction: float = 0.02,
+    subtask_baseline: torch.Tensor | None = None,
+    subtask_fire_counts: torch.Tensor | None = None,
 ) -> tuple[Path, Path]:
     """Derive and write ``<task>.safetensors`` and ``<task>.json``; returns both paths.
 
@@ -185,7 +200,14 @@ def write_task_stats(
     }
     if subtasks is None and fire_counts.shape[0] >= 2:
         subtasks = binary_subtasks(fire_counts.shape[0])
-    derived, undefined = derive(tensors["fire_counts"], tensors["class_counts"], subtasks)
+    if subtask_fire_counts is not None:
+        if subtask_baseline is None or subtask_fire_counts.shape[2:] != fire_counts.shape[1:]:
+            raise ValueError("subtask_fire_counts [S, C, L, P, D] need subtask_baseline [S, L, P, D] "
+                             "of the same L, P, D")
+        tensors["subtask_baseline"] = subtask_baseline.detach().to(torch.float32)  # (S, L, P, D)
+        tensors["subtask_fire_counts"] = subtask_fire_counts.detach().to(torch.int64)  # (S, C, L, P, D)
+    derived, undefined = derive(tensors["fire_counts"], tensors["class_counts"], subtasks,
+                                tensors.get("subtask_fire_counts"))
     tensors.update(derived)
     for name, tensor in (extra or {}).items():
         if name in tensors:
@@ -204,6 +226,7 @@ def write_task_stats(
         "format": "pt",
         "task": task,
         "subtasks": subtask_spec,
+        "kind": "run",
         "provenance": provenance_json,
     }
     L, P, D = baseline.shape  # noqa: N806

@@ -45,8 +45,8 @@ def test_binary_roundtrip_and_summary(tmp_path):
     assert (t["baseline"].dtype, t["baseline"].shape) == (torch.float32, (L, P, D))
     assert (t["fire_counts"].dtype, t["fire_counts"].shape) == (torch.int64, (2, L, P, D))
     assert (t["class_counts"].dtype, t["class_counts"].shape) == (torch.int64, (2,))
-    assert (t["predictivity"].dtype, t["predictivity"].shape) == (torch.float32, (L, P, D))
-    assert (t["score"].dtype, t["score"].shape) == (torch.float32, (L, D))
+    assert (t["predictivity"].dtype, t["predictivity"].shape) == (torch.float64, (L, P, D))
+    assert (t["score"].dtype, t["score"].shape) == (torch.float64, (L, D))
     assert torch.equal(t["fire_counts"], fire) and torch.equal(t["class_counts"], counts)
     assert stats.provenance["split"] == "validation" and "torch" in stats.provenance["versions"]
     assert stats.subtasks == parse_subtasks("1:0", 2)
@@ -54,7 +54,7 @@ def test_binary_roundtrip_and_summary(tmp_path):
     # The predictivity, by hand from the counts.
     n0, n1 = counts.tolist()
     acc = (fire[1].double() + (n0 - fire[0].double())) / (n0 + n1)
-    pred = torch.maximum(acc, 1 - acc).float()
+    pred = torch.maximum(acc, 1 - acc)
     torch.testing.assert_close(t["predictivity"], pred, rtol=0, atol=1e-6)
     torch.testing.assert_close(t["score"], pred.max(1).values, rtol=0, atol=1e-6)
 
@@ -70,10 +70,10 @@ def test_binary_roundtrip_and_summary(tmp_path):
     top = summary["top_neurons"]
     assert len(top) == 5
     best = max(
-        ((float(pred[i, p, j]), -i, -j, p) for i in range(L) for p in range(P) for j in range(D)),
+        ((float(pred[i, p, j]), i, j, p) for i in range(L) for p in range(P) for j in range(D)),
     )
     assert top[0]["predictivity"] == pytest.approx(best[0])
-    assert (top[0]["layer"], top[0]["neuron"]) == (-best[1], -best[2])
+    assert (top[0]["layer"], top[0]["neuron"]) == (best[1], best[2])  # ties: the higher flat index
     assert all(pred[n["layer"], n["position"], n["neuron"]].item() == pytest.approx(n["predictivity"])
                for n in top)
     assert [n["predictivity"] for n in top] == sorted((n["predictivity"] for n in top), reverse=True)

@@ -44,10 +44,10 @@ def ref_accuracy(acts, labels, baseline, positive, negative) -> np.ndarray:
     return hits / n
 
 
-def ref_top_mask(score: np.ndarray, k: int) -> np.ndarray:
+def ref_top_mask(score: np.ndarray, k: int, higher_index_first: bool = True) -> np.ndarray:
     mask = np.zeros(score.shape, dtype=bool)
     for layer, row in enumerate(score):
-        ranked = sorted(range(len(row)), key=lambda j: (-row[j], j))
+        ranked = sorted(range(len(row)), key=lambda j: (-row[j], -j if higher_index_first else j))
         mask[layer, ranked[:k]] = True
     return mask
 
@@ -156,7 +156,7 @@ def test_predictivity_binary_matches_reference():
     got_acc = st.accuracy(counter.fire_counts, counter.class_counts)
     np.testing.assert_allclose(got_acc.numpy(), acc, rtol=0, atol=1e-6)
     pred = st.predictivity(counter.fire_counts, counter.class_counts)
-    assert pred.dtype == torch.float32 and pred.shape == (L, P, D)
+    assert pred.dtype == torch.float64 and pred.shape == (L, P, D)
     np.testing.assert_allclose(pred.numpy(), np.maximum(acc, 1 - acc), rtol=0, atol=1e-6)
 
 
@@ -166,16 +166,22 @@ def test_predictivity_multiclass_subtasks_match_reference():
     baseline = counter.baseline.numpy()
     subtasks = st.binary_subtasks(3)
     assert subtasks == [((0,), (2,)), ((1,), (0, 2))]
-    got = st.subtask_predictivity(counter.fire_counts, counter.class_counts, subtasks)
-    assert got.shape == (2, L, P, D)
+    plain = st.subtask_predictivity(counter.fire_counts, counter.class_counts, subtasks, balanced=False)
+    balanced = st.subtask_predictivity(counter.fire_counts, counter.class_counts, subtasks)  # default: C > 2
+    assert plain.shape == balanced.shape == (2, L, P, D)
     for s, (pos, neg) in enumerate(subtasks):
         acc = ref_accuracy(acts, labels, baseline, pos, neg)
-        np.testing.assert_allclose(got[s].numpy(), np.maximum(acc, 1 - acc), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(plain[s].numpy(), np.maximum(acc, 1 - acc), rtol=0, atol=1e-6)
+        # balanced: the mean of the two sides' accuracies (each side pools its classes)
+        side = [np.mean([(doc > baseline) == positive for doc, y in zip(acts, labels, strict=True) if y in cls],
+                        axis=0) for cls, positive in ((pos, True), (neg, False))]
+        bal = (side[0] + side[1]) / 2
+        np.testing.assert_allclose(balanced[s].numpy(), np.maximum(bal, 1 - bal), rtol=0, atol=1e-9)
 
 
 def test_subtask_decompositions():
     assert st.binary_subtasks(2) == [((1,), (0,))]
-    assert st.binary_subtasks(4)[2] == ((2,), (0, 1, 3))
+    assert st.binary_subtasks(4) == [((1,), (3,)), ((2,), (0, 1, 3))]  # Wang et al.'s binarize.py
     assert len(st.binary_subtasks(5)) == 5
     with pytest.raises(ValueError, match="at least 2"):
         st.binary_subtasks(1)
@@ -235,8 +241,8 @@ def test_neuron_scores_and_prompt_average():
 
 @pytest.mark.parametrize(
     ("num_neurons", "fraction", "k"),
-    [(64, 0.0, 0), (64, 0.001, 1), (64, 0.02, 1), (64, 0.1, 6), (10, 0.05, 1), (10, 0.15, 2),
-     (10, 0.25, 3), (3072, 0.02, 61), (3072, 0.2, 614), (7, 1.0, 7)],
+    [(64, 0.0, 0), (64, 0.001, 0), (64, 0.02, 1), (64, 0.1, 6), (10, 0.05, 0), (10, 0.15, 1),
+     (10, 0.25, 2), (100, 0.07, 7), (3072, 0.01, 30), (3072, 0.02, 61), (3072, 0.2, 614), (7, 1.0, 7)],
 )
 def test_top_k_rounding(num_neurons, fraction, k):
     assert st.top_k(num_neurons, fraction) == k
@@ -250,13 +256,17 @@ def test_top_fraction_mask_matches_reference_with_ties():
         got = st.top_fraction_mask(torch.from_numpy(score), fraction)
         assert got.dtype == torch.bool and got.sum(1).tolist() == [k] * L
         np.testing.assert_array_equal(got.numpy(), ref_top_mask(score, k))
+        low = st.top_fraction_mask(torch.from_numpy(score), fraction, ties="low")
+        np.testing.assert_array_equal(low.numpy(), ref_top_mask(score, k, higher_index_first=False))
     tie = torch.tensor([[1.0, 2.0, 2.0, 2.0]])
-    assert st.top_fraction_indices(tie, 0.5).tolist() == [[1, 2]]  # lower index wins
+    assert st.top_fraction_indices(tie, 0.5).tolist() == [[3, 2]]  # higher index wins (reversed argsort)
+    assert st.top_fraction_indices(tie, 0.5, ties="low").tolist() == [[1, 2]]  # Wang et al.'s stable sort
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         st.top_fraction_mask(tie, 2.0)
     with pytest.raises(ValueError, match="NaN"):
         st.top_fraction_mask(torch.tensor([[math.nan, 1.0]]), 0.5)
-    union = st.union_mask([torch.tensor([[3.0, 2.0, 1.0, 0.0]]), torch.tensor([[0.0, 1.0, 2.0, 3.0]])], 0.25)
+    # Wang et al.: floor(p D) of subtask 0 (p = 0.5 / 2), then subtask 1 fills the layer to floor(0.5 D)
+    union = st.union_mask([torch.tensor([[3.0, 2.0, 1.0, 0.0]]), torch.tensor([[0.0, 1.0, 2.0, 3.0]])], 0.5)
     assert union.tolist() == [[True, False, False, True]]
 
 

@@ -107,12 +107,12 @@ def test_consistency_and_robustness_against_independent_computation(runs):
         overlaps = []
         for n in range(1, 11):  # 2%, 4%, ..., 20% of 50 neurons = n neurons
             k = n
-            per_layer = [len(set(np.argsort(-clean[layer], kind="stable")[:k]) &
-                             set(np.argsort(-adv[layer], kind="stable")[:k])) / k for layer in range(L)]
+            per_layer = [len(set(np.argsort(clean[layer], kind="stable")[::-1][:k]) &
+                             set(np.argsort(adv[layer], kind="stable")[::-1][:k])) / k for layer in range(L)]
             overlaps.append(np.mean(per_layer))
         assert rows[prompt]["overlap"] == pytest.approx(overlaps)
         consistency[prompt] = np.mean(overlaps)
-        skill = np.mean([adv[layer][np.argsort(-clean[layer], kind="stable")[:5]].mean() for layer in range(L)])
+        skill = np.mean([adv[layer][np.argsort(clean[layer], kind="stable")[::-1][:5]].mean() for layer in range(L)])
         assert rows[prompt]["skill_adv_score"] == pytest.approx(skill)
     rvc = data["robustness_vs_consistency"]
     prompts = sorted(consistency)
