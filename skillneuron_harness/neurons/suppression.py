@@ -9,8 +9,8 @@ at **all** positions of every forward pass of the run::
         pretrained=M,prompt=P,suppress=sn/sst2.safetensors,suppress_top=0.05,suppress_mode=zero
 
 Selection (``suppress_control``): ``skill`` takes the top ``suppress_top`` fraction of each
-layer's neurons by the file's ``score`` [L, D] (ties to the lower index, as
-:func:`~skillneuron_harness.neurons.statistics.top_fraction_mask`); ``random`` takes the same
+layer's neurons by the file's ``score`` [L, D] (floor(f x D), ties to the higher index, as
+:func:`~skillneuron_harness.neurons.selection.top_fraction_mask`); ``random`` takes the same
 number per layer uniformly at random, ``torch.randperm(D)[:k]`` per layer in layer order from
 ``torch.Generator().manual_seed(suppress_seed)``, so a seed names one fixed set of neurons.
 
@@ -22,9 +22,21 @@ Modes (``suppress_mode``):
   t >= P (and files whose baseline was taken at one position per row, ``sn_positions=last`` or
   ``mask``, where P = 1) get the mean over the baseline's positions, ``baseline[l].mean(0)``.
   Positions count the virtual tokens; for T5 they are encoder positions.
+* ``mean_avg``: Wang et al.'s mean mode: the baseline averaged over its positions,
+  ``baseline[l].mean(0)``, at every position (Skill-Neuron ``src/modelzoo.py:63-64, 70-77``).
 * ``noise``: Gaussian noise N(0, sigma^2) is **added** to the activation (``suppress_sigma``,
-  0.1 in Wang et al.), drawn from a generator seeded with ``suppress_seed`` on the model's
-  device, so a run is reproducible for a fixed order of forward passes.
+  0.1 in Wang et al.), one draw per document, position and neuron, from a generator seeded with
+  ``suppress_seed`` on the model's device, so a run is reproducible for a fixed order of forward
+  passes.
+* ``noise_doc``: Wang et al.'s noise mode: one draw per document and neuron, **shared across
+  positions** (``torch.randn([B, 3072]) * alpha`` broadcast over the sequence,
+  ``src/modelzoo.py:82-88``).
+
+For a multi-class file (``subtask_score`` [S, L, D]) ``skill`` takes Wang et al.'s union of the
+subtasks' top neurons (:func:`~skillneuron_harness.neurons.selection.skill_neuron_mask`). Pass
+the file of ``skillneuron average`` to suppress the seed-mean neuron set for every seed, as
+Ackermann & Ohmer do (``skill_neurons_across_layer/<task>_mean.npy``, Robust-Neurons
+``src/utils.py:296-312``).
 
 The hooks are forward pre-hooks registered first on each module (``prepend=True``), so the
 down-projection, and any activation capture (``skill_neurons=``) of the same run, see the
@@ -45,7 +57,7 @@ import torch
 from torch import nn
 
 from skillneuron_harness.neurons.capture import HookPoint, ffn_hook_points
-from skillneuron_harness.neurons.statistics import top_fraction_mask, top_k
+from skillneuron_harness.neurons.selection import skill_neuron_mask
 from skillneuron_harness.observers import ScoringObserver
 from skillneuron_harness.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 
@@ -55,7 +67,9 @@ class SuppressMode(StrEnum):
 
     ZERO = "zero"
     MEAN = "mean"
+    MEAN_AVG = "mean_avg"
     NOISE = "noise"
+    NOISE_DOC = "noise_doc"
 
 
 class SuppressControl(StrEnum):
@@ -82,7 +96,9 @@ class SuppressionConfig(OptionGroup):
         "help": "fraction of each layer's neurons; `0` leaves the model untouched"})
     mode: SuppressMode = field(default=SuppressMode.ZERO, metadata={
         "help": "`zero`; `mean`: the file's `baseline` [L, P, D] (positions beyond P, and one-position baselines, "
-                "get the mean over positions); `noise`: adds N(0, `suppress_sigma`^2)"})
+                "get the mean over positions); `mean_avg`: the baseline averaged over positions everywhere (Wang et "
+                "al.); `noise`: adds N(0, `suppress_sigma`^2), a draw per position; `noise_doc`: one draw per "
+                "document shared by all positions (Wang et al.)"})
     sigma: float = field(default=0.1, metadata={"help": "noise standard deviation"})
     control: SuppressControl = field(default=SuppressControl.SKILL, metadata={
         "help": "`skill`: the top `suppress_top` by score; `random`: as many per layer, drawn with `suppress_seed`"})
@@ -106,18 +122,23 @@ class SuppressionConfig(OptionGroup):
             raise ModelArgsError(f"suppress_sigma={self.sigma}: a standard deviation must be >= 0.")
 
 
-def select_neurons(score: torch.Tensor, fraction: float, control: str = "skill", seed: int = 0) -> torch.Tensor:
-    """Neurons to suppress, bool [L, D]: the per-layer top ``fraction`` by score, or as many at random."""
+def select_neurons(score: torch.Tensor, fraction: float, control: str = "skill", seed: int = 0,
+                   subtask_score: torch.Tensor | None = None) -> torch.Tensor:
+    """Neurons to suppress, bool [L, D]: the skill neurons, or as many per layer at random.
+
+    Skill neurons: the per-layer top ``fraction`` by score, or Wang et al.'s union for
+    ``subtask_score`` [S, L, D].
+    """
     if control == "skill":
-        return top_fraction_mask(score, fraction)  # (L, D)
+        return skill_neuron_mask(score, fraction, subtask_score)  # (L, D)
     if control != "random":
         raise ValueError(f"control={control}: use one of {', '.join(CONTROLS)}.")
     num_layers, num_neurons = score.shape
-    k = top_k(num_neurons, fraction)
+    per_layer = skill_neuron_mask(score, fraction, subtask_score).sum(1).tolist()  # (L,) k per layer
     mask = torch.zeros(num_layers, num_neurons, dtype=torch.bool)  # (L, D)
     gen = torch.Generator().manual_seed(seed)
     for layer in range(num_layers):
-        mask[layer, torch.randperm(num_neurons, generator=gen)[:k]] = True
+        mask[layer, torch.randperm(num_neurons, generator=gen)[:per_layer[layer]]] = True
     return mask
 
 
@@ -151,9 +172,10 @@ class Suppression(ScoringObserver):
             raise ValueError(f"mode={mode}: use one of {', '.join(MODES)}.")
         if mask.dim() != 2 or mask.dtype != torch.bool:
             raise ValueError(f"mask must be bool [L, D]; got {mask.dtype} {tuple(mask.shape)}")
-        if mode == "mean":
+        if mode in ("mean", "mean_avg"):
             if baseline is None:
-                raise ValueError("mode=mean needs the baseline [L, P, D] of the skill-neuron file.")
+                raise ValueError(f"mode={mode} needs the baseline [L, P, D] of the skill-neuron file (a run's "
+                                 "file: an average of several prompts has none).")
             if baseline.dim() != 3 or (baseline.shape[0], baseline.shape[2]) != tuple(mask.shape):
                 raise ValueError(f"baseline must be [L, P, D] with [L, D] = {list(mask.shape)}; got "
                                  f"{list(baseline.shape)}")
@@ -192,10 +214,11 @@ class Suppression(ScoringObserver):
                 f"{len(points)} FFN layers of {sorted(w for w in widths if w is not None)} neurons; use a file "
                 "written for this model."
             )
-        mask = select_neurons(score, config.top, config.control, config.seed)  # (L, D)
-        baseline = tensors.get("baseline") if config.mode == "mean" else None
+        mask = select_neurons(score, config.top, config.control, config.seed,
+                              tensors.get("subtask_score"))  # (L, D)
+        baseline = tensors.get("baseline") if config.mode in ("mean", "mean_avg") else None
         info = {"file": str(config.file), "file_sha256": _sha256(config.file), "top": config.top,
-                "mode": str(config.mode), "sigma": config.sigma if config.mode == "noise" else None,
+                "mode": str(config.mode), "sigma": config.sigma if str(config.mode).startswith("noise") else None,
                 "control": str(config.control), "seed": config.seed}
         return cls(mask, config.mode, baseline=baseline, sigma=config.sigma, seed=config.seed,
                    hook_points=points, info=info)
@@ -242,11 +265,14 @@ class Suppression(ScoringObserver):
                 seq_len, num_positions = x.shape[-2], values.shape[0] - 1
                 rows = torch.arange(seq_len, device=x.device).clamp(max=num_positions)  # (T,): >= P -> row P
                 x[..., idx] = values[rows]  # (T, k) broadcast over the batch
+            elif self.mode == "mean_avg":
+                x[..., idx] = self._values[layer][-1].to(x.device, x.dtype)  # (k,): row P, the position mean
             else:
                 if self._generator is None or self._generator.device != x.device:
                     self._generator = torch.Generator(device=x.device).manual_seed(self.seed)
-                noise = torch.randn(*x.shape[:-1], len(idx), generator=self._generator, device=x.device,
-                                    dtype=torch.float32)  # (B, T, k)
+                shape = (*x.shape[:-1], len(idx)) if self.mode == "noise" else (*x.shape[:-2], 1, len(idx))
+                noise = torch.randn(*shape, generator=self._generator, device=x.device,
+                                    dtype=torch.float32)  # (B, T, k), or (B, 1, k) shared over positions
                 x[..., idx] = x[..., idx] + (self.sigma * noise).to(x.dtype)
             if args:
                 return (x, *args[1:]), kwargs

@@ -181,6 +181,9 @@ def _read_neuron_file(path: Path, prompts: _Prompts) -> NeuronFile | None:
     shapes, metadata = read_header(path, "file")
     if "task" not in metadata or "score" not in shapes:
         return None
+    if metadata.get("kind") == "average":  # skillneuron average: a mean over prompts, not one more prompt
+        log.info("skipping %s: an average over prompts (the report averages the runs' own files)", path)
+        return None
     try:
         provenance = json.loads(metadata.get("provenance") or "{}")
     except json.JSONDecodeError:

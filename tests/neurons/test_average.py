@@ -29,3 +29,23 @@ def test_average_is_mean_over_prompts_of_max_over_positions(tmp_path):
     assert all(set(np.flatnonzero(row)) == set(t) for row, t in zip(saved["skill_neurons"].numpy(), top, strict=True))
     summary = json.loads((tmp_path / "mean" / "sst2.json").read_text())
     assert summary["num_prompts"] == 3 and [s["prompt"] for s in summary["sources"]] == ["seed1", "seed2", "seed3"]
+
+
+def test_average_is_marked_and_the_report_skips_it(tmp_path):
+    from safetensors import safe_open
+
+    from skillneuron_harness.report.collect import collect
+
+    for s in (1, 2):
+        fake_run(tmp_path / "runs" / f"s{s}", s)
+    assert main(["average", str(tmp_path / "runs" / "s1"), str(tmp_path / "runs" / "s2"), "--task", "sst2",
+                 "--output", str(tmp_path / "runs" / "mean")]) == 0
+    with safe_open(str(tmp_path / "runs" / "mean" / "sst2.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+    provenance = json.loads(meta["provenance"])
+    assert meta["kind"] == "average" and provenance["kind"] == "average"
+    assert provenance["averaged_over"] == ["seed1", "seed2"] and provenance["num_prompts"] == 2
+    files = collect([tmp_path / "runs"]).neuron_files
+    assert sorted(f.path.parent.name for f in files) == ["s1", "s2"]  # the average is not a third prompt
+    assert main(["average", str(tmp_path / "runs" / "mean"), str(tmp_path / "runs" / "s1"), "--task", "sst2",
+                 "--output", str(tmp_path / "again")]) == 2  # an average is never averaged again

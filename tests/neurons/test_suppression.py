@@ -115,7 +115,7 @@ def test_random_control_is_reproducible_by_seed(tiny_models, files):
     assert one.loglikelihood(requests()) == two.loglikelihood(requests())
 
 
-@pytest.mark.parametrize("mode", ["zero", "mean", "noise"])
+@pytest.mark.parametrize("mode", ["zero", "mean", "mean_avg", "noise", "noise_doc"])
 def test_top_zero_equals_unsuppressed_run_exactly(mode, tiny_models, files):
     plain = make("bert", tiny_models, files)
     off = make("bert", tiny_models, files, file=str(files / "bert.safetensors"), top=0, mode=mode)
@@ -181,3 +181,27 @@ def test_results_json_records_the_suppression(tiny_models, files, task_manager):
     recorded = results["config"]["suppression"]
     assert recorded["file"] == str(file) and recorded["control"] == "random" and recorded["seed"] == 4
     assert recorded["top"] == 0.1 and recorded["mode"] == "zero" and recorded["neurons_per_layer"] == [6, 6]
+
+
+def test_wang_et_al_modes_mean_avg_and_noise_doc(tiny_models, files):
+    """Skill-Neuron src/modelzoo.py:63-88: the position-averaged baseline; one noise draw shared over positions."""
+    file = files / "bert.safetensors"
+    baseline = load_file(file)["baseline"]  # (L, 2, D)
+    lm = make("bert", tiny_models, files, file=str(file), top=0.25, mode="mean_avg")
+    mask = lm.suppression.mask
+    _, seen = spied_loglikelihood(lm, "bert")
+    for layer in range(LAYERS):
+        want = baseline[layer].mean(0)[mask[layer]]  # (k,)
+        for x in seen[layer]:  # (B, T, D)
+            torch.testing.assert_close(x[..., mask[layer]], want.expand(*x.shape[:2], -1))
+    plain = make("bert", tiny_models, files)
+    noisy = make("bert", tiny_models, files, file=str(file), top=0.5, mode="noise_doc", sigma=0.5, seed=1)
+    _, seen_plain = spied_loglikelihood(plain, "bert")
+    _, seen_noisy = spied_loglikelihood(noisy, "bert")
+    row = noisy.suppression.mask[0]
+    for x, y in zip(seen_noisy[0], seen_plain[0], strict=True):
+        diff = (x - y)[..., row]  # (B, T, k)
+        torch.testing.assert_close(diff, diff[:, :1].expand_as(diff))  # the same draw at every position
+        assert diff.abs().sum() > 0
+        if diff.shape[0] > 1:
+            assert not torch.equal(diff[0, 0], diff[1, 0])  # a new draw for every document
