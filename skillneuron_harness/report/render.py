@@ -13,7 +13,7 @@ from typing import Any
 
 from skillneuron_harness.atomic import write_json, write_text
 from skillneuron_harness.neurons.statistics import json_safe
-from skillneuron_harness.report import figures, tables
+from skillneuron_harness.report import figures, paper, tables
 from skillneuron_harness.report.collect import Collection, collect
 
 
@@ -29,6 +29,12 @@ def compute(collection: Collection, top: float = 0.02) -> dict[str, Any]:
         "consistency": {"per_prompt": consistency_rows, "summary": tables.consistency_summary(consistency_rows)},
         "robustness_vs_consistency": tables.robustness_vs_consistency(collection, consistency_rows),
         "suppression": tables.suppression_table(collection.curves),
+        "paper": {
+            "accuracy": paper.accuracy_std_table(collection),
+            "consistency": paper.paper_consistency(collection),
+            "histograms": paper.paper_histograms(collection, top=top),
+            "spearman": paper.paper_spearman(collection, top=top),
+        },
     }
 
 
@@ -161,7 +167,65 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
                 pct(keyed[k]["acc_mean"], keyed[k]["acc_sem"]) if (k := (model, group, task, control, n)) in keyed
                 else "-" for n in percents]])
         md += [markdown_table(["model", "prompts of", "task", "neurons", *[f"{n:g}%" for n in percents]], rows), ""]
+    md += _paper_sections(data["paper"], data["top_fraction"])
     return "\n".join(md), made
+
+
+def _matrix(m: dict) -> str:
+    return markdown_table(["", *m["labels"]], [[a, *[num(v) for v in row]] for a, row in zip(m["labels"], m["rho"],
+                                                                                           strict=True)])
+
+
+def _paper_sections(p: dict, top: float) -> list[str]:
+    """Ackermann & Ohmer's own definitions, each captioned with the code it follows (docs/statistics.md)."""
+    if not (p["consistency"] or p["histograms"] or p["spearman"]["seeds"] or p["spearman"]["tasks"]
+            or any(math.isfinite(r["clean_std"]) for r in p["accuracy"])):
+        return []
+    md = ["## As Ackermann & Ohmer (2024) compute it", "",
+          "The sections above are ours (per prompt, then mean ± SEM over prompts). The tables below follow the "
+          "paper's released `src/analysis.py` (LeonAckermann/Robust-Neurons); docs/statistics.md maps each one.", ""]
+    if p["accuracy"]:
+        md += ["### Accuracy, mean ± std", "",
+               "Mean ± standard deviation over prompts with ddof 0 (`np.std`, `get_mean_std`, analysis.py:156-181), "
+               "beside our SEM (ddof 1).", "",
+               markdown_table(["model", "prompts of", "task", "clean (std)", "clean (SEM)", "adversarial task",
+                               "adversarial (std)", "adversarial (SEM)"],
+                              [[r["model"], r["group"], r["task"], pct(r["clean_mean"], r["clean_std"]),
+                                pct(r["clean_mean"], r["clean_sem"]), r["adversarial_task"] or "-",
+                                pct(r["adversarial_mean"], r["adversarial_std"]),
+                                pct(r["adversarial_mean"], r["adversarial_sem"])] for r in p["accuracy"]]), ""]
+    if p["consistency"]:
+        fractions = [pt["fraction"] for pt in p["consistency"][0]["points"]]
+        md += ["### Consistency on seed-averaged scores", "",
+               "Per layer |top-n%(clean) ∩ top-n%(adversarial)| / k of the neuron scores averaged over the prompts "
+               "first (`*_mean.npy`, find.py:229-230), then mean ± SEM over *layers* (analysis.py:49-77). The "
+               "released lines 52-53 reverse the layer axis, which measures the bottom-n% overlap; this follows "
+               "the paper's text. Adversarial scores use the baseline the run recorded (`sn_baseline_source`).", "",
+               markdown_table(["model", "prompts of", "adversarial task", "prompts", *[f"n={100 * f:g}%" for f in
+                                                                                       fractions]],
+                              [[r["model"], r["group"], r["adversarial_task"], r["prompts"],
+                                *[pct(pt["mean"], pt["sem"]) for pt in r["points"]]] for r in p["consistency"]]), ""]
+    if p["histograms"]:
+        md += ["### Adversarial predictivity of the clean skill neurons (histogram)", "",
+               f"The model-wide top {100 * top:g}% of all L x D neurons by seed-mean clean score "
+               "(find.py:369-374), counted by their seed-mean adversarial score in 0.05-wide bins "
+               "(analysis.py:804-830, 871, 961-1003). `--top` sets n.", ""]
+        for r in p["histograms"]:
+            bins = [f"{100 * a:.0f}-{100 * b:.0f}%" for a, b in zip(r["edges"][:-1], r["edges"][1:], strict=True)]
+            md += [f"{r['model']}, {r['task']} -> {r['adversarial_task']} ({r['k']} neurons, {r['prompts']} prompts):",
+                   "", markdown_table(["adversarial score", *bins], [["neurons", *r["counts"]]]), ""]
+    spear = p["spearman"]
+    if spear["seeds"] or spear["tasks"]:
+        md += ["### Spearman matrices over each layer's top-n predictivities", "",
+               f"Per layer, each run's own top {100 * top:g}% neurons, their scores listed by neuron index; "
+               "Spearman's rho between two runs' lists, averaged over layers (analysis.py:352-407 between seeds, "
+               "410-480 between the seed means of tasks). The two lists hold different neurons paired by index "
+               "order: the released definition, reproduced as is.", ""]
+        for m in spear["seeds"]:
+            md += [f"Seeds of {m['task']} ({m['model']}):", "", _matrix(m), ""]
+        for m in spear["tasks"]:
+            md += [f"Tasks ({m['model']}, seed means):", "", _matrix(m), ""]
+    return md
 
 
 def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdown", top: float = 0.02,

@@ -174,3 +174,35 @@ def test_json_format_for_leaderboards(runs, tmp_path):
 def test_missing_folder_is_reported(tmp_path, capsys):
     assert cli(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_paper_sections_follow_ao24(runs, tmp_path):
+    """The AO24 analyses on the seed means of the three sst2 prompts, against plain NumPy."""
+    from safetensors.torch import load_file
+
+    data = compute(collect([runs]), top=0.1)["paper"]
+    prompts = ["sst2-33", "sst2-34", "sst2-35"]
+    clean = np.mean([load_file(runs / "neurons" / p / "sst2.safetensors")["score"].numpy() for p in prompts], axis=0)
+    adv = np.mean([load_file(runs / "neurons" / p / "adv_sst2.safetensors")["score"].numpy() for p in prompts], axis=0)
+    (row,) = data["consistency"]
+    for point in row["points"]:
+        k = int(D / 100 * round(100 * point["fraction"]))
+        top = [[set(np.argsort(s[layer], kind="stable")[::-1][:k]) for layer in range(L)] for s in (clean, adv)]
+        overlap = [len(top[0][layer] & top[1][layer]) / k for layer in range(L)]
+        assert point["mean"] == pytest.approx(np.mean(overlap))
+        assert point["sem"] == pytest.approx(np.std(overlap, ddof=1) / np.sqrt(L))
+    (hist,) = data["histograms"]
+    order = np.argsort(clean.ravel(), kind="stable")[::-1][: int(L * D / 100 * 10)]
+    assert hist["values"] == pytest.approx(sorted(adv.ravel()[order], reverse=True))
+    assert sum(hist["counts"]) == len(order)
+    sst2 = next(r for r in data["accuracy"] if r["group"] == "sst2" and r["task"] == "sst2")
+    assert sst2["clean_std"] == pytest.approx(np.std([0.9, 0.8, 0.7]))  # ddof 0, as np.std
+    assert sst2["adversarial_std"] == pytest.approx(np.std([0.45, 0.6, 0.35]))
+    (seeds,) = [m for m in data["spearman"]["seeds"] if m["task"] == "sst2"]
+    assert len(seeds["rho"]) == 3 and seeds["rho"][0][0] == pytest.approx(1.0)
+    assert cli(["report", str(runs), "--out", str(tmp_path), "--top", "0.1"]) == 0
+    text = (tmp_path / "report.md").read_text()
+    for heading in ("## As Ackermann & Ohmer (2024) compute it", "### Accuracy, mean ± std",
+                    "### Consistency on seed-averaged scores", "### Adversarial predictivity of the clean skill",
+                    "### Spearman matrices over each layer's top-n predictivities"):
+        assert heading in text
