@@ -173,10 +173,14 @@ class LmEvalRun:
         name, doc_id = compat.instance_key(instance)
         return gold_label(self._task(name), instance.doc, task_name=name, doc_id=doc_id)
 
-    def training_activations(self, name: str, limit: int | None, desc: str, positions: str):
-        """(training documents in all, activations (G, L, P', D) of this process's share, batch by batch)."""
+    def training_activations(self, name: str, limit: int | None, desc: str, positions: str, split: str = "train"):
+        """(documents in all, activations (G, L, P', D) of this process's share, batch by batch).
+
+        ``split``: ``train`` (the training documents) or ``eval`` (the evaluation documents, for
+        ``sn_baseline_source=self``).
+        """
         task = self._task(name)
-        docs = task.training_docs()
+        docs = task.training_docs() if split == "train" else task.eval_docs
         docs = docs if hasattr(docs, "__getitem__") else list(docs)
         total = len(docs) if limit is None else min(limit, len(docs))
         rank, world = self.lm.rank, self.lm.world_size

@@ -57,9 +57,12 @@ class EvaluationRun(Protocol):
 
     def task(self, name: str) -> TaskInfo: ...
 
-    def training_activations(self, name: str, limit: int | None, desc: str, positions: str
+    def training_activations(self, name: str, limit: int | None, desc: str, positions: str, split: str = "train"
                              ) -> tuple[int, Iterator[torch.Tensor]]:
-        """(training documents in all, this process's activations (G, L, P', D) at ``positions``, by batch)."""
+        """(documents in all, this process's activations (G, L, P', D) at ``positions``, by batch).
+
+        ``split="train"``: the task's training documents; ``"eval"``: its evaluation documents.
+        """
         ...
 
 

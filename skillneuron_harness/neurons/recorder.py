@@ -6,7 +6,9 @@ each task of the run it
 
 1. at ``begin``, computes the baseline (mean FFN activation per layer, position and neuron) over
    the training split of the task, or of its clean twin (``metadata.clean_twin``) for adversarial
-   tasks, from the activations the run hands it; or reads it from ``sn_baseline=FILE``;
+   tasks (``sn_baseline_source=train``), or, with ``sn_baseline_source=self``, over an adversarial
+   task's own evaluation documents, as Ackermann & Ohmer's ``--adversarial True`` runs do, from
+   the activations the run hands it; or reads it from ``sn_baseline=FILE``;
 2. at each ``scored`` batch, counts the documents of each class whose activation lies above the
    baseline (each document once, whatever its number of choices);
 3. at ``end``, sums the counts over processes (one all-reduce per task), and on rank 0 writes
@@ -51,6 +53,13 @@ class Positions(StrEnum):
 POSITIONS = Positions.values()
 
 
+class BaselineSource(StrEnum):
+    """``sn_baseline_source=``: the documents of an adversarial task's baseline."""
+
+    TRAIN = "train"
+    SELF = "self"
+
+
 @dataclass
 class SkillNeuronConfig(OptionGroup):
     """The ``skill_neurons`` + ``sn_*`` model_args of ``prompt_tuned``."""
@@ -74,6 +83,9 @@ class SkillNeuronConfig(OptionGroup):
         "default": "Wang et al.",
         "help": "binary decomposition of multi-class tasks, e.g. `0:2;1:0+2` (`;` between subtasks, `+` joins "
                 "classes, `rest` = all other classes)"})
+    baseline_source: BaselineSource = field(default=BaselineSource.TRAIN, metadata={
+        "help": "baseline of an adversarial task: `train` (its clean twin's training split) or `self` (the "
+                "adversarial set itself, as Ackermann & Ohmer's `--adversarial True`); see docs/statistics.md"})
     top: float = field(default=0.02, metadata={
         "help": "fraction of each layer's neurons called skill neurons in the summaries"})
     include_path: str | None = field(default=None, metadata={
@@ -82,6 +94,7 @@ class SkillNeuronConfig(OptionGroup):
     def __post_init__(self):
         self.output_dir = as_str("skill_neurons", self.output_dir)
         self.positions = as_choice("sn_positions", self.positions, Positions)
+        self.baseline_source = as_choice("sn_baseline_source", self.baseline_source, BaselineSource)
         if self.baseline_limit is not None:
             self.baseline_limit = as_int("sn_baseline_limit", self.baseline_limit, example=1000)
             if self.baseline_limit < 1:
@@ -168,6 +181,12 @@ class SkillNeuronRecorder(ScoringObserver):
         return _TaskState(info, FireCounter(baseline, info.num_classes), source, docs)
 
     def _baseline_pass(self, run: EvaluationRun, info: TaskInfo):
+        if info.clean_twin and self.config.baseline_source == "self":  # Ackermann & Ohmer's --adversarial True
+            desc = f"Skill-neuron baseline ({info.name} itself)"
+            total, batches = run.training_activations(info.name, self.config.baseline_limit, desc, self.positions,
+                                                      split="eval")
+            log.info("Skill-neuron baseline of %s: %d of its own documents", info.name, total)
+            return self._mean(batches), f"{info.name}:self", total
         source_name = info.clean_twin or info.name
         source = run.task(source_name) if info.clean_twin else info
         if not source.has_training_docs:
@@ -178,13 +197,17 @@ class SkillNeuronRecorder(ScoringObserver):
         desc = f"Skill-neuron baseline ({source_name} train)"
         total, batches = run.training_activations(source_name, self.config.baseline_limit, desc, self.positions)
         log.info("Skill-neuron baseline of %s: %d training documents of %s", info.name, total, source_name)
+        return self._mean(batches), f"{source_name}:train", total
+
+    def _mean(self, batches) -> torch.Tensor:
+        """The baseline [L, P', D] over this process's batches (G, L, P', D), summed over processes."""
         accumulator = BaselineAccumulator()
         for acts in batches:  # (G, L, P', D)
             accumulator.update(acts.float())
         if accumulator.shape is None:  # a rank without documents still joins the reduction
             accumulator = BaselineAccumulator(shape=self._shape(), device=self.device)
         accumulator.all_reduce()
-        return accumulator.mean(), f"{source_name}:train", total
+        return accumulator.mean()
 
     def _shape(self) -> tuple[int, int, int]:
         """(L, P', D) of what this recorder captures per document."""

@@ -136,3 +136,27 @@ def test_baseline_from_file_and_reference_from_file(tiny_models, tmp_path, task_
     torch.testing.assert_close(load_file(tmp_path / "b" / "adv_sst2.safetensors")["baseline"],
                                load_file(clean)["baseline"])
     assert second["skill_neurons"]["adv_sst2"]["consistency"]["reference"] == f"file:{clean}"
+
+
+def test_baseline_source_self_is_the_adversarial_set(tiny_models, tmp_path, task_manager):
+    """sn_baseline_source=self: Ackermann & Ohmer's --adversarial True baseline, over the adversarial documents."""
+    torch.manual_seed(5)
+    prompt = torch.randn(P, 32)
+    save_file({"prompt": prompt}, tmp_path / "prompt.safetensors")
+    results = lm_eval.simple_evaluate(
+        model="prompt_tuned",
+        model_args=f"pretrained={tiny_models['bert']},prompt={tmp_path / 'prompt.safetensors'},"
+                   f"skill_neurons={tmp_path / 'sn'},sn_baseline_limit=8,sn_baseline_source=self",
+        tasks=["adv_sst2"], limit=4, device="cpu", task_manager=task_manager,
+    )
+    own = [r["sentence"] for r in rows("adv_sst2", "validation", 8)]
+    want = reference_activations("bert", tiny_models["bert"], prompt, own).astype(np.float64).mean(0)
+    saved = load_file(tmp_path / "sn" / "adv_sst2.safetensors")
+    np.testing.assert_allclose(saved["baseline"].numpy(), want, atol=1e-6)
+    assert json.loads((tmp_path / "sn" / "adv_sst2.json").read_text())["provenance"]["baseline_source"] == \
+        "adv_sst2:self"
+    assert results["skill_neurons"]["adv_sst2"]["num_docs"] == 4
+    with pytest.raises(ValueError, match="sn_baseline_source=clean"):
+        lm_eval.simple_evaluate(model="prompt_tuned", model_args=f"pretrained={tiny_models['bert']},"
+                                f"skill_neurons={tmp_path / 'x'},sn_baseline_source=clean",
+                                tasks=["sst2"], limit=2, device="cpu", task_manager=task_manager)
