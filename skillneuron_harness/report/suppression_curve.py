@@ -8,7 +8,9 @@ file per prompt, in the same order) and n in ``--percents`` (0, 1, 3, ..., 15 by
 task is evaluated through lm-eval with the top n% of each layer's neurons suppressed
 (``suppress=`` of ``prompt_tuned``) and with as many random neurons (``suppress_control=random``,
 ``--seed``). An adversarial task is suppressed with its clean twin's skill neurons, as Ackermann
-& Ohmer do. The model is loaded once per prompt. Writes ``suppression_curve.json`` (one record per
+& Ohmer do; ``--neurons MEAN_DIR`` (one folder for all prompts, written by ``skillneuron average``)
+suppresses the seed-mean neuron set for every seed, their documented setting. The model is loaded
+once per prompt. Writes ``suppression_curve.json`` (one record per
 prompt, task, control and n), ``.csv`` and ``.md`` (mean and SEM over prompts), ``.png``, the
 lm-eval results of every run under ``runs/`` and ``prompts.json``.
 """
@@ -38,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per prompt (same order), or one for all: a skill_neurons= folder or a <task>.safetensors")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--percents", nargs="+", type=float, default=list(PERCENTS), help="n, percent of each layer")
-    p.add_argument("--mode", choices=("zero", "mean", "noise"), default="zero", help="suppress_mode")
+    p.add_argument("--mode", choices=("zero", "mean", "mean_avg", "noise", "noise_doc"), default="zero",
+                   help="suppress_mode (mean_avg, noise_doc: Wang et al.'s)")
     p.add_argument("--sigma", type=float, default=0.1, help="suppress_sigma (mode noise)")
     p.add_argument("--seed", type=int, default=0, help="suppress_seed: random control and noise")
     p.add_argument("--no-random", dest="random", action="store_false", help="skip the random-neuron control")
