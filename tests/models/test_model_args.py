@@ -78,7 +78,7 @@ def test_skill_neuron_values_are_checked_with_the_argument_named(args, message, 
 @pytest.mark.parametrize(("args", "message"), [
     ("suppress_seed=1.5", "suppress_seed=1.5: expected a whole number"),
     ("suppress_top=lots", "suppress_top=lots: expected a number"),
-    ("suppress_mode=drop", "suppress_mode=drop: use one of zero, mean, noise"),
+    ("suppress_mode=drop", "suppress_mode=drop: use one of zero, mean, mean_avg, noise, noise_doc"),
     ("suppress_control=rand", "Did you mean suppress_control=random?"),
 ])
 def test_suppression_values_are_checked_with_the_argument_named(args, message, no_demo, sn_file):
