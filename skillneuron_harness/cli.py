@@ -26,6 +26,7 @@ COMMANDS = {
     "suppression-curve": "skillneuron_harness.report.suppression_curve:main",
     "transfer": "skillneuron_harness.report.transfer:main",
     "leaderboard": "skillneuron_harness.leaderboard.cli:main",
+    "replicate": "skillneuron_harness.report.replicate:main",
 }
 SUMMARIES = {
     "eval": "run lm-eval (`lm_eval run`'s arguments, and --bootstrap_iters N) with prompt_tuned and our tasks",
@@ -37,6 +38,7 @@ SUMMARIES = {
     "suppression-curve": "accuracy as the top n% skill neurons (or random ones) are suppressed",
     "transfer": "evaluate every prompt on every target task, then write the report",
     "leaderboard": "rank models on AdvGLUE (or any suite) from a YAML spec: resumable runs, Markdown/CSV/JSON/HTML",
+    "replicate": "Ackermann & Ohmer's protocol over a checkout of their released prompts, then the report",
 }
 
 

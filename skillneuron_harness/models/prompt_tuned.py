@@ -125,6 +125,8 @@ class PromptTunedLM(HFLM):
         self.observers: list[ScoringObserver] = []
         self._task_include_path: tuple[str, ...] = ()
         self._hook_points = None
+        if self.soft_prompt is not None:  # the width against the config, before the weights load
+            self._check_base_model(pretrained, options.hf_kwargs)
         super().__init__(pretrained=pretrained, **options.hf_kwargs)
         self._check_prompt_fits()
         if self.soft_prompt is not None:
@@ -143,6 +145,17 @@ class PromptTunedLM(HFLM):
     def _get_backend(self, config, backend="default", trust_remote_code=False) -> None:
         self.backend = resolve_backend(config, self.args.backend)
         self.AUTO_MODEL_CLASS = AUTO_MODEL_CLASSES[self.backend]
+
+    def _check_base_model(self, pretrained, kwargs) -> None:
+        from skillneuron_harness.prompts.release import check_base_model
+
+        if not isinstance(pretrained, str):
+            return
+        config = transformers.AutoConfig.from_pretrained(pretrained, revision=kwargs.get("revision") or "main",
+                                                         trust_remote_code=bool(kwargs.get("trust_remote_code")))
+        warning = check_base_model(self.soft_prompt, config, pretrained)
+        if warning:
+            log.warning("prompt_tuned: %s", warning)
 
     def _check_prompt_fits(self) -> None:
         if self.backend == "masked" and self.tokenizer.mask_token_id is None:
@@ -309,14 +322,26 @@ class PromptTunedLM(HFLM):
         Prompt training and the baseline pass read their tokens here (through
         :func:`skillneuron_harness.lm_eval_tasks.document_groups`), so that they see what is evaluated.
         """
-        return self.encode_pairs(req.args for req in requests)
+        self._warn_on_format(requests)
+        names = [getattr(req, "task_name", None) for req in requests]
+        return self.encode_pairs((req.args for req in requests), task_names=names)
 
-    def encode_pairs(self, pairs) -> list[tuple[tuple[str, str], list[int], list[int]]]:
-        """:meth:`encode_requests` for bare (context, continuation) pairs."""
+    def encode_pairs(self, pairs, task_names=None) -> list[tuple[tuple[str, str], list[int], list[int]]]:
+        """:meth:`encode_requests` for bare (context, continuation) pairs.
+
+        ``task_names`` (one per pair) apply a task's ``metadata.released_format`` (prompts/task_format.py).
+        """
+        from skillneuron_harness.prompts.task_format import task_format
+
         encoded = []
-        for context, continuation in pairs:
+        for i, (context, continuation) in enumerate(pairs):
             if context:
-                encoded.append(((context, continuation), *self._encode_pair(context, continuation)))
+                context_enc, continuation_enc = self._encode_pair(context, continuation)
+                fmt = task_format(task_names[i]) if task_names else None
+                if fmt is not None:
+                    context_enc, continuation_enc = fmt.apply(context_enc, continuation_enc, self.tokenizer,
+                                                              self.backend)
+                encoded.append(((context, continuation), context_enc, continuation_enc))
             elif self.backend == "masked":  # the masks follow [CLS]: no stand-in token needed
                 encoded.append(((context, continuation), [], self.tok_encode(continuation, add_special_tokens=False)))
             else:
@@ -341,6 +366,28 @@ class PromptTunedLM(HFLM):
             groups.append(ChoiceGroup(self._truncate(list(context), conts), conts))
             members.append(idx)
         return groups, members
+
+    def _warn_on_format(self, requests) -> None:
+        """Once per task: a released prompt on a task not rendered as it was trained (prompts/release.py)."""
+        release = self.soft_prompt.release if self.soft_prompt is not None else None
+        if release is None:
+            return
+        from skillneuron_harness.prompts.release import format_mismatch
+
+        warned = self.__dict__.setdefault("_format_warned", set())
+        by_task: dict[str, tuple] = {}  # task -> (first doc id, its choices)
+        for req in requests:
+            name = getattr(req, "task_name", None)
+            if name is None or name in warned:
+                continue
+            doc = by_task.setdefault(name, (req.doc_id, []))
+            if req.doc_id == doc[0]:
+                doc[1].append(req.args[1])
+        for name, (_, words) in by_task.items():
+            warned.add(name)
+            message = format_mismatch(release, name, words)
+            if message:
+                log.warning("prompt=%s: %s", self.args.prompt, message)
 
     def choice_group(self, context: str, continuations: list[str]) -> ChoiceGroup:
         """One document's group from its context and choice strings (as lm-eval's requests would be)."""

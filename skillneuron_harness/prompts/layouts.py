@@ -14,7 +14,12 @@ for layouts that are not plain prepending, for a scorer that replaces the backen
 * ``prompt_transferability`` on RoBERTa: ``[P prompt vectors][<s> context </s>]`` where the first
   prompt vector is replaced by the <mask> embedding, the prompt positions get zero position
   embeddings, the text positions are numbered from ``padding_idx + 1`` (2 for RoBERTa) as if the
-  prompt were absent, and the verbalizer is read at position 0.
+  prompt were absent, and the verbalizer is read at position 0 (Robust-Neurons
+  ``src/models/modelling_roberta.py:200-217,1622``, ``PromptRoberta.py:149``).
+* ``prompt_transferability`` on BERT: the same with ``[CLS] context [SEP]``, and the prompt
+  positions get zero token-type embeddings too; the text is numbered from ``pad_token_id + 1``
+  (1 for bert-base-uncased: ``modelling_bert.py:2146-2160``, ``:311-331``), not from 0 as BERT
+  numbers positions.
 
 In both mask-first layouts each choice is **one** token read at position 0: the choice text
 without lm-eval's leading space (the target delimiter), tokenised alone, must be a single token;
@@ -76,26 +81,34 @@ def position_table(model) -> torch.nn.Embedding | None:
     return table if isinstance(table, torch.nn.Embedding) else None
 
 
-@contextmanager
-def zeroed_prompt_positions(model, num_virtual_tokens: int):
-    """Zero the position embeddings of the first ``num_virtual_tokens`` positions of every row.
+def token_type_table(model) -> torch.nn.Embedding | None:
+    """The token-type embedding table of a BERT-style encoder, if it has one."""
+    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
+    table = getattr(embeddings, "token_type_embeddings", None)
+    return table if isinstance(table, torch.nn.Embedding) else None
 
-    A forward hook on the position-embedding table, armed only inside this block.
+
+@contextmanager
+def zeroed_prompt_positions(model, num_virtual_tokens: int, token_types: bool = False):
+    """Zero the position (and, with ``token_types``, token-type) embeddings of the first positions of every row.
+
+    Forward hooks on the embedding tables, armed only inside this block.
     """
-    table = position_table(model)
-    if table is None:
-        raise ValueError(f"{type(model).__name__} has no position-embedding table to zero.")
+    tables = [position_table(model)] + ([token_type_table(model)] if token_types else [])
+    if any(t is None for t in tables):
+        raise ValueError(f"{type(model).__name__} has no position/token-type embedding table to zero.")
 
     def hook(module, inputs, output):  # output (B, T, d)
         output = output.clone()
         output[:, :num_virtual_tokens] = 0
         return output
 
-    handle = table.register_forward_hook(hook)
+    handles = [t.register_forward_hook(hook) for t in tables]
     try:
         yield
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
 
 
 @dataclass
@@ -106,6 +119,8 @@ class MaskFirstLayout:
     source: str
     zero_prompt_positions: bool  # Prompt-Transferability: zero position embeddings, text from padding_idx+1
     verbalizer: list[int] | None = None  # ids the prompt was trained with (Skill-Neuron "pos")
+    padding_idx: int | None = None  # text positions start at padding_idx + 1 (None: the position table's)
+    zero_token_types: bool = False  # BERT prompts: zero token-type embeddings on the prompt too
     _warned: set = field(default_factory=set)
 
     def choice_token(self, tokenizer, continuation: list[int]) -> int:
@@ -153,10 +168,10 @@ class MaskFirstLayout:
                   "attention_mask": with_prompt_mask(attn, P)}  # (G, P+T)
         positions = nullcontext()
         if self.zero_prompt_positions:
-            padding_idx = position_table(model).padding_idx
+            padding_idx = self.padding_idx if self.padding_idx is not None else position_table(model).padding_idx
             text = torch.cumsum(attn, dim=1) * attn  # (G, T): 1..n on the text, 0 on the padding
             inputs["position_ids"] = torch.cat([torch.zeros_like(attn[:, :1]).expand(-1, P), text], 1) + padding_idx
-            positions = zeroed_prompt_positions(model, P)
+            positions = zeroed_prompt_positions(model, P, token_types=self.zero_token_types)
         head = mlm_head(model)
         with positions:
             if head is not None:  # the vocabulary projection only at position 0
@@ -193,9 +208,15 @@ def place_prompt(soft_prompt: SoftPrompt, backend: str, model, tokenizer, arg: s
     if fmt == "skill_neuron":
         return torch.cat([mask, rows], dim=0), MaskFirstLayout(fmt, source, False, soft_prompt.verbalizer)
     table = position_table(model)
-    if table is None or table.padding_idx is None:
-        raise PromptError(
-            f"{arg}={source}: prompt_format=prompt_transferability numbers text positions from padding_idx+1 "
-            f"(RoBERTa); {type(model).__name__} has no such position table. Use a RoBERTa base model."
-        )
-    return torch.cat([mask, rows[1:]], dim=0), MaskFirstLayout(fmt, source, True)
+    rows = torch.cat([mask, rows[1:]], dim=0)  # (P, d): the first prompt vector replaced by <mask>
+    if table is not None and table.padding_idx is not None:  # RoBERTa
+        return rows, MaskFirstLayout(fmt, source, True)
+    if table is not None and model.config.model_type == "bert" and token_type_table(model) is not None:
+        return rows, MaskFirstLayout(fmt, source, True, padding_idx=model.config.pad_token_id or 0,
+                                     zero_token_types=True)
+    needs = soft_prompt.release.base_model if soft_prompt.release else "a RoBERTa or BERT base model"
+    raise PromptError(
+        f"{arg}={source}: prompt_format=prompt_transferability on a masked LM is defined for RoBERTa and BERT "
+        f"(positions numbered from padding_idx+1, zeroed on the prompt); {type(model).__name__} has no such "
+        f"position table. Use the base model the file was trained on: {needs}."
+    )

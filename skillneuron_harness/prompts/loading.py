@@ -12,14 +12,22 @@ Accepted ``prompt=`` values:
   :mod:`skillneuron_harness.prompts.layouts` for how each is placed in the model's input):
   ``skill_neuron`` (THU-KEG/Skill-Neuron ``best-backbone``: a torch pickle
   ``{"prompt": [1, P-1, d], "pos": [verbalizer ids]}``) and ``prompt_transferability``
-  (thunlp/Prompt-Transferability and LeonAckermann/Robust-Neurons ``task_prompt``: a raw
-  [100, d] tensor in a torch pickle).
+  (thunlp/Prompt-Transferability and LeonAckermann/Robust-Neurons: ``task_prompt``, a raw
+  [100, d] tensor in a torch pickle; the training checkpoints ``<epoch>_task_prompt.pkl`` and
+  ``<epoch>.pkl``, dicts ``{"model": [100, d], "optimizer": AdamW state, "trained_epoch",
+  "global_step"}``; ``latest.pt``, a float16 [1, 100, d] tensor of the T5-XXL prompts).
 
 ``format="auto"`` (the default) detects the format: a folder or Hub id is ``peft``; a pickled dict
-with ``prompt`` and ``pos`` is ``skill_neuron``; a pickled tensor in a file named as those projects
-name theirs (``task_prompt``, ``<epoch>_task_prompt.pkl``) is ``prompt_transferability``; any
-other tensor file is ``tensor``. A raw [100, d] tensor under another name cannot be told apart from
-a plain prompt: pass the format.
+with ``prompt`` and ``pos`` is ``skill_neuron``; a Prompt-Transferability training checkpoint (a
+dict with a ``model`` tensor and ``trained_epoch`` / ``global_step`` / ``optimizer``) is
+``prompt_transferability`` whatever its name; a pickled tensor named as those projects name theirs
+(``task_prompt``, ``latest.pt``) or inside a release folder ``<Task>Prompt<Model>`` is
+``prompt_transferability``; any other tensor file is ``tensor``. A raw [100, d] tensor under
+another name cannot be told apart from a plain prompt: pass the format.
+
+The release folder also names the base model the file was trained on
+(:mod:`skillneuron_harness.prompts.release`); it is kept in :attr:`SoftPrompt.release` and
+recorded with the results.
 
 Every failure raises :class:`PromptError` with one line naming the argument, the file and the fix.
 """
@@ -35,6 +43,7 @@ import numpy as np
 import torch
 
 from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness.prompts.release import ReleaseInfo, release_info
 
 TENSOR_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".npy")
 FORMATS = ("peft", "tensor", "skill_neuron", "prompt_transferability")
@@ -57,6 +66,8 @@ class SoftPrompt:
     task_type: str | None = None  # PEFT task_type, when known
     base_model: str | None = None  # PEFT base_model_name_or_path, when known
     verbalizer: list[int] | None = None  # token ids the prompt was trained to predict (skill_neuron "pos")
+    release: ReleaseInfo | None = None  # the <Task>Prompt<Model> folder it came from, if any
+    checkpoint: dict | None = None  # trained_epoch / global_step of a training checkpoint
 
     @property
     def num_virtual_tokens(self) -> int:
@@ -84,6 +95,10 @@ class SoftPrompt:
         }
         if self.verbalizer is not None:
             info["prompt_verbalizer"] = list(self.verbalizer)
+        if self.release is not None:
+            info.update(self.release.info())
+        if self.checkpoint:
+            info["prompt_checkpoint"] = dict(self.checkpoint)
         return info
 
 
@@ -119,23 +134,41 @@ def _expect(format: str, found: str, source: str, arg: str, what: str) -> None:
 
 
 def is_transferability_name(path: Path) -> bool:
-    """File names of Prompt-Transferability / Robust-Neurons prompts: ``task_prompt``, ``18_task_prompt.pkl``."""
-    return path.name == "task_prompt" or (path.suffix == ".pkl" and path.stem.endswith("task_prompt"))
+    """File names of Prompt-Transferability / Robust-Neurons prompts.
+
+    ``task_prompt``, ``18_task_prompt.pkl``, ``69.pkl``, ``latest.pt``.
+    """
+    return (path.name in ("task_prompt", "latest.pt")
+            or (path.suffix == ".pkl" and (path.stem.endswith("task_prompt") or path.stem.isdigit())))
+
+
+def is_training_checkpoint(loaded) -> bool:
+    """A Prompt-Transferability checkpoint: ``{"model": [P, d], "optimizer": ..., "trained_epoch", "global_step"}``."""
+    return (isinstance(loaded, dict) and isinstance(loaded.get("model"), torch.Tensor)
+            and any(k in loaded for k in ("trained_epoch", "global_step", "optimizer")))
 
 
 def _load_file(path: Path, source: str, arg: str, format: str) -> SoftPrompt:
     loaded = _load_tensor_file(path, arg, format)
+    release = release_info(path)
+    checkpoint = None
+    if is_training_checkpoint(loaded):
+        checkpoint = {k: loaded[k] for k in ("trained_epoch", "global_step") if isinstance(loaded.get(k), int)}
     if format == "auto":
         if isinstance(loaded, dict) and "prompt" in loaded and "pos" in loaded:
             format = "skill_neuron"
-        elif isinstance(loaded, torch.Tensor) and is_transferability_name(path):
+        elif checkpoint is not None or (isinstance(loaded, torch.Tensor)
+                                        and (is_transferability_name(path) or release is not None)):
             format = "prompt_transferability"
         else:
             format = "tensor"
     if format == "skill_neuron":
         return _skill_neuron(loaded, path, source, arg)
-    tensor = _single_tensor(loaded, path, arg) if isinstance(loaded, dict) else loaded
-    return SoftPrompt(_as_matrix(tensor, source, arg), source, format)
+    if checkpoint is not None:
+        tensor = loaded["model"]  # (P, d); the optimizer state is not needed
+    else:
+        tensor = _single_tensor(loaded, path, arg) if isinstance(loaded, dict) else loaded
+    return SoftPrompt(_as_matrix(tensor, source, arg), source, format, release=release, checkpoint=checkpoint)
 
 
 def _skill_neuron(loaded, path: Path, source: str, arg: str) -> SoftPrompt:

@@ -7,8 +7,13 @@ ROOT = Path(__file__).resolve().parents[2]
 ADVGLUE_TASKS = ["adv_sst2", "adv_qqp", "adv_mnli", "adv_mnli_mismatched", "adv_qnli", "adv_rte"]
 TRANSFER_TASKS = ["sn_imdb", "sn_rotten_tomatoes", "sn_yelp_polarity", "sn_snli", "sn_mnli_binary",
                   "sn_adv_mnli_binary"]
-OUR_TASKS = ADVGLUE_TASKS + TRANSFER_TASKS
+# Task variants rendered as the released prompts were trained (task_configs/released/)
+RELEASED_TASKS = [f"sn_pt_{t}_{m}" for t in ("sst2", "imdb", "mnli_binary", "qnli", "qqp", "mrpc")
+                  for m in ("roberta", "t5")]
+RELEASED_ADV = {f"sn_pt_adv_{t}_{m}": f"sn_pt_{t}_{m}" for t in ("sst2", "mnli_binary", "qnli", "qqp")
+                for m in ("roberta", "t5")}
+OUR_TASKS = ADVGLUE_TASKS + TRANSFER_TASKS + RELEASED_TASKS + list(RELEASED_ADV)
 OUR_GROUPS = ["advglue", "advglue_mnli", "transfer_sentiment", "transfer_nli", "transfer_paraphrase"]
 # adversarial task -> clean twin, as the tasks' metadata must say
 CLEAN_TWINS = {"adv_sst2": "sst2", "adv_qqp": "qqp", "adv_mnli": "mnli", "adv_mnli_mismatched": "mnli_mismatch",
-               "adv_qnli": "qnli", "adv_rte": "rte", "sn_adv_mnli_binary": "sn_mnli_binary"}
+               "adv_qnli": "qnli", "adv_rte": "rte", "sn_adv_mnli_binary": "sn_mnli_binary", **RELEASED_ADV}

@@ -1,0 +1,219 @@
+"""``skillneuron replicate``: Ackermann & Ohmer's protocol from a checkout of their released prompts.
+
+    skillneuron replicate --release continuous_prompts --models roberta-base t5-base \\
+        --seeds 33 34 35 36 --out rep [--limit N] [--dry-run] [--model-path roberta-base=/local/dir]
+
+For every model kind and released prompt ``seed_<S>/<Task>Prompt<Model>/`` found, it runs through
+lm-eval (``prompt_tuned``), on the task variants rendered as the prompts were trained
+(``task_configs/released/``): (1) the prompt on its own clean task and AdvGLUE twin with
+``skill_neurons=`` on (accuracy, skill neurons per prompt, clean-vs-adversarial consistency);
+(2) the prompt on the other tasks of its type (the within-type transfer matrix); (3) per task,
+``skillneuron average`` of the neuron scores over seeds; (4) per task, suppression curves of the
+clean skill neurons against random ones on the clean and adversarial data; then (5)
+``skillneuron report`` over all of it (accuracy, transfer, skill neurons, consistency, robustness
+vs consistency, suppression). Each unit writes a ``done.json`` (atomically) when it finishes, so a
+rerun skips finished (model, prompt, task) units and resumes where it stopped; one progress line
+per unit. ``--dry-run`` prints the plan and its size and runs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skillneuron_harness.prompts.release import TASK_TYPES, VARIANTS
+from skillneuron_harness.report.runs import PromptSpec, add_run_arguments
+
+# --models names -> (release model part, default Hub id)
+MODELS = {
+    "roberta-base": ("Roberta", "FacebookAI/roberta-base"),
+    "roberta-large": ("RobertaLarge", "FacebookAI/roberta-large"),
+    "t5-base": ("T5", "google-t5/t5-base"),
+    "t5-small": ("T5Small", "google-t5/t5-small"),
+    "t5-xxl": ("T5XXL", "google/t5-xxl-lm-adapt"),
+    "bert-base-uncased": ("Bert", "google-bert/bert-base-uncased"),
+}
+KIND = {"Roberta": "roberta", "RobertaLarge": "roberta", "T5": "t5", "T5Small": "t5", "T5XXL": "t5"}
+TASKS = ("SST2", "IMDB", "MNLI", "QNLI", "QQP", "MRPC")
+FILE_NAMES = ("task_prompt", "latest.pt")  # then the newest <epoch>_task_prompt.pkl
+PERCENTS = (0, 1, 3, 5, 7, 9, 11, 13, 15)
+
+
+@dataclass
+class Unit:
+    """One piece of work; done when ``marker`` exists."""
+
+    kind: str  # eval | transfer | average | suppression
+    model: str
+    label: str  # prompt label or task
+    tasks: list[str]
+    marker: Path
+    prompt: PromptSpec | None = None
+    extra: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.kind:<11} {self.model:<14} {self.label:<28} {', '.join(self.tasks)}"
+
+
+def find_prompt(folder: Path) -> Path | None:
+    """The prompt file of a release folder: task_prompt, latest.pt, else the last epoch's checkpoint."""
+    for name in FILE_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    checkpoints = sorted(folder.glob("*_task_prompt.pkl"), key=lambda p: int(p.name.split("_")[0])
+                         if p.name.split("_")[0].isdigit() else -1)
+    return checkpoints[-1] if checkpoints else None
+
+
+def plan(release: Path, models: list[str], seeds: list[str], tasks: list[str], out: Path,
+         percents=PERCENTS) -> tuple[list[Unit], list[str]]:
+    """The units of the protocol, and notes on what the release lacks."""
+    units, notes = [], []
+    for model in models:
+        part = MODELS[model][0]
+        kind = KIND.get(part)
+        if kind is None:
+            notes.append(f"{model}: no task variants for this model kind; skipped")
+            continue
+        found: dict[str, list[PromptSpec]] = {}
+        for task in tasks:
+            clean, adv, _ = VARIANTS[task, kind]
+            for seed in seeds:
+                folder = release / f"seed_{seed}" / f"{task}Prompt{part}"
+                file = find_prompt(folder)
+                if file is None:
+                    notes.append(f"{model}: no prompt in {folder}")
+                    continue
+                spec = PromptSpec(str(file), f"seed_{seed}_{task}Prompt{part}", task=clean, seed=seed)
+                found.setdefault(task, []).append(spec)
+                base = out / "runs" / model / spec.label
+                own = [clean] + ([adv] if adv else [])
+                units.append(Unit("eval", model, spec.label, own, base / "own" / "done.json", spec,
+                                  {"neurons": out / "neurons" / model / spec.label}))
+                for target in tasks:
+                    if target != task and TASK_TYPES[target] == TASK_TYPES[task]:
+                        name = VARIANTS[target, kind][0]
+                        units.append(Unit("transfer", model, spec.label, [name], base / name / "done.json", spec))
+        for task, specs in found.items():
+            clean, adv, _ = VARIANTS[task, kind]
+            dirs = [out / "neurons" / model / s.label for s in specs]
+            units.append(Unit("average", model, task, [clean], out / "average" / model / clean / "done.json",
+                              extra={"dirs": dirs}))
+            if percents:
+                units.append(Unit("suppression", model, task, [clean] + ([adv] if adv else []),
+                                  out / "curves" / model / task / "done.json", extra={"prompts": specs, "dirs": dirs}))
+    return units, notes
+
+
+def mark_done(marker: Path, record: dict) -> None:
+    """Write ``marker`` atomically (a half-written marker would skip an unfinished unit)."""
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, marker)
+
+
+def run_unit(unit: Unit, path: str, args, manager) -> dict:
+    """Run one unit; returns what goes into its marker."""
+    from skillneuron_harness.report.runs import evaluate, load_model, write_manifest
+
+    sn = {"sn_baseline_limit": args.sn_baseline_limit} if args.sn_baseline_limit else {}
+    if unit.kind in ("eval", "transfer"):
+        model_args, extra = {}, ""
+        if unit.kind == "eval":
+            model_args = {"skill_neurons": str(unit.extra["neurons"]), **sn}
+            extra = "".join(f",{k}={v}" for k, v in model_args.items())
+        lm = load_model(path, unit.prompt, device=args.device, batch_size=args.batch_size, **model_args)
+        write_manifest(unit.marker.parent, [unit.prompt])
+        results = evaluate(lm, unit.tasks, model=path, prompt=unit.prompt, out_dir=unit.marker.parent,
+                           limit=args.limit, task_manager=manager, extra_model_args=extra)
+        return {task: results["results"][task].get("acc,none") for task in unit.tasks}
+    if unit.kind == "average":
+        from skillneuron_harness.neurons.average import main as average
+
+        dirs = [d for d in unit.extra["dirs"] if (d / f"{unit.tasks[0]}.safetensors").is_file()]
+        average([*map(str, dirs), "--task", unit.tasks[0], "--output", str(unit.marker.parent)])
+        return {"prompts": len(dirs)}
+    from skillneuron_harness.report.suppression_curve import run_curve
+
+    records = run_curve(path, unit.extra["prompts"], unit.tasks, unit.extra["dirs"], unit.marker.parent,
+                        percents=args.percents, limit=args.limit, batch_size=args.batch_size, device=args.device,
+                        manager=manager)
+    return {"evaluations": len(records)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="skillneuron replicate", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--release", required=True, type=Path, help="the release's continuous_prompts/ folder")
+    p.add_argument("--models", nargs="+", default=["roberta-base", "t5-base"], choices=sorted(MODELS))
+    p.add_argument("--seeds", nargs="+", default=["33", "34", "35", "36"], help="seed_<S> folders (su: Su et al.)")
+    p.add_argument("--tasks", nargs="+", default=["SST2", "IMDB", "MNLI", "QNLI", "QQP"], choices=TASKS)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--model-path", action="append", default=[], metavar="NAME=PATH",
+                   help="load a --models name from a local folder or another Hub id")
+    p.add_argument("--percents", nargs="*", type=float, default=list(PERCENTS),
+                   help="suppression: n%% of each layer's neurons (none: no suppression curves)")
+    p.add_argument("--sn-baseline-limit", type=int, default=None, help="training documents for the baselines")
+    p.add_argument("--top", type=float, default=0.02, help="report: skill neurons per layer (fraction)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and its size, run nothing")
+    add_run_arguments(p)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``skillneuron replicate``."""
+    args = build_parser().parse_args(argv)
+    paths = {name: hub for name, (_, hub) in MODELS.items()}
+    for item in args.model_path:
+        name, sep, path = item.partition("=")
+        if not sep or name not in MODELS:
+            raise SystemExit(f"skillneuron replicate: --model-path {item}: expected NAME=PATH with NAME one of "
+                             f"{', '.join(sorted(MODELS))}.")
+        paths[name] = path
+    if not args.release.is_dir():
+        raise SystemExit(f"skillneuron replicate: --release {args.release}: no such folder (the release's "
+                         "continuous_prompts/).")
+    units, notes = plan(args.release, args.models, [str(s).removeprefix("seed_") for s in args.seeds], args.tasks,
+                        args.out, tuple(args.percents))
+    todo = [u for u in units if not u.marker.is_file()]
+    counts = {k: sum(u.kind == k for u in units) for k in ("eval", "transfer", "average", "suppression")}
+    evaluations = sum(len(u.tasks) for u in units if u.kind in ("eval", "transfer")) + sum(
+        len(u.extra["prompts"]) * len(u.tasks) * max(1, 2 * len(args.percents) - 1) for u in units
+        if u.kind == "suppression")
+    print(f"skillneuron replicate: {len(units)} units ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
+          f"{len(units) - len(todo)} already done; {evaluations} task evaluations"
+          + (f" of at most {args.limit:g} documents each" if args.limit else ""))
+    for note in notes:
+        print(f"  note: {note}")
+    if args.dry_run:
+        for unit in units:
+            print(f"  {'done' if unit.marker.is_file() else 'todo'}  {unit.describe()}")
+        return 0
+    args.limit = int(args.limit) if args.limit is not None and args.limit >= 1 else args.limit
+    args.batch_size = int(args.batch_size) if str(args.batch_size).isdigit() else args.batch_size
+    from skillneuron_harness.report.runs import task_manager
+
+    manager = task_manager(args.include_path)
+    for i, unit in enumerate(units, 1):
+        head = f"[{i}/{len(units)}] {unit.describe()}"
+        if unit.marker.is_file():
+            print(f"{head}: done earlier", flush=True)
+            continue
+        start = time.perf_counter()
+        record = run_unit(unit, paths[unit.model], args, manager)
+        mark_done(unit.marker, {"unit": unit.describe(), "seconds": time.perf_counter() - start, **record})
+        shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
+        print(f"{head}: {shown} ({time.perf_counter() - start:.1f} s)", flush=True)
+    from skillneuron_harness.report.render import build_report
+
+    roots = [d for d in (args.out / "runs", args.out / "neurons", args.out / "average", args.out / "curves")
+             if d.is_dir()]
+    report = build_report(roots, args.out / "report", top=args.top)
+    print(f"skillneuron replicate: report in {report}")
+    return 0
