@@ -42,7 +42,7 @@ def test_replicate_end_to_end(models, tmp_path, capsys):
     assert main([*args, "--dry-run"]) == 0
     plan = capsys.readouterr().out
     # per model: 3 tasks x 2 seeds own runs, 2 sentiment prompts x 1 transfer each x 2 seeds, 3 averages, 3 curves
-    assert "34 units (12 eval, 8 transfer, 6 average, 6 suppression), 0 already done" in plan
+    assert "32 units (12 eval, 8 transfer, 6 average, 6 suppression), 0 already done" in plan
     assert not (tmp_path / "rep" / "runs").exists()
 
     assert main(args) == 0
@@ -61,4 +61,4 @@ def test_replicate_end_to_end(models, tmp_path, capsys):
     # resumable: a second run reruns nothing
     assert main(args) == 0
     again = capsys.readouterr().out
-    assert again.count("done earlier") == 34
+    assert again.count("done earlier") == 32
