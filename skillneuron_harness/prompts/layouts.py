@@ -197,7 +197,7 @@ def place_prompt(soft_prompt: SoftPrompt, backend: str, model, tokenizer, arg: s
     if fmt in ("peft", "tensor") or (fmt == "prompt_transferability" and backend == "seq2seq"):
         return rows, None
     if backend != "masked":
-        models = "RoBERTa-style masked LMs" if fmt == "skill_neuron" else "RoBERTa and T5"
+        models = "RoBERTa-style masked LMs" if fmt == "skill_neuron" else "RoBERTa, BERT and T5"
         raise PromptError(
             f"{arg}={source}: prompt_format={fmt} is defined for {models}, not for the {backend} backend of "
             f"{type(model).__name__}; evaluate it with the base model it was trained on."

@@ -191,8 +191,8 @@ def test_multi_token_choice_is_refused(roberta, files):
 def test_clear_errors(tiny_models, files, tmp_path):
     with pytest.raises(PromptError, match="RoBERTa-style masked LMs, not for the seq2seq backend"):
         PromptTunedLM(pretrained=str(tiny_models["t5"]), prompt=str(files["skill_neuron"]), device="cpu")
-    with pytest.raises(PromptError, match="no such position table"):  # BERT numbers positions from 0
-        PromptTunedLM(pretrained=str(tiny_models["bert"]), prompt=str(files["pt_roberta"]), device="cpu")
+    with pytest.raises(PromptError, match="RoBERTa, BERT and T5, not for the causal backend"):
+        PromptTunedLM(pretrained=str(tiny_models["gpt2"]), prompt=str(files["pt_roberta"]), device="cpu")
     with pytest.raises(PromptError, match=r"expects a pickled dict \{'prompt'"):
         load_soft_prompt(str(files["pt_roberta"]), format="skill_neuron")
     with pytest.raises(ValueError, match="prompt_format=bogus: unknown format"):
