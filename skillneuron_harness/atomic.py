@@ -137,6 +137,16 @@ def carry_over(old: str | Path, new: str | Path, skip: Iterable[str] = ()) -> No
             shutil.copy2(entry, new / entry.name, follow_symlinks=False)
 
 
+def recover_dir(target: str | Path) -> bool:
+    """Put back the old copy of ``target`` when a kill fell between :func:`replace_dir`'s two renames."""
+    target = Path(target)
+    old = staging_dir(target, "old")
+    if target.exists() or not old.is_dir():
+        return False
+    os.replace(old, target)
+    return True
+
+
 def replace_dir(new: str | Path, target: str | Path) -> Path:
     """Put the finished folder ``new`` in place of ``target`` (which may or may not exist).
 

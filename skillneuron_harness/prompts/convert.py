@@ -25,7 +25,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from skillneuron_harness.atomic import carry_over, replace_dir, staging_dir, write_json
+from skillneuron_harness.atomic import carry_over, recover_dir, replace_dir, staging_dir, write_json
 from skillneuron_harness.errors import SkillNeuronError
 from skillneuron_harness.prompts.loading import FORMATS, PromptError, SoftPrompt, load_soft_prompt
 
@@ -52,6 +52,7 @@ def convert(source: str, base: str, output: str, format: str = "auto", overwrite
     from skillneuron_harness.prompts.layouts import NOT_PEFT
 
     out = Path(output)
+    recover_dir(out)  # a kill between the two renames of an earlier --overwrite
     if out.exists() and not out.is_dir():
         raise ConversionError(f"--output {out} is a file; pass a folder for the adapter.")
     if out.is_dir() and any(out.iterdir()) and not overwrite:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from skillneuron_harness.atomic import write_json
+from skillneuron_harness.atomic import recover_dir, write_json
 from skillneuron_harness.models.scoring import score_groups
 from skillneuron_harness.training import checkpoint as ckpt
 from skillneuron_harness.training.config import TrainConfig, default_lr
@@ -161,6 +161,7 @@ def train(config: TrainConfig) -> TrainResult:
     """Run (or resume) the training that ``config`` describes; see the module docstring."""
     started = time.perf_counter()
     target = Path(config.output)
+    recover_dir(target)  # a kill between the two renames of a finished --overwrite
     if target.exists() and not target.is_dir():
         raise TaskError(f"--output {target} is a file; pass a folder for the adapter.")
     staging = None
