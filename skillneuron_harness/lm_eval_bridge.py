@@ -24,7 +24,9 @@ our commands that build a ``TaskManager`` themselves.
   ``results["config"]`` to a top-level ``results["skill_neurons"]`` section, and to apply the run
   options set with :func:`evaluate_overrides` (``skillneuron eval --bootstrap_iters``); it and
   ``evaluate`` note the evaluation in progress (its task dict and ``TaskManager``, see
-  :func:`running_evaluation`), so that the statistics read the very tasks being evaluated.
+  :func:`running_evaluation`), so that the statistics read the very tasks being evaluated; and
+  ``evaluate`` first calls a model's ``preflight(task_dict, cached)`` (``prompt_tuned`` refuses
+  there, before any work, a run whose tasks or ``--use_cache`` its options cannot serve).
 
 Once the three modules are patched the finder removes itself. ``LM_EVAL_PLUGINS``-style entry points
 are the forward path: with an lm-eval that reads them every step above steps aside.
@@ -142,6 +144,7 @@ def _wrap_simple_evaluate(evaluator_module) -> None:
     @functools.wraps(original_evaluate)
     def evaluate(lm, task_dict, *args, **kwargs):
         outer = _RUNNING[-1] if _RUNNING else {}
+        _preflight(lm, task_dict)
         _RUNNING.append({"task_dict": task_dict, "task_manager": outer.get("task_manager")})
         try:
             return original_evaluate(lm, task_dict, *args, **kwargs)
@@ -151,6 +154,20 @@ def _wrap_simple_evaluate(evaluator_module) -> None:
     simple_evaluate._skillneuron_bridge = True  # type: ignore[attr-defined]
     evaluator_module.simple_evaluate = simple_evaluate
     evaluator_module.evaluate = evaluate
+
+
+def _preflight(lm, task_dict) -> None:
+    """Let the model check the whole run (its tasks, ``--use_cache``) before ``evaluate`` does any work.
+
+    A model with a ``preflight(task_dict, cached)`` method (``prompt_tuned``) gets it called; others
+    are untouched. ``CachingLM`` (``--use_cache``) keeps the model as ``.lm`` (lm_eval_compat item 15).
+    """
+    from skillneuron_harness.lm_eval_compat import unwrap_cache
+
+    model, cached = unwrap_cache(lm)
+    preflight = getattr(model, "preflight", None)
+    if callable(preflight):
+        preflight(task_dict, cached=cached)
 
 
 class evaluate_overrides:  # noqa: N801  (used as a context manager, like contextlib's)

@@ -42,6 +42,8 @@ against one list. Checklist (0.4.13 / next0.5):
     module global (the bridge wraps both to note the evaluation in progress), with ``task_dict``
     ``{"tasks": {name: Task}, "groups": ...}`` or the older nested ``{name or group: Task or dict}``
     (:func:`evaluated_tasks`).
+15. ``CachingLM`` keeps the wrapped model as ``.lm`` (:func:`unwrap_cache`): with a warm cache it
+    never calls the model at all, so a run is checked before ``evaluate`` starts.
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.lm_eval_tasks.gold_label`.
@@ -150,6 +152,15 @@ def evaluated_tasks(task_dict) -> dict:
         elif hasattr(value, "OUTPUT_TYPE") and getattr(getattr(value, "config", None), "task", None):
             found[value.config.task] = value
     return found
+
+
+def unwrap_cache(lm) -> tuple[object, bool]:
+    """(the model, whether ``--use_cache``'s ``CachingLM`` wraps it) (item 15)."""
+    from lm_eval.api.model import CachingLM
+
+    if isinstance(lm, CachingLM):
+        return lm.lm, True
+    return lm, request_cache_active(lm)
 
 
 def load_tasks(manager, names: list[str]) -> dict:

@@ -67,6 +67,26 @@ COMPATIBLE_TASK_TYPES = {
 }
 
 
+def _num_classes(task) -> int | None:
+    """Choices of a multiple-choice task's first document (None for other tasks)."""
+    if task.OUTPUT_TYPE != "multiple_choice":
+        return None
+    return len(task.doc_to_choice(task.eval_docs[0]))
+
+
+def check_neuron_files_model(options, pretrained: str | None) -> None:
+    """The skill-neuron files given (sn_baseline=, sn_reference=, suppress=) were written for ``pretrained``."""
+    from skillneuron_harness.neurons.validate import check_fits
+
+    if pretrained is None:
+        return
+    infos = [getattr(options.skill_neurons, "baseline_info", None),
+             getattr(options.skill_neurons, "reference_info", None), getattr(options.suppression, "file_info", None)]
+    for info in infos:
+        if info is not None:
+            check_fits(info, model=str(pretrained))
+
+
 def demo_model_args() -> tuple[str, str]:
     """(pretrained, prompt) of the demo model; imported lazily, as the demo needs its extra."""
     from skillneuron_harness.demo import default_model_args
@@ -111,6 +131,7 @@ class PromptTunedLM(HFLM):
             self.soft_prompt = load_soft_prompt(prompt)
             log.warning("prompt_tuned: no pretrained= given: evaluating the demo model, all-MiniLM-L6-v2 with the "
                         "shipped masked-LM head (%s), with the shipped SST-2 soft prompt (%s).", pretrained, prompt)
+        check_neuron_files_model(options, pretrained)  # a file of another model is refused before loading this one
         if options.hf_kwargs.get("tp_plan") is not None:
             raise ModelArgsError("tp_plan= (tensor parallelism) is not supported by prompt_tuned; use "
                                  "`accelerate launch -m lm_eval ...` data parallelism instead.")
@@ -134,7 +155,8 @@ class PromptTunedLM(HFLM):
                                                              self.tokenizer)  # (P, d), scorer or None
         self._enable_cpu_data_parallel()
         if options.suppression is not None:
-            self.suppression = Suppression.from_config(self.model, options.suppression, self.hook_points)
+            self.suppression = Suppression.from_config(self.model, options.suppression, self.hook_points,
+                                                       model_name=str(self.pretrained), backend=self.backend)
         if options.skill_neurons is not None:
             self.recorder = self._skill_neuron_recorder(options.skill_neurons)
         log.info("prompt_tuned: backend %s, %s", self.backend,
@@ -488,8 +510,35 @@ class PromptTunedLM(HFLM):
         return torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
                               enabled=self.mixed_precision_dtype is not None)
 
+    # ------------------------------------------------------------ checks of a run
+    def preflight(self, task_dict, cached: bool = False) -> None:
+        """Refuse, before ``evaluate`` does any work, a run these options cannot serve (lm_eval_bridge calls it).
+
+        ``--use_cache`` with ``skill_neurons=`` or ``suppress=`` (cached answers skip, or predate, our
+        forward passes: a warm cache would report an empty ``skill_neurons`` section or unsuppressed
+        scores), tasks the recorder cannot use, and generation tasks on a masked LM.
+        """
+        tasks = compat.evaluated_tasks(task_dict)
+        for option, observer in (("skill_neurons", self.recorder), ("suppress", self.suppression)):
+            if observer is not None and cached:
+                raise ModelArgsError(f"{option}= cannot be combined with --use_cache: cached answers skip the forward "
+                                     f"passes {option}= works on (a warm cache would report numbers that do not "
+                                     "come from them). Drop --use_cache for this run.")
+        generating = sorted(n for n, t in tasks.items() if t.OUTPUT_TYPE == "generate_until")
+        if generating and self.backend == "masked":
+            raise ModelArgsError(f"Task(s) {', '.join(generating)} ask for text generation (generate_until), which a "
+                                 f"masked LM (pretrained={self.pretrained}) cannot do; evaluate multiple-choice "
+                                 "tasks with it.")
+        if self.recorder is not None:
+            self.recorder.check_tasks({name: (task.OUTPUT_TYPE, _num_classes(task)) for name, task in tasks.items()})
+
     # --------------------------------------------------------------- generation
     def generate_until(self, requests, disable_tqdm: bool = False):
+        if self.recorder is not None:  # reached without the bridge's preflight
+            tasks = sorted({req.task_name for req in requests if getattr(req, "task_name", None)})
+            raise ModelArgsError(f"skill_neurons=: task(s) {', '.join(tasks) or '(unnamed)'} ask for text "
+                                 "generation; skill neurons need multiple-choice tasks. Evaluate them in a run "
+                                 "without skill_neurons=.")
         if self.backend == "masked":
             tasks = sorted({req.task_name for req in requests if getattr(req, "task_name", None)})
             raise NotImplementedError(

@@ -26,6 +26,7 @@ for the rest.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -35,6 +36,7 @@ import torch
 from skillneuron_harness.neurons.capture import HookPoint
 from skillneuron_harness.neurons.io import read_task_stats, write_task_stats
 from skillneuron_harness.neurons.statistics import BaselineAccumulator, FireCounter, is_distributed
+from skillneuron_harness.neurons.validate import check_fits, check_neuron_file
 from skillneuron_harness.observers import EvaluationRun, ScoredDocuments, ScoringObserver, TaskInfo
 from skillneuron_harness.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 
@@ -107,10 +109,38 @@ class SkillNeuronConfig(OptionGroup):
         self.baseline, self.reference = as_str("sn_baseline", self.baseline), as_str("sn_reference", self.reference)
         self.subtasks, self.include_path = as_str("sn_subtasks", self.subtasks), as_str("sn_include_path",
                                                                                         self.include_path)
-        for arg, value in (("sn_baseline", self.baseline), ("sn_reference", self.reference)):
-            if value is not None and not (Path(value).is_file() and value.endswith(".safetensors")):
-                raise ModelArgsError(f"{arg}={value}: no such file; pass a <task>.safetensors written by an "
-                                     "earlier skill_neurons= run.")
+        # Input files: readable, complete and holding what is needed, before any model is loaded.
+        self.baseline_info = (check_neuron_file(self.baseline, "sn_baseline", require=("baseline",))
+                              if self.baseline is not None else None)
+        self.reference_info = (check_neuron_file(self.reference, "sn_reference", require=("score",))
+                               if self.reference is not None else None)
+        if self.subtasks is not None:  # the syntax now; the classes against each task's when the tasks are known
+            from skillneuron_harness.neurons.statistics import parse_subtasks
+
+            try:
+                parse_subtasks(self.subtasks, 1 + max((int(c) for c in re.findall(r"\d+", self.subtasks)), default=0))
+            except ValueError as err:
+                raise ModelArgsError(f"sn_subtasks={self.subtasks}: {err}.") from None
+        check_output_dir(self.output_dir, "skill_neurons")
+
+
+def check_output_dir(path: str, arg: str) -> None:
+    """Refuse, naming ``arg``, a folder that cannot be made or written (nothing is created here)."""
+    import tempfile
+
+    folder = Path(path).expanduser().absolute()
+    if folder.exists() and not folder.is_dir():
+        raise ModelArgsError(f"{arg}={path}: this is a file; pass a folder for the <task>.safetensors / .json files.")
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise ModelArgsError(f"{arg}={path}: {existing} is a file, so the folder cannot be made; pass another "
+                             "folder.")
+    try:  # a real write: permissions, read-only file systems and full quotas all show here
+        with tempfile.TemporaryFile(dir=existing, prefix=".skill_neurons-write-test-"):
+            pass
+    except OSError as err:
+        raise ModelArgsError(f"{arg}={path}: cannot write in {existing} ({err.strerror or err}); pass a writable "
+                             "folder.") from None
 
 
 @dataclass
@@ -155,6 +185,45 @@ class SkillNeuronRecorder(ScoringObserver):
             config.positions, num_virtual_tokens=num_virtual_tokens, backend=backend)
         self.tasks: dict[str, _TaskState] = {}
         self.summaries: dict[str, dict] = {}
+        self._fallback_dir: str | None = None  # where files go when output_dir cannot be written (see _write)
+        self._write_errors: dict[str, str] = {}
+        self._check_input_files()
+
+    def _check_input_files(self) -> None:
+        """sn_baseline= / sn_reference= written for this model and these positions (before any work)."""
+        facts = {"model": self.provenance.get("model"), "backend": self.provenance.get("backend"),
+                 "layers": len(self.hook_points), "width": self.hook_points[0].width, "positions": self.positions}
+        if self.config.baseline_info is not None:
+            check_fits(self.config.baseline_info, num_positions=self._shape()[1], **facts)
+        if self.config.reference_info is not None:
+            check_fits(self.config.reference_info, **facts)
+
+    def check_tasks(self, tasks: dict[str, tuple[str, int | None]]) -> None:
+        """Refuse, before any work, tasks the statistics cannot serve: ``{name: (output type, classes)}``.
+
+        Tasks that are not multiple-choice, names that cannot be file names, and ``sn_subtasks``
+        that do not fit a task's classes are refused, each naming the argument and the task.
+        """
+        from skillneuron_harness.neurons.io import task_paths
+        from skillneuron_harness.neurons.statistics import parse_subtasks
+
+        out = f"skill_neurons={self.config.output_dir}"
+        other = sorted(f"{name} ({kind})" for name, (kind, _) in tasks.items() if kind != "multiple_choice")
+        if other:
+            raise ModelArgsError(f"{out}: task(s) {', '.join(other)} are not multiple-choice; skill neurons need "
+                                 "multiple-choice tasks (labels are choices). Evaluate them in a run without "
+                                 "skill_neurons=.")
+        for name, (_, num_classes) in sorted(tasks.items()):
+            try:
+                task_paths(self.config.output_dir, name)
+            except ValueError as err:
+                raise ModelArgsError(f"{out}: {err}; rename the task.") from None
+            if self.config.subtasks and num_classes is not None:
+                try:
+                    parse_subtasks(self.config.subtasks, num_classes)
+                except ValueError as err:
+                    raise ModelArgsError(f"sn_subtasks={self.config.subtasks}: {err} (task {name} has "
+                                         f"{num_classes} classes).") from None
 
     def model_info(self) -> dict:
         return {"skill_neurons": self.summaries}
@@ -167,15 +236,17 @@ class SkillNeuronRecorder(ScoringObserver):
             gathered = [None] * torch.distributed.get_world_size()
             torch.distributed.all_gather_object(gathered, names)
             names = sorted({n for ns in gathered for n in ns})
-        for name in names:
-            if name not in self.tasks:
-                self.tasks[name] = self._new_task_state(run, name)
+        new = [name for name in names if name not in self.tasks]
+        infos = {name: run.task(name) for name in new}
+        self.check_tasks({name: ("multiple_choice", info.num_classes) for name, info in infos.items()})
+        for name in new:
+            self.tasks[name] = self._new_task_state(run, name)
 
     def _new_task_state(self, run: EvaluationRun, name: str) -> _TaskState:
         info = run.task(name)
         if self.config.baseline:
             path = Path(self.config.baseline)
-            baseline = read_task_stats(path.parent, path.stem).tensors["baseline"]
+            baseline = read_task_stats(path.parent, path.stem, arg="sn_baseline").tensors["baseline"]
             source, docs = f"file:{self.config.baseline}", -1
         else:
             baseline, source, docs = self._baseline_pass(run, info)
@@ -262,18 +333,56 @@ class SkillNeuronRecorder(ScoringObserver):
                 from skillneuron_harness.neurons.statistics import parse_subtasks
 
                 subtasks = parse_subtasks(self.config.subtasks, state.counter.num_classes)
-            st, js = write_task_stats(self.config.output_dir, name, **state.counter.state(),
-                                      provenance=provenance, subtasks=subtasks, top_fraction=self.config.top)
-            summary = json.loads(js.read_text()).get("summary") or {}
             accuracy = int(correct.item()) / num_docs if num_docs else None
+            written = self._write(name, state, provenance, subtasks)
+            if written is None:  # neither folder could be written: the results JSON still gets the summary
+                self.summaries[name] = {"files": [], "num_docs": num_docs, "accuracy": accuracy,
+                                        "positions": self.positions, "write_error": self._write_errors[name]}
+                continue
+            st, js = written
+            summary = json.loads(js.read_text()).get("summary") or {}
             self.summaries[name] = {"files": [str(st), str(js)], "num_docs": num_docs, "accuracy": accuracy,
                                     "positions": self.positions, **summary}
+            if name in self._write_errors:
+                self.summaries[name]["write_error"] = self._write_errors[name]
             finished[name] = (state, st)
             log.info("Skill neurons of %s (%d docs) written to %s", name, num_docs, st)
         for name, (state, path) in finished.items():
             reference = self._reference_for(state, finished)
-            if reference is not None:
+            if reference is None:
+                continue
+            try:
                 self.summaries[name]["consistency"] = self._consistency(name, path, *reference)
+            except (OSError, ValueError) as err:  # the run's own files are written: keep the results JSON
+                log.error("skill_neurons: consistency of %s against %s failed: %s", name, reference[2], err)
+                self.summaries[name]["consistency"] = {"reference": reference[2], "error": str(err)}
+
+    def _write(self, name: str, state: _TaskState, provenance: dict, subtasks) -> tuple[Path, Path] | None:
+        """Write a task's files; a failure (disk full, folder gone) falls back to a temporary folder.
+
+        Raising here would lose the whole evaluation (lm-eval writes its results JSON after the run), so
+        the error is logged, recorded in the summary (``write_error``) and the files go elsewhere.
+        """
+        import tempfile
+
+        kwargs = {**state.counter.state(), "provenance": provenance, "subtasks": subtasks,
+                  "top_fraction": self.config.top}
+        try:
+            return write_task_stats(self.config.output_dir, name, **kwargs)
+        except OSError as err:
+            message = f"skill_neurons={self.config.output_dir}: writing {name}'s files failed ({err.strerror or err})"
+        try:
+            if self._fallback_dir is None:
+                self._fallback_dir = tempfile.mkdtemp(prefix="skill_neurons-")
+            paths = write_task_stats(self._fallback_dir, name, **kwargs)
+        except OSError as err:
+            self._write_errors[name] = f"{message}; the fallback folder failed too ({err.strerror or err})"
+            log.error("%s; the statistics of %s are lost, the results JSON keeps its summary.",
+                      self._write_errors[name], name)
+            return None
+        self._write_errors[name] = f"{message}; written to {self._fallback_dir} instead"
+        log.error("%s.", self._write_errors[name])
+        return paths
 
     def _reference_for(self, state, finished):
         """(clean scores file, clean accuracy, description) for an adversarial task, if any."""
@@ -288,7 +397,8 @@ class SkillNeuronRecorder(ScoringObserver):
         from skillneuron_harness.neurons.statistics import consistency_report
 
         adv = read_task_stats(adv_path.parent, adv_path.stem).tensors
-        clean = read_task_stats(clean_path.parent, clean_path.stem).tensors
+        arg = "sn_reference" if source.startswith("file:") else "skill_neurons"
+        clean = read_task_stats(clean_path.parent, clean_path.stem, arg=arg).tensors
         if "score" not in adv or "score" not in clean:
             return {"reference": source, "skipped": "predictivity undefined (a class without documents)"}
         if clean["score"].shape != adv["score"].shape:

@@ -111,10 +111,11 @@ class SuppressionConfig(OptionGroup):
         self.seed = as_int("suppress_seed", self.seed, example=0)
         self.mode = as_choice("suppress_mode", self.mode, SuppressMode)
         self.control = as_choice("suppress_control", self.control, SuppressControl)
-        path = Path(self.file)
-        if not (path.is_file() and path.suffix == ".safetensors"):
-            raise ModelArgsError(f"suppress={self.file}: no such file; pass a <task>.safetensors written by an "
-                                 "earlier skill_neurons= run.")
+        # Readable, complete, with a `score` (and a `baseline` for mode=mean), before any model is loaded.
+        from skillneuron_harness.neurons.validate import check_neuron_file
+
+        need = ("score", "baseline") if self.mode in (SuppressMode.MEAN, SuppressMode.MEAN_AVG) else ("score",)
+        self.file_info = check_neuron_file(self.file, "suppress", require=need)
         if not 0.0 <= self.top <= 1.0:
             raise ModelArgsError(f"suppress_top={self.top}: a fraction of each layer's neurons in [0, 1], e.g. "
                                  "0.05.")
@@ -197,23 +198,23 @@ class Suppression(ScoringObserver):
     # ------------------------------------------------------------- building
     @classmethod
     def from_config(cls, model: nn.Module, config: SuppressionConfig,
-                    hook_points: Sequence[HookPoint] | None = None) -> Suppression:
-        """Read ``config.file``, check it fits ``model`` and select the neurons."""
+                    hook_points: Sequence[HookPoint] | None = None, *, model_name: str | None = None,
+                    backend: str | None = None) -> Suppression:
+        """Read ``config.file``, check it fits ``model`` (and ``model_name`` / ``backend``) and select the neurons."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        from skillneuron_harness.neurons.validate import NeuronFileError, check_fits
+
         points = list(hook_points) if hook_points is not None else ffn_hook_points(model)
-        tensors = load_file(config.file)
-        if "score" not in tensors:
-            raise ValueError(f"suppress={config.file}: the file has no `score` (predictivity was undefined in "
-                             "that run, e.g. one class only); use a file of a run with both classes.")
-        score = tensors["score"]  # (L, D)
         widths = {p.width for p in points}
-        if score.shape[0] != len(points) or (None not in widths and widths != {score.shape[1]}):
-            raise ValueError(
-                f"suppress={config.file}: scores are [L, D] = {list(score.shape)} but the model has "
-                f"{len(points)} FFN layers of {sorted(w for w in widths if w is not None)} neurons; use a file "
-                "written for this model."
-            )
+        check_fits(config.file_info, model=model_name, backend=backend, layers=len(points),
+                   width=next(iter(widths)) if len(widths) == 1 and None not in widths else None)
+        try:
+            tensors = load_file(config.file)
+        except (SafetensorError, OSError) as err:
+            raise NeuronFileError(f"suppress={config.file}: cannot be read ({err}).") from None
+        score = tensors["score"]  # (L, D)
         mask = select_neurons(score, config.top, config.control, config.seed,
                               tensors.get("subtask_score"))  # (L, D)
         baseline = tensors.get("baseline") if config.mode in ("mean", "mean_avg") else None

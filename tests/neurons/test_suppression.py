@@ -166,7 +166,7 @@ def test_bad_arguments_name_the_fix(tmp_path, files):
 
 
 def test_wrong_model_file_is_refused(tiny_models, files):
-    with pytest.raises(ValueError, match="written for this model"):
+    with pytest.raises(ValueError, match="its layers have 128 neurons, the model.s have 64"):
         make("bert", tiny_models, files, file=str(files / "gpt2.safetensors"))
 
 
