@@ -39,12 +39,14 @@ def test_skill_neurons_killed_at_random_points_leave_complete_files_or_name_them
     _, seconds = run_and_kill(None, _evaluate, model, tmp_path / "p2.safetensors", tmp_path / "new", task_manager)
     old, new = _tensors(tmp_path / "old"), _tensors(tmp_path / "new")
     rng = random.Random(SEED)
+    outcomes = []
     for i in range(KILL_POINTS):
         out = tmp_path / f"run{i}"
         if i % 2:  # half the runs write over the earlier run's files, half into an empty folder
             shutil.copytree(tmp_path / "old", out)
-        finished, _ = run_and_kill(rng.uniform(0.0, seconds), _evaluate, model, tmp_path / "p2.safetensors", out,
-                                   task_manager)
+        delay = rng.uniform(0.0, seconds)
+        finished, _ = run_and_kill(delay, _evaluate, model, tmp_path / "p2.safetensors", out, task_manager)
+        outcomes.append((round(delay, 2), finished))
         for task in TASKS:
             try:
                 got = read_task_stats(out, task).tensors
@@ -55,6 +57,8 @@ def test_skill_neurons_killed_at_random_points_leave_complete_files_or_name_them
             assert any(got.keys() == w.keys() and all(torch.equal(got[k], w[k]) for k in w) for w in want)
         rc = cli(["report", str(out), "--out", str(tmp_path / f"report{i}")])
         assert rc == 0 or (rc == 2 and not finished)
+    print(f"run of {seconds:.2f} s killed at (s, finished): {outcomes}")
+    assert not all(f for _, f in outcomes), "every child finished before its kill: no kill point was tested"
 
 
 @pytest.fixture(autouse=True)

@@ -34,8 +34,9 @@ def test_train_killed_at_random_points_loses_nothing(tiny_models, task_folder, t
     for i in range(KILL_POINTS):
         out = tmp_path / f"run{i}"
         shutil.copytree(tmp_path / "old", out)
-        finished, _ = run_and_kill(rng.uniform(0.0, seconds), train, config(out, seed=2, resume=False))
-        outcomes.append(finished)
+        delay = rng.uniform(0.0, seconds)
+        finished, _ = run_and_kill(delay, train, config(out, seed=2, resume=False))
+        outcomes.append((round(delay, 2), finished))
         # Whatever holds a name that says complete reads whole.
         for path in [*out.rglob("*.safetensors"), *overwrite_staging(out).rglob("*.safetensors")]:
             load_file(str(path))
@@ -46,4 +47,5 @@ def test_train_killed_at_random_points_loses_nothing(tiny_models, task_folder, t
         train(config(out, seed=2, resume=False))  # the same command again
         assert torch.equal(load_soft_prompt(str(out)).embeddings, new)
         assert not overwrite_staging(out).exists()
-    assert not all(outcomes), "every child finished before its kill: no kill point was tested"
+    print(f"run of {seconds:.2f} s killed at (s, finished): {outcomes}")
+    assert not all(f for _, f in outcomes), "every child finished before its kill: no kill point was tested"
