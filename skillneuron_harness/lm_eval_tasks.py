@@ -174,10 +174,11 @@ class LmEvalRun:
         return gold_label(self._task(name), instance.doc, task_name=name, doc_id=doc_id)
 
     def training_activations(self, name: str, limit: int | None, desc: str, positions: str, split: str = "train"):
-        """(documents in all, activations (G, L, P', D) of this process's share, batch by batch).
+        """(documents in all, this process's share batch by batch: (activations (G, L, P', D), gold labels)).
 
         ``split``: ``train`` (the training documents) or ``eval`` (the evaluation documents, for
-        ``sn_baseline_source=self``).
+        ``sn_baseline_source=self``). The labels (a list of G choice indices, :func:`gold_label`)
+        give the per-class baseline sums of Wang et al.'s per-subtask baselines.
         """
         task = self._task(name)
         docs = task.training_docs() if split == "train" else task.eval_docs
@@ -187,4 +188,5 @@ class LmEvalRun:
         mine = list(range(rank, total, world))
         documents = document_groups(task, [docs[i] for i in mine], self.lm, name=name, doc_ids=mine)
         batches = self.lm.scored_batches([d.group for d in documents], capture=positions, desc=desc)
-        return total, (acts for _, _, acts in batches)
+        gold = [d.gold for d in documents]
+        return total, ((acts, [gold[g] for g in batch]) for batch, *_, acts in batches)

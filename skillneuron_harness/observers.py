@@ -58,8 +58,8 @@ class EvaluationRun(Protocol):
     def task(self, name: str) -> TaskInfo: ...
 
     def training_activations(self, name: str, limit: int | None, desc: str, positions: str, split: str = "train"
-                             ) -> tuple[int, Iterator[torch.Tensor]]:
-        """(documents in all, this process's activations (G, L, P', D) at ``positions``, by batch).
+                             ) -> tuple[int, Iterator[tuple[torch.Tensor, list[int]]]]:
+        """(documents in all, this process's (activations (G, L, P', D) at ``positions``, gold labels [G]) by batch).
 
         ``split="train"``: the task's training documents; ``"eval"``: its evaluation documents.
         """

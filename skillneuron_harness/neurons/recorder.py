@@ -10,7 +10,9 @@ each task of the run it
    task's own evaluation documents, as Ackermann & Ohmer's ``--adversarial True`` runs do, from
    the activations the run hands it; or reads it from ``sn_baseline=FILE``;
 2. at each ``scored`` batch, counts the documents of each class whose activation lies above the
-   baseline (each document once, whatever its number of choices);
+   baseline (each document once, whatever its number of choices); for a task of more than two
+   classes also against each binary subtask's own baseline (Wang et al.: the balanced mean of
+   the subtask's two sides over the baseline documents, from per-class sums of the same pass);
 3. at ``end``, sums the counts over processes (one all-reduce per task), and on rank 0 writes
    ``<DIR>/<task>.safetensors`` / ``.json`` (see :mod:`skillneuron_harness.neurons.io`) and
    keeps a summary for the results JSON.
@@ -35,7 +37,16 @@ import torch
 
 from skillneuron_harness.neurons.capture import HookPoint
 from skillneuron_harness.neurons.io import read_task_stats, write_task_stats
-from skillneuron_harness.neurons.statistics import BaselineAccumulator, FireCounter, is_distributed
+from skillneuron_harness.neurons.statistics import (
+    BaselineAccumulator,
+    BinarySubtask,
+    FireCounter,
+    binary_subtasks,
+    has_both_sides,
+    is_distributed,
+    parse_subtasks,
+    subtask_baseline,
+)
 from skillneuron_harness.neurons.validate import check_fits, check_neuron_file
 from skillneuron_harness.observers import EvaluationRun, ScoredDocuments, ScoringObserver, TaskInfo
 from skillneuron_harness.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
@@ -151,6 +162,29 @@ class _TaskState:
     baseline_docs: int
     seen: set = field(default_factory=set)
     correct: int = 0
+    subtasks: SubtaskCounts | None = None  # multi-class tasks: counts against each subtask's own baseline
+
+
+@dataclass
+class SubtaskCounts:
+    """Wang et al.'s per-subtask baselines of a multi-class task and the counts against each."""
+
+    subtasks: list[BinarySubtask]
+    counters: list[FireCounter]  # one per subtask, its baseline [L, P', D]
+    class_sums: torch.Tensor  # (C, L, P', D) float64: the baseline documents' sums per class
+    class_counts: torch.Tensor  # (C,) int64
+
+    def update(self, acts: torch.Tensor, labels: torch.Tensor) -> None:
+        for counter in self.counters:
+            counter.update(acts, labels)  # (G, L, P', D)
+
+    def write_args(self) -> dict:
+        """``write_task_stats``' per-subtask arguments (see :mod:`~skillneuron_harness.neurons.io`)."""
+        return {"subtasks": self.subtasks,
+                "subtask_baseline": torch.stack([c.baseline for c in self.counters]),  # (S, L, P', D)
+                "subtask_fire_counts": torch.stack([c.fire_counts for c in self.counters]),  # (S, C, L, P', D)
+                "extra": {"baseline_class_sums": self.class_sums,  # (C, L, P', D) float64
+                          "baseline_class_counts": self.class_counts}}  # (C,)
 
 
 def resolve_positions(requested: str, *, num_virtual_tokens: int, backend: str) -> str:
@@ -246,11 +280,42 @@ class SkillNeuronRecorder(ScoringObserver):
         info = run.task(name)
         if self.config.baseline:
             path = Path(self.config.baseline)
-            baseline = read_task_stats(path.parent, path.stem, arg="sn_baseline").tensors["baseline"]
+            tensors = read_task_stats(path.parent, path.stem, arg="sn_baseline").tensors
+            baseline, per_class = tensors["baseline"], (tensors.get("baseline_class_sums"),
+                                                         tensors.get("baseline_class_counts"))
             source, docs = f"file:{self.config.baseline}", -1
         else:
-            baseline, source, docs = self._baseline_pass(run, info)
-        return _TaskState(info, FireCounter(baseline, info.num_classes), source, docs)
+            accumulator, source, docs = self._baseline_pass(run, info)
+            baseline, per_class = accumulator.mean(), (accumulator.class_sums, accumulator.class_counts)
+        state = _TaskState(info, FireCounter(baseline, info.num_classes), source, docs)
+        state.subtasks = self._subtask_counts(info, *per_class)
+        return state
+
+    def _subtasks(self, num_classes: int) -> list[BinarySubtask]:
+        return parse_subtasks(self.config.subtasks, num_classes) if self.config.subtasks else \
+            binary_subtasks(num_classes)
+
+    def _subtask_counts(self, info: TaskInfo, class_sums, class_counts) -> SubtaskCounts | None:
+        """Counters against each subtask's own baseline for a task of more than two classes, when defined."""
+        if info.num_classes <= 2:
+            return None  # binary tasks: the task's baseline is the subtask's
+        subtasks = self._subtasks(info.num_classes)
+        why = None
+        if class_sums is None or class_counts is None:
+            why = "the baseline has no per-class sums (a file of an earlier version, or of a binary task)"
+        elif class_sums.shape[0] != info.num_classes:
+            why = f"the baseline documents have {class_sums.shape[0]} classes, {info.name} has {info.num_classes}"
+        else:
+            empty = [s.label for s in subtasks if not has_both_sides(class_counts, *s)]
+            if empty:
+                why = (f"subtasks {empty} have a side without baseline documents (class counts "
+                       f"{class_counts.tolist()}; raise sn_baseline_limit)")
+        if why:
+            log.warning("Skill neurons of %s: its subtasks share the task's baseline: %s.", info.name, why)
+            return None
+        counters = [FireCounter(subtask_baseline(class_sums, class_counts, s), info.num_classes)
+                    for s in subtasks]  # each baseline float64 [L, P', D], kept in float32
+        return SubtaskCounts(subtasks, counters, class_sums, class_counts)
 
     def _baseline_pass(self, run: EvaluationRun, info: TaskInfo):
         if info.clean_twin and self.config.baseline_source == "self":  # Ackermann & Ohmer's --adversarial True
@@ -258,7 +323,7 @@ class SkillNeuronRecorder(ScoringObserver):
             total, batches = run.training_activations(info.name, self.config.baseline_limit, desc, self.positions,
                                                       split="eval")
             log.info("Skill-neuron baseline of %s: %d of its own documents", info.name, total)
-            return self._mean(batches), f"{info.name}:self", total
+            return self._accumulate(batches, info.num_classes), f"{info.name}:self", total
         source_name = info.clean_twin or info.name
         source = run.task(source_name) if info.clean_twin else info
         if not source.has_training_docs:
@@ -269,17 +334,21 @@ class SkillNeuronRecorder(ScoringObserver):
         desc = f"Skill-neuron baseline ({source_name} train)"
         total, batches = run.training_activations(source_name, self.config.baseline_limit, desc, self.positions)
         log.info("Skill-neuron baseline of %s: %d training documents of %s", info.name, total, source_name)
-        return self._mean(batches), f"{source_name}:train", total
+        return self._accumulate(batches, source.num_classes), f"{source_name}:train", total
 
-    def _mean(self, batches) -> torch.Tensor:
-        """The baseline [L, P', D] over this process's batches (G, L, P', D), summed over processes."""
-        accumulator = BaselineAccumulator()
-        for acts in batches:  # (G, L, P', D)
-            accumulator.update(acts.float())
+    def _accumulate(self, batches, num_classes: int) -> BaselineAccumulator:
+        """Sums over this process's batches ((G, L, P', D), labels), summed over processes.
+
+        Per class too for more than two classes (the subtasks' own baselines); binary tasks keep
+        the plain sums only.
+        """
+        classes = num_classes if num_classes > 2 else None
+        accumulator = BaselineAccumulator(num_classes=classes)
+        for acts, labels in batches:  # (G, L, P', D), [G]
+            accumulator.update(acts.float(), torch.tensor(labels) if classes else None)
         if accumulator.shape is None:  # a rank without documents still joins the reduction
-            accumulator = BaselineAccumulator(shape=self._shape(), device=self.device)
-        accumulator.all_reduce()
-        return accumulator.mean()
+            accumulator = BaselineAccumulator(shape=self._shape(), device=self.device, num_classes=classes)
+        return accumulator.all_reduce()
 
     def _shape(self) -> tuple[int, int, int]:
         """(L, P', D) of what this recorder captures per document."""
@@ -300,6 +369,8 @@ class SkillNeuronRecorder(ScoringObserver):
             state = self.tasks[name]
             labels = torch.tensor([batch.labels[i] for i in rows])  # (G',)
             state.counter.update(batch.activations[rows].float(), labels)  # (G', L, P', D)
+            if state.subtasks is not None:
+                state.subtasks.update(batch.activations[rows].float(), labels)
             state.correct += sum(int(batch.predictions[i] == batch.labels[i]) for i in rows)
 
     # ------------------------------------------------------------- finishing
@@ -311,6 +382,8 @@ class SkillNeuronRecorder(ScoringObserver):
         for name in sorted(self.tasks):
             state = self.tasks.pop(name)
             state.counter.all_reduce()
+            for counter in state.subtasks.counters if state.subtasks is not None else ():
+                counter.all_reduce()
             correct = torch.tensor([state.correct], dtype=torch.int64, device=state.counter.class_counts.device)
             if is_distributed():
                 torch.distributed.all_reduce(correct)
@@ -328,11 +401,9 @@ class SkillNeuronRecorder(ScoringObserver):
                 "clean_twin": state.info.clean_twin,
                 **self.provenance,
             }
-            subtasks = None
-            if self.config.subtasks:
-                from skillneuron_harness.neurons.statistics import parse_subtasks
-
-                subtasks = parse_subtasks(self.config.subtasks, state.counter.num_classes)
+            subtasks = self._subtasks(state.counter.num_classes) if self.config.subtasks else None
+            if state.info.num_classes > 2:
+                provenance["subtask_baselines"] = "own" if state.subtasks is not None else "shared"
             accuracy = int(correct.item()) / num_docs if num_docs else None
             written = self._write(name, state, provenance, subtasks)
             if written is None:  # neither folder could be written: the results JSON still gets the summary
@@ -367,6 +438,8 @@ class SkillNeuronRecorder(ScoringObserver):
 
         kwargs = {**state.counter.state(), "provenance": provenance, "subtasks": subtasks,
                   "top_fraction": self.config.top}
+        if state.subtasks is not None:  # Wang et al.: each subtask counted against its own baseline
+            kwargs.update(state.subtasks.write_args())
         try:
             return write_task_stats(self.config.output_dir, name, **kwargs)
         except OSError as err:
