@@ -19,8 +19,11 @@ name                      dtype    shape           meaning
 ``subtask_fire_counts``   int64    [S, C, L, P, D] counts against each subtask's own baseline
 ========================  =======  ==============  ============================================
 
-plus any extra tensors the caller passes (e.g. ``baseline_class_sums`` float64 [C, L, P, D] and
-``baseline_class_counts`` [C], the per-class sufficient statistics of the baseline). Scores
+plus any extra tensors the caller passes (the recorder's multi-class files: ``baseline_class_sums``
+float64 [C, L, P, D] and ``baseline_class_counts`` int64 [C], the per-class sufficient statistics of
+the baseline, from which the subtasks' baselines follow). Files without the ``subtask_*`` tensors
+(binary tasks, and multi-class files of earlier versions, whose subtasks shared ``baseline``) read
+as before. Scores
 are float64, as the originals' NumPy arrays, so that ties and their order match theirs. With
 more than two classes the subtasks' accuracy is balanced (Wang et al.); ``subtask_fire_counts``,
 when present, replace ``fire_counts`` for the subtasks' predictivity. ``predictivity``,

@@ -22,6 +22,7 @@ TEMPLATE = "{}\nQuestion: Is this sentence positive or negative?\nAnswer:"
 P, LIMIT, BASELINE_LIMIT = 3, 10, 14
 DOWN_PROJ = {"t5": "encoder.block.{}.layer.1.DenseReluDense.wo", "bert": "bert.encoder.layer.{}.output.dense",
              "gpt2": "transformer.h.{}.mlp.c_proj"}
+W22_SUBTASKS = (([0], [2]), ([1], [0, 2]))  # (positive, negative) classes: 0 vs 2, 1 vs the rest
 AUTO = {"t5": AutoModelForSeq2SeqLM, "bert": AutoModelForMaskedLM, "gpt2": AutoModelForCausalLM}
 
 
@@ -30,7 +31,14 @@ def rows(name: str, split: str, n: int) -> list[dict]:
         return [json.loads(line) for _, line in zip(range(n), f, strict=False)]
 
 
-def reference_activations(family, model_path, prompt, sentences) -> np.ndarray:
+def mnli_text(doc: dict) -> str:
+    """lm-eval's MNLI prompt (lm_eval/tasks/glue/mnli/utils.py), written out here."""
+    hypothesis = doc["hypothesis"].strip()
+    hypothesis += "" if hypothesis.endswith(".") else "."
+    return f"{doc['premise']}\nQuestion: {hypothesis} True, False or Neither?\nAnswer:"
+
+
+def reference_activations(family, model_path, prompt, sentences, render=TEMPLATE.format) -> np.ndarray:
     """(N, L, P', D): one document per forward pass, hooks written here."""
     tok = AutoTokenizer.from_pretrained(model_path)
     model = AUTO[family].from_pretrained(model_path).eval()
@@ -41,7 +49,7 @@ def reference_activations(family, model_path, prompt, sentences) -> np.ndarray:
     out = []
     with torch.no_grad():
         for sentence in sentences:
-            text = TEMPLATE.format(sentence)
+            text = render(sentence)
             if family == "bert":  # [CLS] text [MASK] [SEP]: one mask for the one-token verbalizers
                 ids = [tok.cls_token_id, *tok.encode(text, add_special_tokens=False), tok.mask_token_id,
                        tok.sep_token_id]
@@ -110,7 +118,51 @@ def test_three_choice_documents_count_once(tiny_models, tmp_path, task_manager):
     np.testing.assert_array_equal(saved["class_counts"].numpy(), np.bincount(labels, minlength=3))
     assert int(saved["fire_counts"].sum(0).max()) <= 12
     assert saved["subtask_predictivity"].shape[0] == 2  # Wang et al.: 0 vs 2, and 1 vs rest
+    assert "subtask_baseline" not in saved  # a binary task's baseline: the subtasks share it
     assert results["skill_neurons"]["adv_mnli"]["num_docs"] == 12
+
+
+def test_three_class_subtasks_have_their_own_baselines(tiny_models, tmp_path, task_manager):
+    """Wang et al.: each binary subtask (0 vs 2, 1 vs 0+2) has the balanced baseline of its two sides."""
+    torch.manual_seed(7)
+    prompt = torch.randn(P, 32)
+    save_file({"prompt": prompt}, tmp_path / "prompt.safetensors")
+    args = f"pretrained={tiny_models['bert']},prompt={tmp_path / 'prompt.safetensors'}"
+    lm_eval.simple_evaluate(model="prompt_tuned", model_args=f"{args},skill_neurons={tmp_path / 'sn'},"
+                            "sn_baseline_limit=16", tasks=["mnli", "adv_mnli"], limit=12, device="cpu",
+                            task_manager=task_manager, batch_size=4)
+    train = rows("mnli", "train_sample9k", 16)
+    acts = reference_activations("bert", tiny_models["bert"], prompt, train, render=mnli_text)
+    y = np.array([d["label"] for d in train])
+    acts = acts.astype(np.float64)
+    baselines = np.stack([(acts[np.isin(y, pos)].mean(0) + acts[np.isin(y, neg)].mean(0)) / 2
+                          for pos, neg in W22_SUBTASKS])  # (S, L, P, D)
+    for task, data, split in (("mnli", "mnli", "validation_matched_sample1k"), ("adv_mnli", "adv_mnli", "validation")):
+        docs = rows(data, split, 12)
+        acts = reference_activations("bert", tiny_models["bert"], prompt, docs, render=mnli_text)
+        labels = np.array([d["label"] for d in docs])
+        saved = load_file(tmp_path / "sn" / f"{task}.safetensors")
+        np.testing.assert_allclose(saved["subtask_baseline"].numpy(), baselines, atol=1e-6)
+        np.testing.assert_array_equal(saved["baseline_class_counts"].numpy(), np.bincount(y, minlength=3))
+        preds = []
+        for s, (pos, neg) in enumerate(W22_SUBTASKS):
+            fires = acts > saved["subtask_baseline"][s].numpy()  # (N, L, P, D)
+            want = np.stack([fires[labels == c].sum(0) for c in range(3)])  # (C, L, P, D)
+            np.testing.assert_array_equal(saved["subtask_fire_counts"][s].numpy(), want)
+            # balanced: each side weighs one half
+            acc = (fires[np.isin(labels, pos)].mean(0) + 1 - fires[np.isin(labels, neg)].mean(0)) / 2
+            preds.append(np.maximum(acc, 1 - acc))
+        np.testing.assert_allclose(saved["subtask_predictivity"].numpy(), np.stack(preds), atol=1e-12)
+        np.testing.assert_allclose(saved["predictivity"].numpy(), np.maximum(*preds), atol=1e-12)
+        np.testing.assert_allclose(saved["score"].numpy(), np.maximum(*preds).max(1), atol=1e-12)
+        np.testing.assert_allclose(saved["subtask_score"].numpy(), np.stack(preds).max(2), atol=1e-12)
+        assert json.loads((tmp_path / "sn" / f"{task}.json").read_text())["provenance"]["subtask_baselines"] == "own"
+    # sn_baseline=FILE of a multi-class run reuses its per-subtask baselines
+    lm_eval.simple_evaluate(model="prompt_tuned", model_args=f"{args},skill_neurons={tmp_path / 'again'},"
+                            f"sn_baseline={tmp_path / 'sn' / 'mnli.safetensors'}", tasks=["adv_mnli"], limit=4,
+                            device="cpu", task_manager=task_manager)
+    again = load_file(tmp_path / "again" / "adv_mnli.safetensors")
+    torch.testing.assert_close(again["subtask_baseline"], saved["subtask_baseline"], rtol=0, atol=0)
 
 
 def test_use_cache_is_refused(tiny_models, tmp_path, task_manager):
