@@ -217,6 +217,24 @@ def subtask_baseline(
     return sums[pos + neg].sum(0) / (n_pos + n_neg)  # (L, P, D)
 
 
+def inhibitory_mask(acc: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+    """Which neurons are inhibitory (acc < 0.5 at their best position), bool [L, D].
+
+    ``acc`` [L, P, D] from :func:`accuracy`, ``position`` long [L, D] from :func:`neuron_scores`.
+    """
+    best = acc.gather(1, position.unsqueeze(1)).squeeze(1)  # (L, P, D) -> (L, D)
+    return best < 0.5  # (L, D)
+
+
+def inhibitory_fraction(acc: torch.Tensor, position: torch.Tensor, mask: torch.Tensor) -> float:
+    """Share of the ``mask`` [L, D] neurons that are inhibitory, over the whole model (0 for an empty mask).
+
+    The model-wide counterpart of :func:`inhibitory_share` (per layer): the share the report
+    gives for a task's skill neurons.
+    """
+    return float((inhibitory_mask(acc, position) & mask).sum()) / max(int(mask.sum()), 1)
+
+
 def inhibitory_share(acc: torch.Tensor, position: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Share of neurons that are inhibitory at their best position, per layer, float32 [L].
 
@@ -225,8 +243,7 @@ def inhibitory_share(acc: torch.Tensor, position: torch.Tensor, mask: torch.Tens
     ``position`` long [L, D] from :func:`neuron_scores`, ``mask`` bool [L, D] the neurons to
     count (default: all). A layer with no selected neuron gives NaN.
     """
-    best = acc.gather(1, position.unsqueeze(1)).squeeze(1)  # (L, P, D) -> (L, D)
-    inhibitory = best < 0.5  # (L, D) bool
+    inhibitory = inhibitory_mask(acc, position)  # (L, D) bool
     if mask is None:
         mask = torch.ones_like(inhibitory)  # (L, D)
     selected = mask.sum(1).to(torch.float32)  # (L,)

@@ -9,7 +9,8 @@ parallelism each rank fills its own and :func:`all_reduce_` sums them with a sin
 Everything derived from them lives in pure functions, one idea per module, re-exported here:
 :mod:`~skillneuron_harness.neurons.predictivity` (subtasks, accuracy, predictivity, scores,
 subtask baselines), :mod:`~skillneuron_harness.neurons.selection` (top-k, tie order, union) and
-:mod:`~skillneuron_harness.neurons.consistency` (clean vs adversarial, the paper's analyses).
+:mod:`~skillneuron_harness.neurons.consistency` (clean vs adversarial, the paper's analyses) and
+:mod:`~skillneuron_harness.neurons.summary` (mean and SEM over prompts, std, Spearman with p).
 Shapes: L layers, P positions, D neurons per layer, C classes, B documents in a batch.
 """
 
@@ -46,6 +47,8 @@ from skillneuron_harness.neurons.predictivity import (  # noqa: F401  (re-export
     average_over_prompts,
     binary_subtasks,
     has_both_sides,
+    inhibitory_fraction,
+    inhibitory_mask,
     inhibitory_share,
     neuron_scores,
     parse_subtasks,
@@ -61,6 +64,12 @@ from skillneuron_harness.neurons.selection import (  # noqa: F401  (re-exported)
     top_k,
     union_indices,
     union_mask,
+)
+from skillneuron_harness.neurons.summary import (  # noqa: F401  (re-exported)
+    EXACT_SPEARMAN_MAX_N,
+    mean_sem,
+    spearman_rho_p,
+    std0,
 )
 
 # ---------------------------------------------------------------------------------------------

@@ -30,19 +30,11 @@ from skillneuron_harness.neurons.consistency import (
     top_predictivity_spearman,
 )
 from skillneuron_harness.neurons.predictivity import average_over_prompts
+from skillneuron_harness.neurons.summary import std0
 from skillneuron_harness.report.collect import Collection
 from skillneuron_harness.report.tables import _own_files, accuracy_table, consistency_pairs
 
 NAN = math.nan
-
-
-def std0(values: list[float]) -> float:
-    """Population standard deviation (ddof 0), as ``np.std``; NaN for no value."""
-    v = [x for x in values if x is not None and math.isfinite(x)]
-    if not v:
-        return NAN
-    mean = sum(v) / len(v)
-    return math.sqrt(sum((x - mean) ** 2 for x in v) / len(v))
 
 
 def accuracy_std_table(collection: Collection) -> list[dict]:

@@ -2,7 +2,8 @@
 
 Every "mean" is over the prompts (seeds) of one group and every "sem" is the standard error of
 that mean (ddof=1; NaN for one prompt). Accuracies are fractions in [0, 1]; relative transfer is
-in percent.
+in percent. The statistics themselves (mean and SEM, Spearman, the inhibitory share) are the
+pure functions of :mod:`skillneuron_harness.neurons.statistics`; this module only groups records.
 
 * :func:`accuracy_table`: clean and adversarial accuracy, PDR = 1 - acc_adv / acc_clean (per
   prompt, then averaged) and chance level, per (model, group, clean task).
@@ -24,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -33,25 +34,18 @@ from skillneuron_harness.neurons.statistics import (
     accuracy,
     adversarial_predictivity_of_clean_skill_neurons,
     average_over_prompts,
+    binary_subtasks,
     consistency_curve,
+    inhibitory_fraction,
+    mean_sem,
+    parse_subtasks,
     performance_drop_rate,
+    spearman_rho_p,
     top_fraction_mask,
 )
 from skillneuron_harness.report.collect import Collection, Evaluation, NeuronFile
 
 NAN = math.nan
-
-
-def mean_sem(values: Iterable[float]) -> tuple[float, float, int]:
-    """(mean, SEM with ddof=1, n) of the finite values; NaN where undefined."""
-    v = [float(x) for x in values if x is not None and math.isfinite(float(x))]
-    if not v:
-        return NAN, NAN, 0
-    mean = sum(v) / len(v)
-    if len(v) < 2:
-        return mean, NAN, len(v)
-    var = sum((x - mean) ** 2 for x in v) / (len(v) - 1)
-    return mean, math.sqrt(var / len(v)), len(v)
 
 
 def _unsuppressed(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
@@ -136,35 +130,7 @@ def _own_files(collection: Collection) -> list[NeuronFile]:
     return [f for f in collection.neuron_files if _belongs(f.task, f.clean_twin, f.prompt.task)]
 
 
-EXACT_SPEARMAN_MAX_N = 8  # up to 8! = 40,320 orderings: the exact permutation p-value is cheap
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
-    """Spearman's rho and two-sided p-value of two equally long vectors (NaN if constant).
-
-    For n <= 8 points the p-value is exact (every ordering of ``b``'s ranks): scipy's t
-    approximation gives p = 0 for a perfect rank order of 3 points, whose exact p is 1/3.
-    """
-    import itertools
-
-    import numpy as np
-    from scipy.stats import rankdata, spearmanr
-
-    x, y = a.reshape(-1).double().numpy(), b.reshape(-1).double().numpy()
-    if len(x) < 3 or (x == x[0]).all() or (y == y[0]).all():
-        return NAN, NAN
-    rho = float(spearmanr(x, y).statistic)
-    if len(x) > EXACT_SPEARMAN_MAX_N:
-        return rho, float(spearmanr(x, y).pvalue)
-    rx, ry = rankdata(x), rankdata(y)
-    rx = (rx - rx.mean()) / np.linalg.norm(rx - rx.mean())
-    orderings = np.array(list(itertools.permutations(ry)))  # (n!, n)
-    centred = orderings - orderings.mean(axis=1, keepdims=True)
-    rhos = centred @ rx / np.linalg.norm(centred, axis=1)  # (n!,)
-    return rho, float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
-
-
-def inhibitory_fraction(f: NeuronFile, mask: torch.Tensor) -> float:
+def inhibitory_fraction_of_file(f: NeuronFile, mask: torch.Tensor) -> float:
     """Share of the ``mask`` [L, D] neurons whose rule is inhibitory (acc < 0.5 at their best position).
 
     The first binary subtask of the file (label 1 vs 0 for binary tasks); NaN without counts.
@@ -172,16 +138,13 @@ def inhibitory_fraction(f: NeuronFile, mask: torch.Tensor) -> float:
     t = f.tensors
     if "fire_counts" not in t or "position" not in t:
         return NAN
-    from skillneuron_harness.neurons.statistics import binary_subtasks, parse_subtasks
-
     num_classes = t["class_counts"].shape[0]
     subtask = (parse_subtasks(f.subtasks, num_classes) if f.subtasks else binary_subtasks(num_classes))[0]
     try:
         acc = accuracy(t["fire_counts"], t["class_counts"], subtask.positive, subtask.negative)  # (L, P, D)
     except ValueError:
         return NAN
-    best = acc.gather(1, t["position"].unsqueeze(1)).squeeze(1)  # (L, D)
-    return float(((best < 0.5) & mask).sum()) / max(int(mask.sum()), 1)
+    return inhibitory_fraction(acc, t["position"], mask)
 
 
 def skill_neuron_table(collection: Collection, top: float = 0.02, top_n: int = 10) -> list[dict]:
@@ -201,8 +164,9 @@ def skill_neuron_table(collection: Collection, top: float = 0.02, top_n: int = 1
         flat = mean_score.reshape(-1)  # (L * D,)
         order = torch.sort(flat, descending=True, stable=True).indices[:top_n]
         sem = stacked.std(0, unbiased=True) / math.sqrt(len(files)) if len(files) > 1 else None  # (L, D)
-        inhibitory = [inhibitory_fraction(f, top_fraction_mask(f.tensors["score"], top)) for f in files]
-        agreement = [spearman(a.tensors["score"], b.tensors["score"])[0] for a, b in itertools.combinations(files, 2)]
+        inhibitory = [inhibitory_fraction_of_file(f, top_fraction_mask(f.tensors["score"], top)) for f in files]
+        agreement = [spearman_rho_p(a.tensors["score"], b.tensors["score"])[0]
+                     for a, b in itertools.combinations(files, 2)]
         rows.append({
             "model": model, "task": task, "prompts": len(files), "layers": L, "neurons_per_layer": D,
             "layer_scores": [mean_score[layer].tolist() for layer in range(L)],
@@ -285,7 +249,7 @@ def robustness_vs_consistency(collection: Collection, consistency_rows: list[dic
     for name in ("adversarial_accuracy", "pdr"):
         y = torch.tensor([p[name] for p in points], dtype=torch.float64)
         keep = torch.isfinite(y)
-        rho, p = spearman(x[keep], y[keep]) if int(keep.sum()) >= 3 else (NAN, NAN)
+        rho, p = spearman_rho_p(x[keep], y[keep]) if int(keep.sum()) >= 3 else (NAN, NAN)
         out[name] = {"rho": rho, "p": p, "n": int(keep.sum())}
     return out
 
