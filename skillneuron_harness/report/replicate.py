@@ -19,8 +19,6 @@ per unit. ``--dry-run`` prints the plan and its size and runs nothing.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,10 +109,9 @@ def plan(release: Path, models: list[str], seeds: list[str], tasks: list[str], o
 
 def mark_done(marker: Path, record: dict) -> None:
     """Write ``marker`` atomically (a half-written marker would skip an unfinished unit)."""
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, marker)
+    from skillneuron_harness.atomic import write_json
+
+    write_json(marker, record, default=str)
 
 
 def run_unit(unit: Unit, path: str, args, manager) -> dict:
