@@ -42,6 +42,7 @@ from skillneuron_harness.neurons.statistics import (
     performance_drop_rate,
     spearman_rho_p,
     top_fraction_mask,
+    top_k,
 )
 from skillneuron_harness.report.collect import Collection, Evaluation, NeuronFile
 
@@ -199,16 +200,20 @@ def consistency_table(collection: Collection, top: float = 0.02, fractions: Sequ
     """Per prompt and adversarial task: the overlap curve, skill vs random adversarial predictivity."""
     rows = []
     for clean, adv in consistency_pairs(collection):
-        curve = consistency_curve(clean.tensors["score"], adv.tensors["score"], fractions)
-        versus = adversarial_predictivity_of_clean_skill_neurons(clean.tensors["score"], adv.tensors["score"], top,
-                                                                 num_draws=num_draws)
+        score_clean, score_adv = clean.tensors["score"], adv.tensors["score"]  # (L, D) each
+        curve = consistency_curve(score_clean, score_adv, fractions)
+        defined = [p.mean for p in curve if math.isfinite(p.mean)]  # a small model's floor(f x D) can be 0
+        skill = random = clean_skill = NAN
+        if top_k(score_clean.shape[-1], top) > 0:
+            versus = adversarial_predictivity_of_clean_skill_neurons(score_clean, score_adv, top, num_draws=num_draws)
+            skill, random = versus.skill_mean, versus.random_mean
+            clean_skill = float(score_clean[top_fraction_mask(score_clean, top)].mean())
         rows.append({
             "model": adv.model, "prompt": adv.prompt.label, "prompt_key": adv.prompt.key, "group": adv.prompt.group,
             "task": clean.task, "adversarial_task": adv.task,
             "fractions": [p.fraction for p in curve], "overlap": [p.mean for p in curve],
-            "consistency": sum(p.mean for p in curve) / len(curve),
-            "skill_adv_score": versus.skill_mean, "random_adv_score": versus.random_mean,
-            "clean_skill_score": float(clean.tensors["score"][top_fraction_mask(clean.tensors["score"], top)].mean()),
+            "consistency": sum(defined) / len(defined) if defined else NAN,
+            "skill_adv_score": skill, "random_adv_score": random, "clean_skill_score": clean_skill,
         })
     return rows
 

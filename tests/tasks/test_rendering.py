@@ -8,7 +8,7 @@ conventions of ../shared/data/SOURCES.md, never the code under test.
 from __future__ import annotations
 
 import pytest
-from suite_names import CLEAN_TWINS, OUR_TASKS
+from suite_names import ADVGLUE_TASKS, CLEAN_TWINS, TRANSFER_TASKS
 
 SIZES = {"adv_sst2": 148, "adv_qqp": 78, "adv_mnli": 121, "adv_mnli_mismatched": 162, "adv_qnli": 148,
          "adv_rte": 81,
@@ -92,7 +92,9 @@ def test_golden_prompt(task, loaded_tasks):
     assert t.config.target_delimiter == " "
 
 
-@pytest.mark.parametrize("task", OUR_TASKS)
+# The released-format variants (task_configs/released) are checked against the releasing code's
+# rendering in tests/prompts/test_released.py.
+@pytest.mark.parametrize("task", ADVGLUE_TASKS + TRANSFER_TASKS)
 def test_size_prompts_and_labels_on_real_documents(task, loaded_tasks):
     t = loaded_tasks[task]
     docs = list(t.eval_docs)
