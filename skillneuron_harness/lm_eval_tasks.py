@@ -187,6 +187,7 @@ class LmEvalRun:
         rank, world = self.lm.rank, self.lm.world_size
         mine = list(range(rank, total, world))
         documents = document_groups(task, [docs[i] for i in mine], self.lm, name=name, doc_ids=mine)
-        batches = self.lm.scored_batches([d.group for d in documents], capture=positions, desc=desc)
+        # The capture-only pass: no scoring, no vocabulary head, stopped after the last hooked layer.
+        batches = self.lm.activation_batches([d.group for d in documents], capture=positions, desc=desc)
         gold = [d.gold for d in documents]
-        return total, ((acts, [gold[g] for g in batch]) for batch, *_, acts in batches)
+        return total, ((acts, [gold[g] for g in batch]) for batch, acts in batches)

@@ -39,11 +39,12 @@ from skillneuron_harness.lm_eval_tasks import LmEvalRun
 from skillneuron_harness.models.options import PromptArgs, parse_model_args
 from skillneuron_harness.models.scoring import (
     ChoiceGroup,
+    activation_pass,
     choice_batches,
     score_groups,
     special_token_frame,
 )
-from skillneuron_harness.neurons.capture import HookPoint, capture_ffn, ffn_hook_points
+from skillneuron_harness.neurons.capture import HookPoint, capture_ffn, ffn_hook_points, run_until
 from skillneuron_harness.neurons.recorder import SkillNeuronConfig, SkillNeuronRecorder
 from skillneuron_harness.neurons.statistics import is_distributed
 from skillneuron_harness.neurons.suppression import Suppression
@@ -504,6 +505,31 @@ class PromptTunedLM(HFLM):
                 acts = capture_ffn_.take()[scored.group_rows] if capture_ffn_ is not None else None  # (G, L, P', D)
                 yield batch, scored, acts
                 pbar.update(sum(len(groups[g].continuations) for g in batch))
+        pbar.close()
+
+    def activation_batches(self, groups: list[ChoiceGroup], capture: str, batch_size: int | None = None,
+                           disable_tqdm: bool = False, desc: str = "Capturing"):
+        """FFN activations of ``groups`` at ``capture`` positions, without scoring them (the baseline pass).
+
+        Yields (group indices, activations (G, L, P', D)) per batch of at most ``batch_size``
+        documents, longest first. Each document gets the row its scorer would give it, but only the
+        model body runs (the T5 encoder; no vocabulary head) and the pass stops at the last hooked
+        layer (:func:`~skillneuron_harness.neurons.capture.run_until`), so the activations equal
+        :meth:`scored_batches`' at a fraction of the cost.
+        """
+        batch_size = batch_size or compat.resolved_batch_size(self)
+        last = self.model.get_submodule(self.hook_points[-1].module_name)
+        one_each = [ChoiceGroup(g.context, g.continuations[:1]) for g in groups]  # batches of documents
+        pbar = tqdm(total=len(groups), disable=disable_tqdm or self.rank != 0, desc=desc, unit="doc")
+        with capture_ffn(self.model, hook_points=self.hook_points) as capture_ffn_:
+            for batch in choice_batches(one_each, batch_size):
+                step = activation_pass(self.backend, self.model, self._prompt_tensor,
+                                       [groups[g] for g in batch], self.tokenizer, layout=self._layout)
+                capture_ffn_.select = step.layout.select(capture)
+                with torch.no_grad(), self._autocast(), self._interventions(), step.context:
+                    run_until(step.body, last, **step.inputs)
+                yield batch, capture_ffn_.take()  # (G, L, P', D): row g is document g
+                pbar.update(len(batch))
         pbar.close()
 
     def _autocast(self):

@@ -21,12 +21,18 @@ document (used by activation capture, so that each document counts once). The he
 scorers share (``prompt_embeds``, ``pad_right``, ``with_prompt_mask``, ``mlm_head``,
 ``split_by_group``) are public: the published layouts' scorer
 (:mod:`skillneuron_harness.prompts.layouts`) is built from them.
+:func:`activation_pass` is the capture-only counterpart (the skill-neuron baseline): the one forward
+pass whose FFN activations the statistics read, one row per document, the very row the scorer
+gives that document, run through the model body only (the T5 encoder; the base model of a masked
+or causal LM, without its vocabulary head), to be stopped after the last hooked layer
+(:func:`skillneuron_harness.neurons.capture.run_until`).
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -265,6 +271,59 @@ def score_causal(model, prompt, groups: list[ChoiceGroup], pad_id: int, softmax_
     log_probs = F.log_softmax(picked, dim=-1, dtype=softmax_dtype or torch.float32)
     total, greedy = _gather_scores(log_probs, tgt, valid.bool())
     return split_by_group(groups, total, greedy, row_group=first_row)
+
+
+@dataclass
+class ActivationPass:
+    """The forward pass whose FFN activations the statistics read: row g holds document g."""
+
+    body: torch.nn.Module  # what to run: the T5 encoder, else the base model (no vocabulary head)
+    inputs: dict  # body's keyword arguments: inputs_embeds (G, P+T, d), attention_mask (G, P+T), ...
+    layout: RowLayout  # group_rows = 0..G-1
+    context: AbstractContextManager = field(default_factory=nullcontext)  # hooks the layout needs around it
+
+
+def model_body(model) -> torch.nn.Module:
+    """A masked or causal LM without its head (``BertForMaskedLM.bert``, ``GPT2LMHeadModel.transformer``)."""
+    base = getattr(model, "base_model", model)
+    return base if isinstance(base, torch.nn.Module) else model
+
+
+def activation_pass(backend: str, model, prompt, groups: list[ChoiceGroup], tokenizer, layout=None) -> ActivationPass:
+    """The rows the scorer of ``backend`` (or ``layout``) gives each document's activations, one per group.
+
+    seq2seq: the encoder input ``[prompt][context]``; masked: ``[prompt][CLS] context [MASK] x k [SEP]``
+    with k the first choice's length (the row :func:`score_masked` reads the document from); causal:
+    ``[prompt] context`` (positions up to the last context token see nothing after it, so the
+    continuation the scorer appends changes none of them).
+    """
+    if layout is not None:
+        return layout.activation_pass(model, prompt, groups, tokenizer)
+    device = model.get_input_embeddings().weight.device
+    P = 0 if prompt is None else prompt.shape[0]
+    G = list(range(len(groups)))
+    if backend == "masked":
+        frame = special_token_frame(tokenizer)
+        rows, first_mask = [], []
+        for g in groups:
+            ids, mask_at = masked_input(frame, tokenizer.mask_token_id, g.context, len(g.continuations[0]))
+            rows.append(ids)
+            first_mask.append(P + mask_at)
+        ids, attn = pad_right(rows, tokenizer.pad_token_id, device)  # (G, T)
+        layout_ = RowLayout(P, G, [m - 1 for m in first_mask], first_mask)
+        body = model_body(model)
+    elif backend in ("seq2seq", "causal"):
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        ids, attn = pad_right([g.context for g in groups], pad, device)  # (G, T)
+        layout_ = RowLayout(P, G, [P + len(g.context) - 1 for g in groups])
+        body = model.get_encoder() if backend == "seq2seq" else model_body(model)
+    else:
+        raise ValueError(f"Unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
+    inputs = {"inputs_embeds": prompt_embeds(model, prompt, ids),  # (G, P+T, d)
+              "attention_mask": with_prompt_mask(attn, P)}  # (G, P+T)
+    if backend == "causal":
+        inputs["use_cache"] = False
+    return ActivationPass(body, inputs, layout_)
 
 
 def split_by_group(groups, total, greedy, *, row_group) -> ScoredBatch:

@@ -35,6 +35,9 @@ last integer in the module path.
 keeps per row only the selected positions (a slice such as the soft-prompt positions, or one
 index per row such as the last context token), so that only [B, L, P', D] is ever held, and
 removes the hooks in ``finally``. Activations stay on the model's device and dtype.
+:func:`run_until` runs a module only as far as the last hook point: a hook on it raises a private
+exception that ends the forward pass once every layer's activation is captured (a capture-only
+pass, such as the skill-neuron baseline, needs nothing after it).
 """
 
 from __future__ import annotations
@@ -301,3 +304,30 @@ def capture_ffn(
         for handle in handles:
             handle.remove()
         capture.enabled = False
+
+
+class _StopForward(Exception):
+    """Raised by :func:`run_until`'s hook to end a forward pass; never escapes :func:`run_until`."""
+
+
+def _stop(module: nn.Module, args: tuple, kwargs: dict) -> None:
+    raise _StopForward
+
+
+def run_until(module: nn.Module, last: nn.Module, /, **inputs) -> None:
+    """``module(**inputs)``, stopped as soon as ``last`` is called (before it computes anything).
+
+    ``last`` is the module of the last hook point (its input is the last activation a capture
+    keeps). The stopping hook is registered after any hooks already on ``last`` (those of
+    :func:`capture_ffn`), so they still see the input; it is removed in ``finally``. Raises
+    RuntimeError when the pass ended without reaching ``last`` (it is not part of ``module``).
+    """
+    handle = last.register_forward_pre_hook(_stop, with_kwargs=True)
+    try:
+        module(**inputs)
+    except _StopForward:
+        return
+    finally:
+        handle.remove()
+    raise RuntimeError(f"the forward pass of {type(module).__name__} never reached the last hook point "
+                       f"({type(last).__name__}); nothing after it was skipped")

@@ -64,6 +64,9 @@ class Positions(StrEnum):
 
 
 POSITIONS = Positions.values()
+# Documents per capture-only pass of the baseline (sn_batch_size), unless lm-eval's batch size is larger:
+# lm-eval's default of 1 leaves a CPU or GPU mostly idle, and the pass keeps only a few positions per row.
+DEFAULT_BATCH_SIZE = 32
 
 
 class BaselineSource(StrEnum):
@@ -102,8 +105,8 @@ class SkillNeuronConfig(OptionGroup):
     top: float = field(default=0.02, metadata={
         "help": "fraction of each layer's neurons called skill neurons in the summaries"})
     include_path: str | None = field(default=None, metadata={
-        "help": "task folders to load clean twins from when they are neither evaluated in the run nor in the run's "
-                "task index (ours, lm-eval's, `--include_path`)"})
+        "help": "task folders to load clean twins from when they are neither evaluated in the run nor in the "
+                "run's task index (ours, lm-eval's, `--include_path`)"})
 
     def __post_init__(self):
         self.output_dir = as_str("skill_neurons", self.output_dir)

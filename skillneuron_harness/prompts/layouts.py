@@ -45,10 +45,12 @@ import torch
 import torch.nn.functional as F
 
 from skillneuron_harness.models.scoring import (
+    ActivationPass,
     ChoiceGroup,
     RowLayout,
     ScoredBatch,
     mlm_head,
+    model_body,
     pad_right,
     prompt_embeds,
     special_token_frame,
@@ -148,22 +150,15 @@ class MaskFirstLayout:
             ": the same words in another order, so the label order differs" if same_words else "",
         )
 
-    def score(self, model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None,
-              before_forward=None) -> ScoredBatch:
-        """One pass per document; every choice is its token's log-probability at position 0."""
+    def _inputs(self, model, prompt, groups: list[ChoiceGroup], tokenizer):
+        """Inputs of the one pass per document, its RowLayout, and the position hooks around it."""
         device = model.get_input_embeddings().weight.device
         P = prompt.shape[0]
         prefix, suffix = special_token_frame(tokenizer)
         rows = [[*prefix, *g.context, *suffix] for g in groups]
         ids, attn = pad_right(rows, tokenizer.pad_token_id, device)  # (G, T)
-        targets = []
-        for g in groups:
-            tokens = [self.choice_token(tokenizer, c) for c in g.continuations]
-            self._check_verbalizer(tokenizer, tokens)
-            targets.append(tokens)
         last_context = [P + len(prefix) + len(g.context) - 1 for g in groups]
-        if before_forward is not None:
-            before_forward(RowLayout(P, list(range(len(groups))), last_context, [0] * len(groups)))
+        layout = RowLayout(P, list(range(len(groups))), last_context, [0] * len(groups))
         inputs = {"inputs_embeds": prompt_embeds(model, prompt, ids),  # (G, P+T, d)
                   "attention_mask": with_prompt_mask(attn, P)}  # (G, P+T)
         positions = nullcontext()
@@ -172,6 +167,25 @@ class MaskFirstLayout:
             text = torch.cumsum(attn, dim=1) * attn  # (G, T): 1..n on the text, 0 on the padding
             inputs["position_ids"] = torch.cat([torch.zeros_like(attn[:, :1]).expand(-1, P), text], 1) + padding_idx
             positions = zeroed_prompt_positions(model, P, token_types=self.zero_token_types)
+        return inputs, layout, positions
+
+    def activation_pass(self, model, prompt, groups: list[ChoiceGroup], tokenizer) -> ActivationPass:
+        """The scorer's rows without the head (see :func:`skillneuron_harness.models.scoring.activation_pass`)."""
+        inputs, layout, positions = self._inputs(model, prompt, groups, tokenizer)
+        return ActivationPass(model_body(model), inputs, layout, positions)
+
+    def score(self, model, prompt, groups: list[ChoiceGroup], tokenizer, softmax_dtype=None,
+              before_forward=None) -> ScoredBatch:
+        """One pass per document; every choice is its token's log-probability at position 0."""
+        device = model.get_input_embeddings().weight.device
+        targets = []
+        for g in groups:
+            tokens = [self.choice_token(tokenizer, c) for c in g.continuations]
+            self._check_verbalizer(tokenizer, tokens)
+            targets.append(tokens)
+        inputs, layout, positions = self._inputs(model, prompt, groups, tokenizer)
+        if before_forward is not None:
+            before_forward(layout)
         head = mlm_head(model)
         with positions:
             if head is not None:  # the vocabulary projection only at position 0
@@ -183,7 +197,7 @@ class MaskFirstLayout:
         tgt = torch.tensor([tok for t in targets for tok in t], device=device)  # (N,)
         total = log_probs[row, tgt]  # (N,)
         greedy = log_probs[row].argmax(-1) == tgt  # (N,)
-        return split_by_group(groups, total, greedy, row_group=list(range(len(groups))))
+        return split_by_group(groups, total, greedy, row_group=layout.group_rows)
 
 
 def place_prompt(soft_prompt: SoftPrompt, backend: str, model, tokenizer, arg: str = "prompt"):
