@@ -5,7 +5,8 @@ The baseline needs only the FFN activations, so it runs the capture-only forward
 last hooked layer) and sums them; the evaluation pass (``scored_batches(capture=True)``, which the
 baseline used before) scores every choice and counts. Both run on the same rendered SST-2 training
 documents, side by side in alternating order, and the ratio of their times is taken per repeat;
-the report gives the median of those ratios. Two settings:
+the report gives the median of those ratios, of wall-clock time and of CPU time (``process_time``:
+with one torch thread, the work done, less sensitive to other jobs on a shared machine). Two settings:
 
 * **same batch**: both at ``--batch-size`` documents per pass (what the capture-only forward saves);
 * **as run**: the evaluation at lm-eval's default batch size (1) against the baseline at its own
@@ -88,30 +89,30 @@ def documents(lm, n: int):
     return groups, [int(task.doc_to_target(d)) for d in docs]
 
 
-def evaluation_pass(lm, groups, labels, batch_size) -> float:
-    """Scoring with capture and counting, as during evaluation."""
+def evaluation_pass(lm, groups, labels, batch_size) -> tuple[float, float]:
+    """Scoring with capture and counting, as during evaluation; (wall, CPU) seconds."""
     import torch
 
     from skillneuron_harness.neurons.statistics import FireCounter
 
     counter = None
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for batch, _, acts in lm.scored_batches(groups, capture=True, batch_size=batch_size, disable_tqdm=True):
         acts = acts.float()  # (G, L, P, D)
         counter = counter or FireCounter(torch.zeros_like(acts[0]), num_classes=2)
         counter.update(acts, torch.tensor([labels[g] for g in batch]))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def baseline_pass(lm, groups, batch_size):
-    """The capture-only pass and the running sum, as the baseline does; returns (seconds, mean)."""
+    """The capture-only pass and the running sum, as the baseline does; ((wall, CPU) seconds, mean)."""
     from skillneuron_harness.neurons.statistics import BaselineAccumulator
 
     acc = BaselineAccumulator()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _, acts in lm.activation_batches(groups, batch_size=batch_size, disable_tqdm=True):
         acc.update(acts.float())  # (G, L, P, D)
-    return time.perf_counter() - start, acc.mean()
+    return (time.perf_counter() - start, time.process_time() - cpu), acc.mean()
 
 
 def bench_model(name: str, lm, args) -> dict:
@@ -131,8 +132,8 @@ def bench_model(name: str, lm, args) -> dict:
         settings["as_run"] = (1, DEFAULT_BATCH_SIZE)
     out = {"docs": len(groups), "max_abs_diff_baseline": max_diff}
     for setting, (eval_bs, base_bs) in settings.items():
-        times = {"evaluation": [], "baseline": []}
-        ratios = []
+        times = {"evaluation": [], "baseline": [], "evaluation_cpu": [], "baseline_cpu": []}
+        ratios, cpu_ratios = [], []
         for r in range(args.repeats):
             if r % 2 == 0:
                 t_eval = evaluation_pass(lm, groups, labels, eval_bs)
@@ -140,17 +141,23 @@ def bench_model(name: str, lm, args) -> dict:
             else:
                 t_base, _ = baseline_pass(lm, groups, base_bs)
                 t_eval = evaluation_pass(lm, groups, labels, eval_bs)
-            times["evaluation"].append(t_eval)
-            times["baseline"].append(t_base)
-            ratios.append(t_eval / t_base)
-            print(f"{name} {setting} repeat {r}: evaluation {len(groups) / t_eval:.1f} docs/s (batch {eval_bs}), "
-                  f"baseline {len(groups) / t_base:.1f} docs/s (batch {base_bs}), ratio {t_eval / t_base:.2f}",
-                  flush=True)
+            for key, (wall, cpu) in (("evaluation", t_eval), ("baseline", t_base)):
+                times[key].append(wall)
+                times[f"{key}_cpu"].append(cpu)
+            ratios.append(t_eval[0] / t_base[0])
+            cpu_ratios.append(t_eval[1] / t_base[1])
+            print(f"{name} {setting} repeat {r}: evaluation {len(groups) / t_eval[0]:.1f} docs/s (batch {eval_bs}), "
+                  f"baseline {len(groups) / t_base[0]:.1f} docs/s (batch {base_bs}), ratio {ratios[-1]:.2f} "
+                  f"(CPU time: {len(groups) / t_eval[1]:.1f} vs {len(groups) / t_base[1]:.1f} docs per CPU second, "
+                  f"ratio {cpu_ratios[-1]:.2f})", flush=True)
         out[setting] = {
             "evaluation_batch_size": eval_bs, "baseline_batch_size": base_bs, "seconds": times,
             "evaluation_docs_per_second": len(groups) / statistics.median(times["evaluation"]),
             "baseline_docs_per_second": len(groups) / statistics.median(times["baseline"]),
+            "evaluation_docs_per_cpu_second": len(groups) / statistics.median(times["evaluation_cpu"]),
+            "baseline_docs_per_cpu_second": len(groups) / statistics.median(times["baseline_cpu"]),
             "ratios": ratios, "median_ratio": statistics.median(ratios),
+            "cpu_ratios": cpu_ratios, "median_cpu_ratio": statistics.median(cpu_ratios),
         }
     return out
 
@@ -179,8 +186,8 @@ def main(argv=None) -> int:
             report["models"][name] = bench_model(name, lm, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    print(json.dumps({m: {k: v.get("median_ratio", v) if isinstance(v, dict) else v for k, v in r.items()}
-                      for m, r in report["models"].items()}, indent=2))
+    print(json.dumps({m: {k: [v["median_ratio"], v["median_cpu_ratio"]] if isinstance(v, dict) else v
+                          for k, v in r.items()} for m, r in report["models"].items()}, indent=2))
     return 0
 
 

@@ -119,6 +119,24 @@ def _index_with_our_folder(manager_module) -> None:
     manager_module.TaskIndex = TaskIndex
 
 
+def _demo_defaults(kwargs: dict) -> None:
+    """``prompt_tuned`` without a model: the demo model, its prompt and its batch size written in.
+
+    Written into model_args, the model names lm-eval's output folder (a stable name, not a random one).
+    """
+    import logging
+
+    from skillneuron_harness.demo import DEMO_NOTE, demo_batch_size, fill_demo_model_args
+
+    filled = fill_demo_model_args(kwargs.get("model_args"))
+    if filled is not None:
+        kwargs["model_args"] = filled
+        kwargs["batch_size"] = demo_batch_size(kwargs.get("batch_size"))
+        named = filled if isinstance(filled, dict) else dict(p.split("=", 1) for p in filled.split(",")[:2])
+        logging.getLogger("skillneuron_harness.models.prompt_tuned").warning(
+            DEMO_NOTE, named["pretrained"], named["prompt"], kwargs["batch_size"])
+
+
 # --------------------------------------------------------------------------------------- evaluator
 def _wrap_simple_evaluate(evaluator_module) -> None:
     """Lift the skill-neuron summary to a top-level results section; apply :data:`_OVERRIDES`."""
@@ -129,6 +147,8 @@ def _wrap_simple_evaluate(evaluator_module) -> None:
 
     @functools.wraps(original)
     def simple_evaluate(*args, **kwargs):
+        if (args[0] if args else kwargs.get("model")) == "prompt_tuned" and len(args) < 2:
+            _demo_defaults(kwargs)
         _RUNNING.append({"task_dict": None, "task_manager": kwargs.get("task_manager")})
         try:
             results = original(*args, **{**kwargs, **_OVERRIDES})

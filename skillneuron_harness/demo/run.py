@@ -1,20 +1,27 @@
-"""``skillneuron demo``: train a soft prompt for MiniLM on SST-2, then evaluate it with skill neurons on.
+"""``skillneuron demo``: the shipped SST-2 prompt of MiniLM evaluated with skill neurons; ``--train`` trains one first.
 
-The whole pipeline on a CPU in minutes, with real weights (the ``demo`` extra)::
+The whole pipeline on a CPU, with real weights (the ``demo`` extra)::
 
-    skillneuron demo --out demo-out --minutes 15
+    skillneuron demo --out demo-out             # about a minute: evaluate the shipped prompt
+    skillneuron demo --out demo-out --train     # train a prompt first (15 minutes; --minutes, --steps)
 
-1. assembles the demo model (all-MiniLM-L6-v2 + the shipped masked-LM head, :mod:`.model`);
-2. trains a 20-token soft prompt on SST-2 with ``skillneuron train``'s trainer for about
-   ``--minutes`` (the number of steps comes from timing a few steps first; ``--steps`` fixes it);
+1. assembles the demo model (all-MiniLM-L6-v2 + the shipped masked-LM head, :mod:`.model`) in a
+   folder with a stable name, printed, for ``pretrained=`` with your own prompts;
+2. takes the shipped 20-token SST-2 prompt, or with ``--train`` trains one on SST-2 with
+   ``skillneuron train``'s trainer for about ``--minutes`` (the number of steps comes from timing a
+   few steps first; ``--steps`` fixes it);
 3. evaluates the prompt on ``sst2`` and ``adv_sst2`` through lm-eval's Python API with
-   ``skill_neurons=`` on, and writes ``results.json`` (lm-eval's results with the top-level
-   ``skill_neurons`` section) and ``skill_neurons/<task>.safetensors|json`` to ``--out``;
+   ``skill_neurons=`` on (baseline over ``--baseline-docs`` SST-2 training documents), and writes
+   ``results.json`` (lm-eval's results with the top-level ``skill_neurons`` section) and
+   ``skill_neurons/<task>.safetensors|json`` to ``--out``;
 4. prints the headline numbers: clean and adversarial accuracy, the mean predictivity of the skill
-   neurons and the clean-vs-adversarial overlap of the top neurons.
+   neurons and the clean-vs-adversarial overlap of the top neurons; an accuracy at chance after a
+   short training run says so, and how long to train.
 
-The data are the Hub datasets ``nyu-mll/glue`` and ``AI-Secure/adv_glue``; offline, point
-``HF_DATASETS_CACHE`` at a cache that holds them (``HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1``).
+lm-eval's, ``datasets``' and ``transformers``' log messages are limited to errors during the demo,
+so that its stage lines stay readable. The data are the Hub datasets ``nyu-mll/glue`` and
+``AI-Secure/adv_glue``; offline, point ``HF_DATASETS_CACHE`` at a cache that holds them
+(``HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import json
 import logging
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -33,34 +41,52 @@ TRAIN_TASK, EVAL_TASKS = "sst2", ("sst2", "adv_sst2")
 PROBE_STEPS = 5  # timed training steps (after one warm-up step) that size the run
 
 
+# The shipped prompt's training run (README, Demo): how long learning SST-2 takes here.
+SHIPPED_STEPS, SHIPPED_MINUTES, SHIPPED_SST2 = 2205, 15.4, 0.806
+CHANCE_MARGIN = 0.05  # accuracy within this of chance (0.5 on SST-2) counts as not learned
+
+
 @dataclass
 class DemoConfig:
-    """Settings of ``skillneuron demo``; the defaults reach about 80% on SST-2 in 15 CPU minutes."""
+    """Settings of ``skillneuron demo``; the defaults evaluate the shipped prompt in about a minute on 2 cores."""
 
     out: str = field(default="skillneuron-demo", metadata={"help": "Output folder."})
-    minutes: float = field(default=15.0, metadata={"help": "Training time budget (steps are sized from it)."})
-    steps: int | None = field(default=None, metadata={"help": "Optimizer steps; overrides --minutes."})
+    train: bool = field(default=False, metadata={"help": "Train a new prompt on SST-2 first (about --minutes) "
+                                                         "instead of evaluating the shipped one."})
+    minutes: float | None = field(default=None, metadata={"help": "Training time budget with --train (default 15; "
+                                                                 "steps are sized from it; implies --train)."})
+    steps: int | None = field(default=None, metadata={"help": "Optimizer steps; overrides --minutes (implies "
+                                                             "--train)."})
     num_virtual_tokens: int = field(default=20, metadata={"help": "Soft-prompt length P (small: a small file)."})
     lr: float = field(default=3e-2, metadata={"help": "AdamW learning rate (high: few steps on a CPU)."})
     batch_size: int = field(default=16, metadata={"help": "Training documents per step (papers: 16)."})
     seed: int = field(default=33, metadata={"help": "Seed of the prompt's initialisation and the data order."})
     limit_eval: int = field(default=256, metadata={"help": "Validation documents used during training to keep "
                                                            "the best prompt (the final numbers use all)."})
-    baseline_docs: int = field(default=512, metadata={"help": "Training documents of the skill-neuron baseline."})
+    baseline_docs: int = field(default=1000, metadata={"help": "SST-2 training documents of the skill-neuron "
+                                                               "baseline (a few seconds; the papers use all 67k)."})
     sn_top: float = field(default=0.02, metadata={"help": "Fraction of each layer's neurons called skill neurons."})
     eval_batch_size: int = field(default=32, metadata={"help": "Documents per forward pass in evaluation."})
-    device: str = field(default="cpu", metadata={"help": "torch device."})
+    device: str = field(default="cpu", metadata={"help": "torch device, e.g. cpu or cuda."})
     limit_train: int | None = field(default=None, metadata={"help": "Train on this many SST-2 documents only."})
     model: str | None = field(default=None, metadata={"help": "A masked-LM folder or Hub id to use instead of the "
-                                                             "demo model (all-MiniLM-L6-v2 + shipped head)."})
+                                                             "demo model (all-MiniLM-L6-v2 + shipped head); needs "
+                                                             "--train (the shipped prompt fits the demo model)."})
     limit: int | None = field(default=None, metadata={"help": "Evaluate the first N documents of each task only "
                                                              "(lm-eval's --limit; for quick checks)."})
 
     def __post_init__(self):
-        if self.steps is None and not self.minutes > 0:
+        if self.minutes is not None or self.steps is not None:
+            self.train = True
+        if self.train and self.minutes is None:
+            self.minutes = 15.0
+        if self.steps is None and self.minutes is not None and not self.minutes > 0:
             raise ValueError(f"minutes={self.minutes}: the training budget must be positive, e.g. --minutes 15.")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps={self.steps}: pass at least 1, or leave it out to size the run by --minutes.")
+        if self.model is not None and not self.train:
+            raise ValueError(f"--model {self.model}: the shipped prompt fits the demo model only; add --train to "
+                             "train a prompt for this model.")
 
 
 def train_config(config: DemoConfig, model_path: str, max_steps: int):
@@ -113,7 +139,9 @@ def evaluate(config: DemoConfig, model_path: str, prompt: str) -> dict:
     import lm_eval.evaluator as evaluator
     from lm_eval.tasks import TaskManager
 
-    model_args = {"pretrained": model_path, "prompt": prompt, "skill_neurons": str(Path(config.out) / "skill_neurons"),
+    # Absolute paths: the report finds the prompt (and its training task) from any working folder.
+    model_args = {"pretrained": model_path, "prompt": str(Path(prompt).resolve()),
+                  "skill_neurons": str(Path(config.out).resolve() / "skill_neurons"),
                   "sn_baseline_limit": config.baseline_docs, "sn_top": config.sn_top}
     return evaluator.simple_evaluate(model="prompt_tuned", model_args=model_args, tasks=list(EVAL_TASKS),
                                      batch_size=config.eval_batch_size, device=config.device,
@@ -149,44 +177,103 @@ def headline(results: dict, config: DemoConfig) -> dict:
     return out
 
 
-def run(config: DemoConfig) -> dict:
-    """The demo (see the module docstring); returns the headline numbers."""
-    from lm_eval.utils import handle_non_serializable
+@contextmanager
+def quiet_host_logs():
+    """lm-eval's, ``datasets``' and ``transformers``' messages limited to errors inside the block.
 
-    from skillneuron_harness.demo.model import demo_model_path
+    Their per-task notices (cached dataset found, default metric settings, ...) repeat for every
+    task and would bury the demo's stage lines; errors still show.
+    """
+    names = ("lm_eval", "lm-eval", "datasets", "transformers", "huggingface_hub", "accelerate")
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    verbosity = []
+    try:
+        import datasets
+        import transformers
+
+        verbosity = [(datasets.utils.logging, datasets.utils.logging.get_verbosity()),
+                     (transformers.utils.logging, transformers.utils.logging.get_verbosity())]
+    except ImportError:  # pragma: no cover (both are dependencies)
+        pass
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        for module, _ in verbosity:
+            module.set_verbosity_error()
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+        for module, level in verbosity:
+            module.set_verbosity(level)
+
+
+def _stage(text: str) -> None:
+    print(text, flush=True)
+
+
+def _train(config: DemoConfig, model_path: str):
+    """Train a prompt (--train); returns (TrainResult, seconds)."""
+    from skillneuron_harness.atomic import save_safetensors
     from skillneuron_harness.prompts import load_soft_prompt
     from skillneuron_harness.training import train
 
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    print("[1/3] Demo model (all-MiniLM-L6-v2 + the shipped masked-LM head) ...", flush=True)
-    model_path = config.model or str(demo_model_path())
     steps = config.steps
     if steps is None:
         step_seconds = seconds_per_step(config, model_path)
         steps = plan_steps(config, step_seconds)
-        print(f"      {step_seconds:.2f} s per step here: {steps} steps fit {config.minutes:g} minutes.", flush=True)
-    print(f"[2/3] Training a {config.num_virtual_tokens}-token soft prompt on SST-2 ({steps} steps) ...", flush=True)
-    train_started = time.perf_counter()
+        _stage(f"      {step_seconds:.2f} s per step here: {steps} steps fit {config.minutes:g} minutes.")
+    _stage(f"[2/3] Training a {config.num_virtual_tokens}-token soft prompt on SST-2 ({steps} steps) ...")
+    started = time.perf_counter()
     trained = train(train_config(config, model_path, steps))
-    train_seconds = time.perf_counter() - train_started
+    seconds = time.perf_counter() - started
     prompt = load_soft_prompt(str(trained.output))
-    from skillneuron_harness.atomic import save_safetensors, write_text
-
     save_safetensors({"prompt": prompt.embeddings.contiguous()}, out / "sst2_prompt.safetensors",
               metadata={"base_model": "all-MiniLM-L6-v2 + skillneuron_harness/demo/mlm_head.safetensors",
                         "task": TRAIN_TASK, "steps": str(trained.steps), "lr": str(config.lr),
                         "seed": str(config.seed)})
-    print(f"[3/3] Evaluating on {', '.join(EVAL_TASKS)} through lm-eval with skill neurons ...", flush=True)
-    results = evaluate(config, model_path, str(trained.output))
+    return trained, seconds
+
+
+def run(config: DemoConfig) -> dict:
+    """The demo (see the module docstring); returns the headline numbers."""
+    from lm_eval.utils import handle_non_serializable
+
+    from skillneuron_harness.atomic import write_text
+    from skillneuron_harness.demo import SHIPPED_PROMPT
+    from skillneuron_harness.demo.model import demo_model_path
+    from skillneuron_harness.report.runs import PromptSpec, write_manifest
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    _stage("[1/3] Demo model (all-MiniLM-L6-v2 + the shipped masked-LM head) ...")
+    model_path = config.model or str(demo_model_path())
+    _stage(f"      {model_path}" + ("" if config.model else "  (pass it as pretrained= with your own prompts)"))
+    trained, train_seconds = None, None
+    if config.train:
+        trained, train_seconds = _train(config, model_path)
+        prompt = str(trained.output)
+    else:
+        prompt = str(SHIPPED_PROMPT)
+        _stage(f"[2/3] The shipped {TRAIN_TASK} prompt ({prompt}; trained with `skillneuron demo --train`, "
+               f"{SHIPPED_STEPS:,} steps); --train trains a new one ...")
+    _stage(f"[3/3] Evaluating on {', '.join(EVAL_TASKS)} through lm-eval with skill neurons (baseline: "
+           f"{config.baseline_docs} {TRAIN_TASK} training documents) ...")
+    write_manifest(out, [PromptSpec(prompt, label="demo sst2 prompt" if trained else "shipped sst2 prompt",
+                                    task=TRAIN_TASK, seed=config.seed)])  # the report groups it under sst2
+    results = evaluate(config, model_path, prompt)
     results.pop("samples", None)
-    results["demo"] = {"config": asdict(config), "train_steps": trained.steps, "train_seconds": train_seconds,
-                       "best_validation_accuracy": trained.best_accuracy,
+    results["demo"] = {"config": asdict(config), "prompt": prompt,
+                       "train_steps": trained.steps if trained else None, "train_seconds": train_seconds,
+                       "best_validation_accuracy": trained.best_accuracy if trained else None,
                        "total_seconds": time.perf_counter() - started}
     write_text(out / "results.json", json.dumps(results, indent=2, default=handle_non_serializable) + "\n")
     numbers = headline(results, config)
-    _print_summary(out, numbers, trained.steps, train_seconds, config)
+    _print_summary(out, numbers, config, model_path, prompt, trained, train_seconds,
+                   time.perf_counter() - started)
     return numbers
 
 
@@ -194,12 +281,30 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _print_summary(out: Path, numbers: dict, steps: int, train_seconds: float, config: DemoConfig) -> None:
+def at_chance_note(accuracy: float | None, steps: int | None, train_seconds: float | None) -> str | None:
+    """What to say when SST-2 accuracy is at chance: the run was too short to learn, and how long to run."""
+    if accuracy is None or accuracy > 0.5 + CHANCE_MARGIN:
+        return None
+    if steps is None:
+        return (f"sst2 accuracy {accuracy:.3f} is at chance (0.5): the shipped prompt should give about "
+                f"{SHIPPED_SST2:.3f}; check that the demo model and prompt are the shipped ones.")
+    minutes = "" if train_seconds is None else f" ({train_seconds / 60:.1f} min)"
+    return (f"sst2 accuracy {accuracy:.3f} is at chance (0.5): {steps} training steps{minutes} were too short to "
+            f"learn the task. The shipped prompt took {SHIPPED_STEPS:,} steps ({SHIPPED_MINUTES:g} min on 2 CPU "
+            f"cores) for {SHIPPED_SST2:.3f}; run `skillneuron demo --train --minutes 15` (or --steps 2000).")
+
+
+def _print_summary(out: Path, numbers: dict, config: DemoConfig, model_path: str, prompt: str, trained,
+                   train_seconds: float | None, total_seconds: float) -> None:
     overlap = numbers["overlap"]
     pred = numbers["skill_neuron_predictivity"]
-    print("\nskillneuron demo: done")
-    print(f"  trained        {steps} steps in {train_seconds / 60:.1f} min; prompt in {out / 'prompt'} "
-          f"(and {out / 'sst2_prompt.safetensors'})")
+    print(f"\nskillneuron demo: done in {total_seconds / 60:.1f} min")
+    print(f"  model          {model_path}")
+    if trained is not None:
+        print(f"  trained        {trained.steps} steps in {train_seconds / 60:.1f} min; prompt in {out / 'prompt'} "
+              f"(and {out / 'sst2_prompt.safetensors'})")
+    else:
+        print(f"  prompt         {prompt} (shipped; --train trains a new one)")
     print(f"  results        {out / 'results.json'}")
     print(f"  skill neurons  {out / 'skill_neurons'}/{{sst2,adv_sst2}}.safetensors|json")
     print(f"  accuracy       sst2 {_fmt(numbers['sst2'])}   adv_sst2 {_fmt(numbers['adv_sst2'])}")
@@ -207,10 +312,16 @@ def _print_summary(out: Path, numbers: dict, steps: int, train_seconds: float, c
           f"sst2 {_fmt(pred['sst2'])}   adv_sst2 {_fmt(pred['adv_sst2'])}")
     if overlap:
         print(f"  overlap        clean vs adversarial top {overlap['fraction']:.0%}: {overlap['mean']:.3f}")
+    note = at_chance_note(numbers["sst2"], trained.steps if trained else None, train_seconds)
+    if note:
+        print(f"  note           {note}")
+    print(f"  next           lm_eval --model prompt_tuned --model_args pretrained={model_path},prompt=PROMPT "
+          "--tasks sst2,adv_sst2 --batch_size 32")
 
 
 _HELP = {f.name: f.metadata.get("help", "") for f in fields(DemoConfig)}
 _TYPES = {"minutes": float, "lr": float, "sn_top": float, "out": str, "device": str, "model": str}  # else int
+_ALIASES = {"out": ("--output",)}  # every subcommand takes both --out and --output
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,9 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = DemoConfig()
     for f in fields(DemoConfig):
-        kind = _TYPES.get(f.name, int)
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=getattr(defaults, f.name),
-                       help=_HELP[f.name])
+        flags = ["--" + f.name.replace("_", "-"), *_ALIASES.get(f.name, ())]
+        if f.type == "bool":
+            p.add_argument(*flags, action="store_true", help=_HELP[f.name])
+            continue
+        p.add_argument(*flags, type=_TYPES.get(f.name, int), default=getattr(defaults, f.name), help=_HELP[f.name])
     return p
 
 
@@ -232,7 +345,8 @@ def main(argv: list[str]) -> int:
     from skillneuron_harness.demo.model import DemoModelMissing
 
     try:
-        run(DemoConfig(**vars(args)))
+        with quiet_host_logs():
+            run(DemoConfig(**vars(args)))
     except (ValueError, DemoModelMissing) as err:
         print(f"skillneuron demo: {err}")
         return 2

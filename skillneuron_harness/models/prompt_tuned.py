@@ -130,8 +130,10 @@ class PromptTunedLM(HFLM):
             pretrained, prompt = demo_model_args()
             self.args = PromptArgs(prompt=prompt, backend=self.args.backend)
             self.soft_prompt = load_soft_prompt(prompt)
-            log.warning("prompt_tuned: no pretrained= given: evaluating the demo model, all-MiniLM-L6-v2 with the "
-                        "shipped masked-LM head (%s), with the shipped SST-2 soft prompt (%s).", pretrained, prompt)
+            from skillneuron_harness.demo import DEMO_NOTE, demo_batch_size
+
+            options.hf_kwargs["batch_size"] = demo_batch_size(options.hf_kwargs.get("batch_size"))
+            log.warning(DEMO_NOTE, pretrained, prompt, options.hf_kwargs["batch_size"])
         check_neuron_files_model(options, pretrained)  # a file of another model is refused before loading this one
         if options.hf_kwargs.get("tp_plan") is not None:
             raise ModelArgsError("tp_plan= (tensor parallelism) is not supported by prompt_tuned; use "

@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="skillneuron average", description=__doc__.split("\n\n")[0])
     parser.add_argument("directories", nargs="+", type=Path, help="skill_neurons= folders of runs (one per prompt)")
     parser.add_argument("--task", required=True, help="task name, e.g. sst2")
-    parser.add_argument("--output", required=True, type=Path, help="folder for <task>.safetensors / .json")
+    parser.add_argument("--output", "--out", required=True, type=Path, help="folder for <task>.safetensors / .json")
     parser.add_argument("--top", type=float, default=0.02, help="fraction of each layer's neurons marked skill")
     args = parser.parse_args(argv)
     from skillneuron_harness.atomic import save_safetensors, write_json

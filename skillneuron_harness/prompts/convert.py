@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="how SRC is laid out "
                         "(default: detected, see README)")
     parser.add_argument("--base", required=True, help="Hub id or local path of the base model the prompt is for")
-    parser.add_argument("--output", required=True, help="folder to write the adapter into")
+    parser.add_argument("--output", "--out", required=True, help="folder to write the adapter into")
     parser.add_argument("--overwrite", action="store_true", help="replace the adapter already in --output")
     args = parser.parse_args(argv)
     try:

@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="skillneuron report", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="lm-eval output folders and skill-neuron folders")
-    p.add_argument("--out", default="report", help="output folder")
+    p.add_argument("--out", "--output", default="report", help="output folder")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown", help="report format")
     p.add_argument("--top", type=float, default=0.02, help="skill neurons: fraction of each layer's neurons")
     p.add_argument("--skip-unreadable", action="store_true",

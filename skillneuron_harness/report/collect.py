@@ -119,15 +119,23 @@ class _Prompts:
         self.manifests = manifests  # resolved path -> {label, task, seed}
         self.by_key: dict[str, Prompt] = {}
 
-    def get(self, path: str | None, sha: str | None) -> Prompt:
+    def get(self, path: str | None, sha: str | None, near: Path | None = None) -> Prompt:
+        """The prompt at ``path`` (identified by ``sha`` when known).
+
+        A relative path that does not exist here is looked up in the folders above ``near`` (the file
+        that names it), one of which the run that wrote it started in.
+        """
         key = sha or path or "none"
         if key in self.by_key:
             return self.by_key[key]
         entry: dict = {}
         if path:
-            resolved = str(Path(path).resolve())
+            found = Path(path)
+            if not found.is_absolute() and not found.exists() and near is not None:
+                found = next((base / path for base in near.parents if (base / path).exists()), found)
+            resolved = str(found.resolve())
             entry = self.manifests.get(resolved) or self.manifests.get(path) or {}
-            config = Path(path) / "train_config.json"
+            config = found / "train_config.json"
             if not entry and config.is_file():
                 try:
                     train = json.loads(config.read_text()).get("config", {})
@@ -150,7 +158,7 @@ def _read_results(path: Path, prompts: _Prompts) -> list[Evaluation]:
     config = data.get("config") or {}
     model = model_label(model_name(config))
     prompt_path = config.get("prompt_source") or model_arg(config.get("model_args"), "prompt")
-    prompt = prompts.get(prompt_path, config.get("prompt_sha256"))
+    prompt = prompts.get(prompt_path, config.get("prompt_sha256"), near=path)
     suppression = config.get("suppression")
     if suppression is not None and not any(suppression.get("neurons_per_layer") or [0]):
         suppression = None  # suppress_top=0: the unsuppressed model
@@ -188,7 +196,7 @@ def _read_neuron_file(path: Path, prompts: _Prompts) -> NeuronFile | None:
         provenance = json.loads(metadata.get("provenance") or "{}")
     except json.JSONDecodeError:
         raise NeuronFileError(f"{path}: its provenance metadata is not JSON") from None
-    prompt = prompts.get(provenance.get("prompt"), provenance.get("prompt_sha256"))
+    prompt = prompts.get(provenance.get("prompt"), provenance.get("prompt_sha256"), near=path)
     return NeuronFile(path=path, model=model_label(provenance.get("model")), prompt=prompt,
                       task=metadata["task"], clean_twin=provenance.get("clean_twin"), provenance=provenance,
                       subtasks=metadata.get("subtasks", ""))

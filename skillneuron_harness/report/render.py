@@ -16,6 +16,8 @@ from skillneuron_harness.neurons.statistics import json_safe
 from skillneuron_harness.report import figures, paper, tables
 from skillneuron_harness.report.collect import Collection, collect
 
+MIN_RVC_POINTS = 3  # prompts needed for a Spearman correlation that can mean anything
+
 
 def compute(collection: Collection, top: float = 0.02) -> dict[str, Any]:
     """All tables of the report (plain values, NaN where undefined)."""
@@ -84,7 +86,7 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
     else:
         md += ["No unsuppressed evaluations found.", ""]
 
-    transfers = {m: t for m, t in data["transfer"].items() if len(t["sources"]) > 1 or len(t["targets"]) > 1}
+    transfers = {m: t for m, t in data["transfer"].items() if t.get("transfer_run")}  # none: no section
     if transfers:
         md += ["## Transfer", "",
                "Source prompt (rows, by training task) evaluated on target tasks (columns) with the target's "
@@ -140,7 +142,13 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
         md.append("")
 
     rvc = data["robustness_vs_consistency"]
-    if rvc["n"]:
+    adversarial = any(r["adversarial_task"] for r in data["accuracy"]) or summary
+    if rvc["n"] < MIN_RVC_POINTS and (rvc["n"] or adversarial):
+        md += ["## Robustness vs consistency", "",
+               f"Not computed: the correlation over prompts needs at least {MIN_RVC_POINTS} prompts, each evaluated "
+               "on a clean task and its adversarial twin with skill_neurons= (consistency needs both runs' "
+               f"skill-neuron files); found {rvc['n']}. Evaluate more prompts (seeds) of the task.", ""]
+    elif rvc["n"]:
         path = figures.robustness_scatter(rvc, fig_dir / "robustness_vs_consistency.png")
         made.append(path)
         a, p = rvc["adversarial_accuracy"], rvc["pdr"]

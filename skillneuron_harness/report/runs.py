@@ -104,7 +104,7 @@ def add_run_arguments(parser) -> None:
     """The lm-eval run options shared by ``transfer`` and ``suppression-curve`` (read by :func:`run_options`)."""
     parser.add_argument("--limit", type=float, default=None, help="documents per task (lm-eval's --limit)")
     parser.add_argument("--batch-size", default="8", help="lm-eval batch size")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, mps, ...")
     parser.add_argument("--backend", default="auto", help="prompt_tuned backend")
     parser.add_argument("--include-path", action="append", default=[], help="extra lm-eval task folders")
 

@@ -38,13 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", required=True, help="lm-eval tasks (multiple choice)")
     p.add_argument("--neurons", nargs="+", required=True, metavar="DIR_OR_FILE",
                    help="per prompt (same order), or one for all: a skill_neurons= folder or a <task>.safetensors")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", "--output", required=True, help="output folder")
     p.add_argument("--percents", nargs="+", type=float, default=list(PERCENTS), help="n, percent of each layer")
     p.add_argument("--mode", choices=("zero", "mean", "mean_avg", "noise", "noise_doc"), default="zero",
                    help="suppress_mode (mean_avg, noise_doc: Wang et al.'s)")
     p.add_argument("--sigma", type=float, default=0.1, help="suppress_sigma (mode noise)")
     p.add_argument("--seed", type=int, default=0, help="suppress_seed: random control and noise")
-    p.add_argument("--no-random", dest="random", action="store_false", help="skip the random-neuron control")
+    p.add_argument("--random", action=argparse.BooleanOptionalAction, default=True,
+                   help="also suppress as many random neurons per layer (the control curve); --no-random skips it")
     add_run_arguments(p)
     return p
 

@@ -120,7 +120,12 @@ def transfer_matrix(collection: Collection) -> dict:
                     if reference:
                         ratios.append(100.0 * e.acc / reference)
                 relative[src][tgt] = mean_sem(ratios)
-        out[model] = {"sources": sources, "targets": targets,
+        # A transfer was run when a prompt met a task not its own (nor that task's twin), or when prompts
+        # of unknown training task share a target; a prompt on its task and twin alone is no transfer.
+        foreign = any(e.prompt.task is not None and not _belongs(e.task, e.clean_twin, e.prompt.task) for e in mine)
+        unknown = [e for e in mine if e.prompt.task is None]
+        shared = any(len({e.prompt.group for e in unknown if e.task == t}) > 1 for t in targets)
+        out[model] = {"sources": sources, "targets": targets, "transfer_run": foreign or shared,
                       "absolute": {s: {t: list(v) for t, v in r.items()} for s, r in absolute.items()},
                       "relative": {s: {t: list(v) for t, v in r.items()} for s, r in relative.items()}}
     return out

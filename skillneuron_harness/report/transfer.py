@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="Hub id or local path of the frozen base model")
     p.add_argument("--prompts", nargs="+", required=True, metavar="[TASK=]PATH", help="soft prompts")
     p.add_argument("--tasks", nargs="+", required=True, help="target tasks or groups (e.g. transfer_sentiment)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", "--output", required=True, help="output folder")
     p.add_argument("--skill-neurons", action="store_true", help="also write skill-neuron files (skill_neurons=)")
     p.add_argument("--sn-baseline-limit", type=int, default=None, help="training documents for the baseline")
     p.add_argument("--top", type=float, default=0.02, help="report: skill neurons per layer (fraction)")

@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", required=True, help=_HELP["model"])
     p.add_argument("--task", required=True, help=_HELP["task"])
-    p.add_argument("--output", required=True, help=_HELP["output"])
+    p.add_argument("--output", "--out", required=True, help=_HELP["output"])
     p.add_argument("--num-virtual-tokens", type=int, default=100, help=_HELP["num_virtual_tokens"])
     p.add_argument("--lr", type=float, default=None, help=_HELP["lr"])
     p.add_argument("--weight-decay", type=float, default=0.0, help=_HELP["weight_decay"])

@@ -15,6 +15,7 @@ follows ``seed``, so that one seed gives bitwise the same prompt on CPU, resumed
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -219,14 +220,25 @@ def _stopped(config: TrainConfig, state: ckpt.RunState) -> bool:
             or (patience is not None and state.evals_since_best >= patience))
 
 
+def _bar_extent(config, state: ckpt.RunState, per_epoch: int) -> tuple[int, int]:
+    """(batches this epoch will run up to, epochs the run will take): max_steps may end both early."""
+    if config.max_steps is None:
+        return per_epoch, config.epochs
+    left = config.max_steps - state.step  # steps still to run
+    total = min(per_epoch, state.batches_done + left)
+    epochs = state.epoch + max(1, math.ceil((state.batches_done + left) / per_epoch))
+    return total, min(config.epochs, epochs)
+
+
 def _loop(config, pm, optimizer, state, train_examples, valid_examples, train_log, output, trajectory) -> None:
     prompt = pm.prompt
     while state.epoch < config.epochs and not _stopped(config, state):
         order = epoch_order(len(train_examples), config.seed, state.epoch)
         epoch_batches = batches(train_examples, order, config.batch_size)
         pm.model.train(config.dropout)
-        bar = tqdm(epoch_batches, desc=f"Epoch {state.epoch + 1}/{config.epochs}", initial=state.batches_done,
-                   total=len(epoch_batches), unit="batch")
+        total, epochs = _bar_extent(config, state, len(epoch_batches))
+        bar = tqdm(epoch_batches, desc=f"Epoch {state.epoch + 1}/{epochs}", initial=state.batches_done,
+                   total=total, unit="step")
         for batch in epoch_batches[state.batches_done:]:
             optimizer.zero_grad(set_to_none=True)
             loss = batch_loss(pm, batch)

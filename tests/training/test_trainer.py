@@ -150,3 +150,18 @@ def test_a_step_changes_only_the_prompt(model, tiny_models, task_folder, tmp_pat
     assert base.keys() == after.keys()
     assert all(torch.equal(base[k], after[k]) for k in base)
     assert all(p.grad is None for p in pm.model.parameters())
+
+
+def test_progress_bar_counts_the_steps_that_will_run():
+    """A max_steps run shows its real length (31/31 in epoch 1/1), not the epoch's batches or the epoch cap."""
+    from types import SimpleNamespace
+
+    from skillneuron_harness.training.checkpoint import RunState
+
+    capped = SimpleNamespace(max_steps=31, epochs=1000)
+    assert trainer._bar_extent(capped, RunState(), per_epoch=1250) == (31, 1)
+    long = SimpleNamespace(max_steps=3000, epochs=1000)
+    assert trainer._bar_extent(long, RunState(), per_epoch=1250) == (1250, 3)
+    resumed = RunState(epoch=2, batches_done=100, step=2600)  # 400 steps left, in the third epoch
+    assert trainer._bar_extent(long, resumed, per_epoch=1250) == (500, 3)
+    assert trainer._bar_extent(SimpleNamespace(max_steps=None, epochs=3), RunState(), per_epoch=40) == (40, 3)
