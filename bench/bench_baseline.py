@@ -2,7 +2,7 @@
 
 The baseline needs only the FFN activations, so it runs the capture-only forward
 (``PromptTunedLM.activation_batches``: the T5 encoder alone, no vocabulary head, stopped after the
-last hooked layer) and sums them; the evaluation pass (``scored_batches(capture=True)``, which the
+last hooked layer) and sums them; the evaluation pass (``scored_batches(capture="prompt")``, which the
 baseline used before) scores every choice and counts. Both run on the same rendered SST-2 training
 documents, side by side in alternating order, and the ratio of their times is taken per repeat;
 the report gives the median of those ratios, of wall-clock time and of CPU time (``process_time``:
@@ -97,7 +97,7 @@ def evaluation_pass(lm, groups, labels, batch_size) -> tuple[float, float]:
 
     counter = None
     start, cpu = time.perf_counter(), time.process_time()
-    for batch, _, acts in lm.scored_batches(groups, capture=True, batch_size=batch_size, disable_tqdm=True):
+    for batch, _, acts in lm.scored_batches(groups, capture="prompt", batch_size=batch_size, disable_tqdm=True):
         acts = acts.float()  # (G, L, P, D)
         counter = counter or FireCounter(torch.zeros_like(acts[0]), num_classes=2)
         counter.update(acts, torch.tensor([labels[g] for g in batch]))
@@ -110,7 +110,7 @@ def baseline_pass(lm, groups, batch_size):
 
     acc = BaselineAccumulator()
     start, cpu = time.perf_counter(), time.process_time()
-    for _, acts in lm.activation_batches(groups, batch_size=batch_size, disable_tqdm=True):
+    for _, acts in lm.activation_batches(groups, capture="prompt", batch_size=batch_size, disable_tqdm=True):
         acc.update(acts.float())  # (G, L, P, D)
     return (time.perf_counter() - start, time.process_time() - cpu), acc.mean()
 
@@ -121,7 +121,8 @@ def bench_model(name: str, lm, args) -> dict:
     groups, labels = documents(lm, args.docs)
     # Agreement: the baseline from the capture-only pass against the one from the full pass.
     full = BaselineAccumulator()
-    for _, _, acts in lm.scored_batches(groups[:64], capture=True, batch_size=args.batch_size, disable_tqdm=True):
+    for _, _, acts in lm.scored_batches(groups[:64], capture="prompt", batch_size=args.batch_size,
+                                      disable_tqdm=True):
         full.update(acts.float())
     _, only = baseline_pass(lm, groups[:64], args.batch_size)
     max_diff = float((full.mean() - only).abs().max())
@@ -182,7 +183,7 @@ def main(argv=None) -> int:
 
                 model, width = demo_model_path(), 384
             lm = PromptTunedLM(pretrained=str(model), prompt=str(prompt_file(work, width)), device="cpu",
-                               batch_size=args.batch_size, skill_neurons=str(work / "sn"), sn_positions="prompt")
+                               batch_size=args.batch_size)
             report["models"][name] = bench_model(name, lm, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))

@@ -2,7 +2,7 @@
 
 ``PromptTunedLM.activation_batches`` runs only the model body (the T5 encoder; no vocabulary head)
 and stops after the last hooked layer; its activations must equal those that the full scoring pass
-(``scored_batches(capture=True)``, itself checked against plain transformers in test_recorder.py)
+(``scored_batches(capture=...)``, itself checked against plain transformers in test_recorder.py)
 captures for the same documents, on every backend, position mode and mask-first layout.
 """
 
@@ -30,21 +30,20 @@ HEADS = {"t5": ("decoder", "lm_head"), "bert": ("cls",), "roberta": ("lm_head",)
          "llama": ("lm_head",)}
 
 
-def _lm(path, prompt_file, positions, tmp_path, **extra):
-    return PromptTunedLM(pretrained=str(path), prompt=str(prompt_file), device="cpu", batch_size=2,
-                         skill_neurons=str(tmp_path / "sn"), sn_positions=positions, **extra)
+def _lm(path, prompt_file):
+    return PromptTunedLM(pretrained=str(path), prompt=str(prompt_file), device="cpu", batch_size=2)
 
 
-def _compare(lm, heads, choices=CHOICES):
+def _compare(lm, positions, heads, choices=CHOICES):
     groups = [lm.choice_group(c, ch) for c, ch in zip(CONTEXTS, choices, strict=True)]
     full = {}
-    for batch, _, acts in lm.scored_batches(groups, capture=True, disable_tqdm=True):
+    for batch, _, acts in lm.scored_batches(groups, capture=positions, disable_tqdm=True):
         full.update(zip(batch, acts, strict=True))  # group -> (L, P', D)
     calls = []
     handles = [lm.model.get_submodule(name).register_forward_hook(lambda *a: calls.append(1)) for name in heads]
     try:
         only = {}
-        for batch, acts in lm.activation_batches(groups, batch_size=2, disable_tqdm=True):
+        for batch, acts in lm.activation_batches(groups, capture=positions, batch_size=2, disable_tqdm=True):
             only.update(zip(batch, acts, strict=True))
     finally:
         for h in handles:
@@ -63,8 +62,8 @@ def _compare(lm, heads, choices=CHOICES):
 def test_capture_only_equals_the_full_pass(family, positions, tiny_models, tmp_path):
     torch.manual_seed(5)
     save_file({"prompt": torch.randn(P, 32)}, tmp_path / "prompt.safetensors")
-    lm = _lm(tiny_models[family], tmp_path / "prompt.safetensors", positions, tmp_path)
-    _compare(lm, HEADS[family])
+    lm = _lm(tiny_models[family], tmp_path / "prompt.safetensors")
+    _compare(lm, positions, HEADS[family])
 
 
 @pytest.mark.parametrize("positions", ["prompt", "mask"])
@@ -72,9 +71,9 @@ def test_capture_only_in_a_mask_first_layout(positions, tiny_models, tmp_path):
     """Prompt-Transferability's RoBERTa layout: zeroed prompt position embeddings, text numbered from 2."""
     torch.manual_seed(6)
     torch.save(torch.randn(P, 32), tmp_path / "task_prompt")
-    lm = _lm(tiny_models["roberta"], tmp_path / "task_prompt", positions, tmp_path)
+    lm = _lm(tiny_models["roberta"], tmp_path / "task_prompt")
     assert lm.soft_prompt.format == "prompt_transferability"
-    _compare(lm, HEADS["roberta"], [[" negative", " entailment"]] * len(CONTEXTS))  # one-token bare words
+    _compare(lm, positions, HEADS["roberta"], [[" negative", " entailment"]] * len(CONTEXTS))  # one-token bare words
 
 
 def test_run_until_stops_and_cleans_up():
