@@ -78,7 +78,15 @@ def task_info(task, name: str) -> TaskInfo:
     return TaskInfo(name=name, num_classes=len(task.doc_to_choice(task.eval_docs[0])),
                     split=config.test_split or config.validation_split,
                     clean_twin=(config.metadata or {}).get("clean_twin"),
-                    has_training_docs=bool(task.has_training_docs()))
+                    has_training_docs=bool(task.has_training_docs()),
+                    training_docs=_size(task.training_docs()) if task.has_training_docs() else None)
+
+
+def _size(docs) -> int | None:
+    try:
+        return len(docs)
+    except TypeError:  # a generator: not counted, not consumed
+        return None
 
 
 # ------------------------------------------------------------------ labels
@@ -173,12 +181,14 @@ class LmEvalRun:
         name, doc_id = compat.instance_key(instance)
         return gold_label(self._task(name), instance.doc, task_name=name, doc_id=doc_id)
 
-    def training_activations(self, name: str, limit: int | None, desc: str, positions: str, split: str = "train"):
+    def training_activations(self, name: str, limit: int | None, desc: str, positions: str, split: str = "train",
+                             batch_size: int | None = None):
         """(documents in all, this process's share batch by batch: (activations (G, L, P', D), gold labels)).
 
         ``split``: ``train`` (the training documents) or ``eval`` (the evaluation documents, for
         ``sn_baseline_source=self``). The labels (a list of G choice indices, :func:`gold_label`)
-        give the per-class baseline sums of Wang et al.'s per-subtask baselines.
+        give the per-class baseline sums of Wang et al.'s per-subtask baselines. A capture-only pass in
+        batches of ``batch_size`` documents.
         """
         task = self._task(name)
         docs = task.training_docs() if split == "train" else task.eval_docs
@@ -188,6 +198,7 @@ class LmEvalRun:
         mine = list(range(rank, total, world))
         documents = document_groups(task, [docs[i] for i in mine], self.lm, name=name, doc_ids=mine)
         # The capture-only pass: no scoring, no vocabulary head, stopped after the last hooked layer.
-        batches = self.lm.activation_batches([d.group for d in documents], capture=positions, desc=desc)
+        batches = self.lm.activation_batches([d.group for d in documents], capture=positions,
+                                             batch_size=batch_size, desc=desc)
         gold = [d.gold for d in documents]
         return total, ((acts, [gold[g] for g in batch]) for batch, acts in batches)

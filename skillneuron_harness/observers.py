@@ -37,6 +37,7 @@ class TaskInfo:
     split: str | None  # the evaluated split
     clean_twin: str | None = None  # metadata.clean_twin of an adversarial task
     has_training_docs: bool = False
+    training_docs: int | None = None  # documents in the training split, when it has one
 
 
 @dataclass
@@ -57,11 +58,13 @@ class EvaluationRun(Protocol):
 
     def task(self, name: str) -> TaskInfo: ...
 
-    def training_activations(self, name: str, limit: int | None, desc: str, positions: str, split: str = "train"
+    def training_activations(self, name: str, limit: int | None, desc: str, positions: str, split: str = "train",
+                             batch_size: int | None = None
                              ) -> tuple[int, Iterator[tuple[torch.Tensor, list[int]]]]:
         """(documents in all, this process's (activations (G, L, P', D) at ``positions``, gold labels [G]) by batch).
 
-        ``split="train"``: the task's training documents; ``"eval"``: its evaluation documents.
+        ``split="train"``: the task's training documents; ``"eval"``: its evaluation documents. A
+        capture-only pass (no scoring) in batches of ``batch_size`` documents.
         """
         ...
 

@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog="Spec format: README, section Leaderboards; outputs: docs/leaderboard.md.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", nargs="?", help="leaderboard spec (YAML): entries, tasks, run options")
-    p.add_argument("--out", required=True, help="leaderboard folder: finished units and the outputs")
+    p.add_argument("--out", "--output", required=True, help="leaderboard folder: finished units and the outputs")
     p.add_argument("--from", dest="from_dirs", nargs="+", default=[], metavar="DIR",
                    help="existing lm-eval output folders (results_*.json) to add without running")
     return p

@@ -45,7 +45,7 @@ from skillneuron_harness.models.scoring import (
     special_token_frame,
 )
 from skillneuron_harness.neurons.capture import HookPoint, capture_ffn, ffn_hook_points, run_until
-from skillneuron_harness.neurons.recorder import SkillNeuronConfig, SkillNeuronRecorder
+from skillneuron_harness.neurons.recorder import DEFAULT_BATCH_SIZE, SkillNeuronConfig, SkillNeuronRecorder
 from skillneuron_harness.neurons.statistics import is_distributed
 from skillneuron_harness.neurons.suppression import Suppression
 from skillneuron_harness.observers import ScoredDocuments, ScoringObserver
@@ -226,9 +226,10 @@ class PromptTunedLM(HFLM):
                 "lm_eval ...`)."
             )
         self._task_include_path = (config.include_path,) if config.include_path else ()
+        lm_batch = int(self.batch_size) if str(self.batch_size).isdigit() else 0  # "auto": not probed for this
         return SkillNeuronRecorder(config, hook_points=self.hook_points, num_virtual_tokens=self.num_virtual_tokens,
                                    backend=self.backend, rank=self.rank, device=self.device,
-                                   provenance=self.provenance())
+                                   provenance=self.provenance(), batch_size=max(DEFAULT_BATCH_SIZE, lm_batch))
 
     @property
     def hook_points(self) -> list[HookPoint]:

@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 import torch
+from tqdm import tqdm
 
 from skillneuron_harness.neurons.capture import HookPoint
 from skillneuron_harness.neurons.io import read_task_stats, write_task_stats
@@ -67,6 +70,11 @@ POSITIONS = Positions.values()
 # Documents per capture-only pass of the baseline (sn_batch_size), unless lm-eval's batch size is larger:
 # lm-eval's default of 1 leaves a CPU or GPU mostly idle, and the pass keeps only a few positions per row.
 DEFAULT_BATCH_SIZE = 32
+# Training documents of the baseline (sn_baseline_limit). The baseline is a mean: over 1,000 documents its
+# standard error is 3% of an activation's spread across documents, which the counts compare against, so
+# more documents barely move it, while a whole split (67k for SST-2) costs hours on a CPU.
+# sn_baseline_limit=all is the papers' setting.
+DEFAULT_BASELINE_DOCS = 1000
 
 
 class BaselineSource(StrEnum):
@@ -89,8 +97,14 @@ class SkillNeuronConfig(OptionGroup):
         "help": "`prompt` (the soft-prompt positions), `last` (last context token), `mask` (first mask); `auto`: "
                 "`prompt` with a soft prompt, except on decoder-only models (whose prompt positions cannot see the "
                 "input) and without a prompt: `mask` for masked LMs, else `last`"})
-    baseline_limit: int | None = field(default=None, metadata={
-        "default": "all", "help": "baseline over the first N training documents"})
+    baseline_limit: int | str | None = field(default=None, metadata={
+        "default": "`1000`",
+        "help": "baseline over the first N training documents; `all`: the whole split, as the papers (SST-2: 67k "
+                "documents, hours on a CPU for a base-sized model). 1,000 documents give the mean within 3% of an "
+                "activation's spread across documents (its standard error), which is what the counts compare "
+                "against"})
+    batch_size: int | None = field(default=None, metadata={
+        "default": "32, or lm-eval's if larger", "help": "documents per forward pass of the baseline pass"})
     baseline: str | None = field(default=None, metadata={
         "help": "reuse the baseline of an earlier run's `<task>.safetensors` instead of a baseline pass"})
     reference: str | None = field(default=None, metadata={
@@ -112,11 +126,20 @@ class SkillNeuronConfig(OptionGroup):
         self.output_dir = as_str("skill_neurons", self.output_dir)
         self.positions = as_choice("sn_positions", self.positions, Positions)
         self.baseline_source = as_choice("sn_baseline_source", self.baseline_source, BaselineSource)
-        if self.baseline_limit is not None:
-            self.baseline_limit = as_int("sn_baseline_limit", self.baseline_limit, example=1000)
+        if self.baseline_limit is None:
+            self.baseline_limit = DEFAULT_BASELINE_DOCS
+        elif str(self.baseline_limit).strip().lower() == "all":
+            self.baseline_limit = None  # the whole training split, as the papers
+        else:
+            self.baseline_limit = as_int("sn_baseline_limit", self.baseline_limit, example="1000 or all")
             if self.baseline_limit < 1:
                 raise ModelArgsError(f"sn_baseline_limit={self.baseline_limit}: must be a positive number of "
-                                     "documents.")
+                                     "documents, or all.")
+        if self.batch_size is not None:
+            self.batch_size = as_int("sn_batch_size", self.batch_size, example=DEFAULT_BATCH_SIZE)
+            if self.batch_size < 1:
+                raise ModelArgsError(f"sn_batch_size={self.batch_size}: documents per baseline pass; must be "
+                                     f"positive, e.g. {DEFAULT_BATCH_SIZE}.")
         self.top = as_float("sn_top", self.top, example=0.02)
         if not 0 < self.top <= 1:
             raise ModelArgsError(f"sn_top={self.top}: a fraction of neurons per layer in (0, 1], e.g. 0.02.")
@@ -211,8 +234,10 @@ class SkillNeuronRecorder(ScoringObserver):
     """
 
     def __init__(self, config: SkillNeuronConfig, *, hook_points: list[HookPoint], num_virtual_tokens: int,
-                 backend: str, rank: int = 0, device=None, provenance: dict | None = None) -> None:
+                 backend: str, rank: int = 0, device=None, provenance: dict | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         self.config = config
+        self.batch_size = config.batch_size or batch_size  # documents per baseline pass
         self.hook_points = hook_points
         self.num_virtual_tokens = num_virtual_tokens
         self.rank = rank
@@ -222,6 +247,8 @@ class SkillNeuronRecorder(ScoringObserver):
             config.positions, num_virtual_tokens=num_virtual_tokens, backend=backend)
         self.tasks: dict[str, _TaskState] = {}
         self.summaries: dict[str, dict] = {}
+        self._baselines: dict[str, tuple] = {}  # baseline source -> (sums, source, docs): one pass per run
+        self._sharing: dict[str, str] = {}  # task -> its baseline source, for the line that announces the pass
         self._fallback_dir: str | None = None  # where files go when output_dir cannot be written (see _write)
         self._write_errors: dict[str, str] = {}
         self._check_input_files()
@@ -276,6 +303,9 @@ class SkillNeuronRecorder(ScoringObserver):
         new = [name for name in names if name not in self.tasks]
         infos = {name: run.task(name) for name in new}
         self.check_tasks({name: ("multiple_choice", info.num_classes) for name, info in infos.items()})
+        for name, info in infos.items():
+            self._sharing[name] = (f"{name}:self" if info.clean_twin and self.config.baseline_source == "self"
+                                   else f"{info.clean_twin or name}:train")
         for name in new:
             self.tasks[name] = self._new_task_state(run, name)
 
@@ -322,11 +352,8 @@ class SkillNeuronRecorder(ScoringObserver):
 
     def _baseline_pass(self, run: EvaluationRun, info: TaskInfo):
         if info.clean_twin and self.config.baseline_source == "self":  # Ackermann & Ohmer's --adversarial True
-            desc = f"Skill-neuron baseline ({info.name} itself)"
-            total, batches = run.training_activations(info.name, self.config.baseline_limit, desc, self.positions,
-                                                      split="eval")
-            log.info("Skill-neuron baseline of %s: %d of its own documents", info.name, total)
-            return self._accumulate(batches, info.num_classes), f"{info.name}:self", total
+            return self._shared_pass(run, info.name, "eval", f"{info.name}:self", info.num_classes, None,
+                                     "of its own documents")
         source_name = info.clean_twin or info.name
         source = run.task(source_name) if info.clean_twin else info
         if not source.has_training_docs:
@@ -334,10 +361,31 @@ class SkillNeuronRecorder(ScoringObserver):
                 f"skill_neurons: task {source_name!r} (the baseline of {info.name!r}) has no training split; pass "
                 "sn_baseline=FILE with the <task>.safetensors of a run that had one."
             )
-        desc = f"Skill-neuron baseline ({source_name} train)"
-        total, batches = run.training_activations(source_name, self.config.baseline_limit, desc, self.positions)
-        log.info("Skill-neuron baseline of %s: %d training documents of %s", info.name, total, source_name)
-        return self._accumulate(batches, source.num_classes), f"{source_name}:train", total
+        return self._shared_pass(run, source_name, "train", f"{source_name}:train", source.num_classes,
+                                 source.training_docs, f"{source_name} training documents")
+
+    def _shared_pass(self, run: EvaluationRun, name: str, split: str, source: str, num_classes: int,
+                     available: int | None, what: str):
+        """(sums, source, documents) of one baseline pass, computed once per run and source (twins share it)."""
+        if source in self._baselines:
+            return self._baselines[source]
+        limit = self.config.baseline_limit
+        if self.rank == 0:
+            how = ("sn_baseline_limit=N for fewer, all for the whole split as in the papers"
+                   if limit == DEFAULT_BASELINE_DOCS else "sn_baseline_limit=N or all")
+            sharing = sorted(n for n, s in self._sharing.items() if s == source) or [name]
+            if available is None:
+                size = "all" if limit is None else f"up to {limit:,}"
+            else:
+                size = f"{available if limit is None else min(limit, available):,} of {available:,}"
+            _say(f"Skill-neuron baseline of {', '.join(sharing)}: {size} {what} ({how}; sn_baseline=FILE reuses "
+                 f"an earlier run's), {self.batch_size} per pass (sn_batch_size=N).")
+        desc = f"Skill-neuron baseline ({name} {'train' if split == 'train' else 'itself'})"
+        total, batches = run.training_activations(name, limit, desc, self.positions, split=split,
+                                                  batch_size=self.batch_size)
+        self._baselines[source] = self._accumulate(_announcing_time(batches, total, name, self.rank),
+                                                   num_classes), source, total
+        return self._baselines[source]
 
     def _accumulate(self, batches, num_classes: int) -> BaselineAccumulator:
         """Sums over this process's batches ((G, L, P', D), labels), summed over processes.
@@ -483,3 +531,39 @@ class SkillNeuronRecorder(ScoringObserver):
         report = consistency_report(clean["score"], adv["score"], top_fraction=self.config.top,
                                     acc_clean=clean_accuracy, acc_adv=self.summaries[name]["accuracy"])
         return {"reference": source, **report}
+
+
+def _announcing_time(batches, total: int, name: str, rank: int):
+    """``batches`` ((G, L, P', D), labels) as they come, timed.
+
+    After the first ones (5 seconds or a tenth of the documents), rank 0 says how long the whole
+    pass will take.
+    """
+    mine = -(-total // _world_size())  # this process's share of the documents
+    done, started, estimated = 0, time.perf_counter(), False
+    for acts, labels in batches:
+        yield acts, labels
+        done += acts.shape[0]
+        elapsed = time.perf_counter() - started
+        if not estimated and rank == 0 and done < mine and (elapsed > 5 or done > mine / 10):
+            estimated = True  # longest documents come first: the estimate errs long
+            _say(f"Skill-neuron baseline of {name}: about {_duration(elapsed * mine / done)} in all "
+                 f"(measured on the first {done} documents).")
+
+
+def _say(text: str) -> None:
+    """A line users must see: stderr, whatever level lm-eval logs at, between progress bars."""
+    tqdm.write(text, file=sys.stderr)
+
+
+def _world_size() -> int:
+    return torch.distributed.get_world_size() if is_distributed() else 1
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``3.5 min``, ``1.2 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

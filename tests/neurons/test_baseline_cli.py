@@ -16,16 +16,18 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from skillneuron_harness.neurons.recorder import DEFAULT_BASELINE_DOCS, SkillNeuronConfig
+from skillneuron_harness.options import ModelArgsError
 
 
 def test_default_size_and_the_papers_setting_one_argument_away():
-    assert SkillNeuronConfig("sn").baseline_limit == DEFAULT_BASELINE_DOCS == 1000
-    assert SkillNeuronConfig("sn", baseline_limit="all").baseline_limit is None  # the whole split
-    assert SkillNeuronConfig("sn", baseline_limit="250").baseline_limit == 250
-    with pytest.raises(ValueError, match="or all for the whole split"):
-        SkillNeuronConfig("sn", baseline_limit="half")
-    with pytest.raises(ValueError, match="sn_batch_size=0"):
-        SkillNeuronConfig("sn", batch_size=0)
+    assert SkillNeuronConfig(output_dir="sn").baseline_limit == DEFAULT_BASELINE_DOCS == 1000
+    assert SkillNeuronConfig(output_dir="sn", baseline_limit="all").baseline_limit is None  # the whole split
+    assert SkillNeuronConfig(output_dir="sn", baseline_limit="250").baseline_limit == 250
+    with pytest.raises(ModelArgsError, match=r"sn_baseline_limit=half: expected a whole number, e\.g\. "
+                                             r"sn_baseline_limit=1000 or all"):
+        SkillNeuronConfig(output_dir="sn", baseline_limit="half")
+    with pytest.raises(ModelArgsError, match="sn_batch_size=0"):
+        SkillNeuronConfig(output_dir="sn", batch_size=0)
 
 
 def test_the_baseline_line_and_one_pass_for_twin_tasks(tiny_models, tmp_path):
@@ -41,12 +43,13 @@ def test_the_baseline_line_and_one_pass_for_twin_tasks(tiny_models, tmp_path):
         capture_output=True, text=True, timeout=900, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [line.strip() for line in proc.stderr.splitlines()]
+    lines = [line.strip() for line in proc.stderr.replace("\r", "\n").splitlines()]
     announced = [line for line in lines if line.startswith("Skill-neuron baseline of adv_sst2, sst2: ")]
     assert len(announced) == 1, proc.stderr[-3000:]  # one pass for both tasks
-    assert "24 of " in announced[0] and " sst2 training documents (sn_baseline_limit=N or all; " in announced[0]
+    assert " sst2 training documents (sn_baseline_limit=N or all; " in announced[0]
+    assert announced[0].split(": ", 1)[1].startswith("24 of ")
     assert announced[0].endswith("4 per pass (sn_batch_size=N).")
-    assert any(line.startswith("Skill-neuron baseline of sst2: about ") and " in all (from the first " in line
-               for line in lines), proc.stderr[-3000:]
+    assert any(line.startswith("Skill-neuron baseline of sst2: about ") and " in all (measured on the first "
+               in line for line in lines), proc.stderr[-3000:]
     sst2, adv = load_file(str(out / "sst2.safetensors")), load_file(str(out / "adv_sst2.safetensors"))
     assert torch.equal(sst2["baseline"], adv["baseline"])

@@ -45,16 +45,10 @@ def test_model_name_sources(monkeypatch, tmp_path):
     assert model_name({"model": "openai-completions", "model_args": "model=davinci-002"}) == "davinci-002"
     assert model_name({"model": "/m/t5", "model_args": None}) == "/m/t5"  # a loaded model passed to lm-eval
     # Results written before prompt_tuned recorded `pretrained`: the demo folder prompt_tuned loads by default.
+    # Its name is stable, so it is known without the demo extra too.
     monkeypatch.setenv("SKILLNEURON_HARNESS_CACHE", str(tmp_path))
-    from skillneuron_harness.demo.model import minilm_path
-
-    try:
-        minilm_path()
-    except Exception:  # noqa: BLE001  (no demo extra: the registry name is all there is)
-        assert model_name({"model": "prompt_tuned", "model_args": ""}) == "prompt_tuned"
-        return
     name = model_name({"model": "prompt_tuned", "model_args": ""})
-    assert model_label(name).startswith("minilm-mlm-") and name.startswith(str(tmp_path))
+    assert name == str(tmp_path / "all-MiniLM-L6-v2-mlm") and model_label(name) == "all-MiniLM-L6-v2-mlm"
     assert not any(tmp_path.iterdir())  # naming the folder builds nothing
 
 
