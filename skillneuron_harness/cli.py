@@ -33,7 +33,7 @@ SUMMARIES = {
     "train": "train a soft prompt on an lm-eval multiple_choice task (PEFT prompt tuning)",
     "convert": "write a published soft prompt (Skill-Neuron, Prompt-Transferability) as a PEFT adapter",
     "average": "average a task's neuron scores over the skill_neurons= folders of several prompts",
-    "demo": "train a soft prompt for MiniLM on SST-2 on a CPU, evaluate sst2/adv_sst2 with skill neurons",
+    "demo": "the shipped MiniLM SST-2 prompt on sst2/adv_sst2 with skill neurons, on a CPU (--train: a new one)",
     "report": "Markdown/JSON report over lm-eval runs and skill-neuron files, with figures",
     "suppression-curve": "accuracy as the top n% skill neurons (or random ones) are suppressed",
     "transfer": "evaluate every prompt on every target task, then write the report",

@@ -119,6 +119,21 @@ def _index_with_our_folder(manager_module) -> None:
     manager_module.TaskIndex = TaskIndex
 
 
+def _refused(model_args) -> bool:
+    """Whether prompt_tuned will refuse these model_args (a misspelled key): then no demo is announced."""
+    from lm_eval.utils import simple_parse_args_string
+
+    from skillneuron_harness.models.options import parse_model_args
+    from skillneuron_harness.options import ModelArgsError
+
+    args = dict(model_args) if isinstance(model_args, dict) else simple_parse_args_string(model_args or "")
+    try:
+        parse_model_args(None, args)
+    except ModelArgsError:
+        return True
+    return False
+
+
 def _demo_defaults(kwargs: dict) -> None:
     """``prompt_tuned`` without a model: the demo model, its prompt and its batch size written in.
 
@@ -128,8 +143,9 @@ def _demo_defaults(kwargs: dict) -> None:
 
     from skillneuron_harness.demo import DEMO_NOTE, demo_batch_size, fill_demo_model_args
 
-    filled = fill_demo_model_args(kwargs.get("model_args"))
-    if filled is not None:
+    model_args = kwargs.get("model_args")
+    filled = fill_demo_model_args(model_args)
+    if filled is not None and not _refused(model_args):
         kwargs["model_args"] = filled
         kwargs["batch_size"] = demo_batch_size(kwargs.get("batch_size"))
         named = filled if isinstance(filled, dict) else dict(p.split("=", 1) for p in filled.split(",")[:2])

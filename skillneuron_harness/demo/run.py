@@ -2,7 +2,7 @@
 
 The whole pipeline on a CPU, with real weights (the ``demo`` extra)::
 
-    skillneuron demo --out demo-out             # about a minute: evaluate the shipped prompt
+    skillneuron demo --out demo-out             # about two CPU-minutes: evaluate the shipped prompt
     skillneuron demo --out demo-out --train     # train a prompt first (15 minutes; --minutes, --steps)
 
 1. assembles the demo model (all-MiniLM-L6-v2 + the shipped masked-LM head, :mod:`.model`) in a
@@ -48,7 +48,7 @@ CHANCE_MARGIN = 0.05  # accuracy within this of chance (0.5 on SST-2) counts as 
 
 @dataclass
 class DemoConfig:
-    """Settings of ``skillneuron demo``; the defaults evaluate the shipped prompt in about a minute on 2 cores."""
+    """Settings of ``skillneuron demo``; the defaults evaluate the shipped prompt in about two CPU-minutes."""
 
     out: str = field(default="skillneuron-demo", metadata={"help": "Output folder."})
     train: bool = field(default=False, metadata={"help": "Train a new prompt on SST-2 first (about --minutes) "

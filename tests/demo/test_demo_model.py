@@ -187,14 +187,16 @@ def test_a_run_without_model_args_gets_the_demo_model_a_stable_folder_and_a_fast
         ("", 1, f"pretrained={demo[0]},prompt={demo[1]}", 32),
         (None, None, f"pretrained={demo[0]},prompt={demo[1]}", 32),
         ("skill_neurons=sn,", "8", f"pretrained={demo[0]},prompt={demo[1]},skill_neurons=sn", "8"),
-        ({"sn_top": 0.05}, 1, {"pretrained": demo[0], "prompt": demo[1], "sn_top": 0.05}, 32),
+        ({"skill_neurons": "sn", "sn_top": 0.05}, 1,
+         {"pretrained": demo[0], "prompt": demo[1], "skill_neurons": "sn", "sn_top": 0.05}, 32),
     ]:
         kwargs = {"model": "prompt_tuned", "model_args": model_args, "batch_size": batch}
         lm_eval_bridge._demo_defaults(kwargs)
         assert kwargs["model_args"] == expected_args and kwargs["batch_size"] == expected_batch
         # lm-eval names the output folder after pretrained=, not a random id
         assert GeneralConfigTracker._get_model_name(kwargs["model_args"]) == demo[0]
-    for named in ("pretrained=m", "prompt=p", "peft=a,batch_size=4"):
+    # a named model or prompt is left alone, and so are model_args prompt_tuned will refuse (no demo announced)
+    for named in ("pretrained=m", "prompt=p", "peft=a,batch_size=4", "promt=x.safetensors"):
         kwargs = {"model_args": named, "batch_size": 1}
         lm_eval_bridge._demo_defaults(kwargs)
-        assert kwargs == {"model_args": named, "batch_size": 1}  # a named model or prompt is left alone
+        assert kwargs == {"model_args": named, "batch_size": 1}

@@ -206,3 +206,34 @@ def test_paper_sections_follow_ao24(runs, tmp_path):
                     "### Consistency on seed-averaged scores", "### Adversarial predictivity of the clean skill",
                     "### Spearman matrices over each layer's top-n predictivities"):
         assert heading in text
+
+
+def test_one_prompt_on_its_task_and_twin_is_grouped_by_its_training_task(tmp_path, monkeypatch):
+    """The demo's shape: a prompt folder named by a relative path, its train_config.json naming sst2."""
+    root = tmp_path / "work"
+    prompt_dir = root / "demo-out" / "prompt"
+    prompt_dir.mkdir(parents=True)
+    (prompt_dir / "train_config.json").write_text(json.dumps({"config": {"task": "sst2", "seed": 33}}))
+    write_results(root / "demo-out", "x", {"sst2": 0.8, "adv_sst2": 0.45})
+    path = next((root / "demo-out").glob("results_*.json"))
+    data = json.loads(path.read_text())
+    data["config"].update(prompt_source="demo-out/prompt",
+                          model_args="pretrained=org/tiny-model,prompt=demo-out/prompt")
+    path.write_text(json.dumps(data))
+    for task in ("sst2", "adv_sst2"):
+        write_neurons(root / "demo-out" / "skill_neurons", "x", task, seed=len(task))
+    monkeypatch.chdir(tmp_path)  # not the folder the run started in: the relative path is found from the run's
+    report = compute(collect([root / "demo-out"]))
+    assert [(r["group"], r["task"], r["adversarial_task"]) for r in report["accuracy"]] == [
+        ("sst2", "sst2", "adv_sst2")]
+    assert not report["transfer"]["tiny-model"]["transfer_run"]
+    text = (build_report([root / "demo-out"], tmp_path / "rep")).read_text()
+    assert "## Transfer" not in text
+    assert "## Robustness vs consistency" in text and "Not computed: the correlation over prompts needs at least 3 " \
+        "prompts" in text and "found 1" in text
+
+
+def test_transfer_section_appears_when_a_prompt_met_another_task(runs, tmp_path):
+    report = compute(collect([runs]))
+    assert report["transfer"]["tiny-model"]["transfer_run"]  # sst2 prompts on rte, the rte prompt on sst2
+    assert "## Transfer" in build_report([runs], tmp_path / "rep").read_text()
