@@ -118,7 +118,7 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
     """Run one unit; returns what goes into its marker."""
     from skillneuron_harness.report.runs import evaluate, load_model, write_manifest
 
-    sn = {"sn_baseline_limit": args.sn_baseline_limit} if args.sn_baseline_limit else {}
+    sn = {"sn_baseline_limit": args.sn_baseline_limit}  # all: the papers' whole training split
     if unit.kind in ("eval", "transfer"):
         model_args, extra = {}, ""
         if unit.kind == "eval":
@@ -151,12 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", default=["roberta-base", "t5-base"], choices=sorted(MODELS))
     p.add_argument("--seeds", nargs="+", default=["33", "34", "35", "36"], help="seed_<S> folders (su: Su et al.)")
     p.add_argument("--tasks", nargs="+", default=["SST2", "IMDB", "MNLI", "QNLI", "QQP"], choices=TASKS)
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--out", "--output", required=True, type=Path, help="output folder")
     p.add_argument("--model-path", action="append", default=[], metavar="NAME=PATH",
                    help="load a --models name from a local folder or another Hub id")
     p.add_argument("--percents", nargs="*", type=float, default=list(PERCENTS),
                    help="suppression: n%% of each layer's neurons (none: no suppression curves)")
-    p.add_argument("--sn-baseline-limit", type=int, default=None, help="training documents for the baselines")
+    p.add_argument("--sn-baseline-limit", default="all",
+                   help="training documents for the baselines: all (the papers' setting) or a number")
     p.add_argument("--top", type=float, default=0.02, help="report: skill neurons per layer (fraction)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and its size, run nothing")
     add_run_arguments(p)
