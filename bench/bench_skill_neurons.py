@@ -76,8 +76,8 @@ def memory_curve(lm, docs: int) -> dict:
     """Bytes of the streaming statistics vs the activations a naive approach keeps."""
     import torch
 
-    from skillneuron_harness.models.scoring import ChoiceGroup
     from skillneuron_harness.neurons.statistics import BaselineAccumulator, FireCounter
+    from skillneuron_harness.scoring import ChoiceGroup
 
     with open(SHARED / "data" / "sst2" / "validation.jsonl") as f:
         rows = [json.loads(line) for line in f][:docs]

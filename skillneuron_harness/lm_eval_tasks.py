@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 from skillneuron_harness import lm_eval_compat as compat
 from skillneuron_harness.errors import SkillNeuronError
-from skillneuron_harness.models.scoring import ChoiceGroup
 from skillneuron_harness.observers import TaskInfo
+from skillneuron_harness.scoring import ChoiceGroup
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skillneuron_harness.models.scoring import BACKENDS
 from skillneuron_harness.options import (
     ModelArgsError,
     OptionGroup,
@@ -28,11 +27,12 @@ from skillneuron_harness.options import (
     refuse_unknown,
 )
 from skillneuron_harness.prompts.loading import FORMATS
+from skillneuron_harness.scoring import BACKENDS
 
 MODEL_NAME = "prompt_tuned"
 
 
-#: ``backend=``: ``auto`` or one of the scorers' backends (:data:`~skillneuron_harness.models.scoring.BACKENDS`).
+#: ``backend=``: ``auto`` or one of the scorers' backends (:data:`~skillneuron_harness.scoring.BACKENDS`).
 Backend = StrEnum("Backend", {"AUTO": "auto", **{b.upper(): b for b in BACKENDS}})
 #: ``prompt_format=``: ``auto`` or one of the layouts of :data:`~skillneuron_harness.prompts.loading.FORMATS`.
 PromptFormat = StrEnum("PromptFormat", {"AUTO": "auto", **{f.upper(): f for f in FORMATS}})

@@ -8,7 +8,7 @@ Usage (the stock CLI; see the README for every ``model_args``)::
 It subclasses lm-eval's ``HFLM`` for model loading, tokenisation, batching conventions and
 data parallelism, and replaces the forward passes: the soft prompt is prepended to the input
 embeddings (PEFT's layout) in every pass, multiple-choice documents are scored by
-:mod:`skillneuron_harness.models.scoring` (one encoder pass per document on T5, one pass per
+:mod:`skillneuron_harness.scoring` (one encoder pass per document on T5, one pass per
 document on masked LMs, shared-context rows on decoders), and generation feeds the prompt
 through ``inputs_embeds`` (correct with the KV cache, unlike PEFT's prompt-tuning ``generate``).
 
@@ -32,18 +32,10 @@ from lm_eval.api.registry import model_registry
 from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils_hf import stop_sequences_criteria
 from tqdm import tqdm
-from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 from skillneuron_harness import lm_eval_compat as compat
 from skillneuron_harness.lm_eval_tasks import LmEvalRun
 from skillneuron_harness.models.options import PromptArgs, parse_model_args
-from skillneuron_harness.models.scoring import (
-    ChoiceGroup,
-    activation_pass,
-    choice_batches,
-    score_groups,
-    special_token_frame,
-)
 from skillneuron_harness.neurons.capture import HookPoint, capture_ffn, ffn_hook_points, run_until
 from skillneuron_harness.neurons.recorder import DEFAULT_BATCH_SIZE, SkillNeuronConfig, SkillNeuronRecorder
 from skillneuron_harness.neurons.statistics import is_distributed
@@ -52,14 +44,18 @@ from skillneuron_harness.observers import ScoredDocuments, ScoringObserver
 from skillneuron_harness.options import ModelArgsError
 from skillneuron_harness.prompts import PromptError, SoftPrompt, load_soft_prompt
 from skillneuron_harness.prompts.layouts import place_prompt
+from skillneuron_harness.scoring import (
+    AUTO_MODEL_CLASSES,
+    ChoiceGroup,
+    activation_pass,
+    choice_batches,
+    resolve_backend,
+    score_groups,
+    special_token_frame,
+)
 
 log = logging.getLogger(__name__)
 
-AUTO_MODEL_CLASSES = {
-    "seq2seq": transformers.AutoModelForSeq2SeqLM,
-    "masked": transformers.AutoModelForMaskedLM,
-    "causal": transformers.AutoModelForCausalLM,
-}
 # PEFT task types whose prompts each backend can take (encoder prompt tuning has no MLM type).
 COMPATIBLE_TASK_TYPES = {
     "seq2seq": {"SEQ_2_SEQ_LM"},
@@ -93,17 +89,6 @@ def demo_model_args() -> tuple[str, str]:
     from skillneuron_harness.demo import default_model_args
 
     return default_model_args()
-
-
-def resolve_backend(config, requested: str = "auto") -> str:
-    """The backend for a model config: encoder-decoder, masked LM or decoder-only."""
-    if requested != "auto":
-        return str(requested)
-    if getattr(config, "is_encoder_decoder", False):
-        return "seq2seq"
-    if config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and not getattr(config, "is_decoder", False):
-        return "masked"
-    return "causal"
 
 
 class PromptTunedLM(HFLM):

@@ -48,8 +48,8 @@ def convert(source: str, base: str, output: str, format: str = "auto", overwrite
     import transformers
     from peft import PromptTuningConfig, TaskType, get_peft_model
 
-    from skillneuron_harness.models.prompt_tuned import AUTO_MODEL_CLASSES, resolve_backend
     from skillneuron_harness.prompts.layouts import NOT_PEFT
+    from skillneuron_harness.scoring import AUTO_MODEL_CLASSES, resolve_backend
 
     out = Path(output)
     recover_dir(out)  # a kill between the two renames of an earlier --overwrite

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from skillneuron_harness.models.scoring import special_token_frame
+from skillneuron_harness.scoring import special_token_frame
 
 
 @dataclass(frozen=True)

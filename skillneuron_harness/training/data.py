@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from skillneuron_harness import lm_eval_tasks
 from skillneuron_harness.lm_eval_tasks import TaskError, task_manager
-from skillneuron_harness.models.scoring import ChoiceGroup
+from skillneuron_harness.scoring import ChoiceGroup
 
 log = logging.getLogger(__name__)
 

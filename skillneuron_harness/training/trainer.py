@@ -5,7 +5,7 @@ backend, tokenizer and truncation are the evaluation's), wraps it with PEFT prom
 (``PromptTuningConfig`` + ``get_peft_model``; for seq2seq ``num_transformer_submodules=1``, the
 prompt goes to the encoder only) and trains ``prompt_embeddings`` alone with AdamW at a constant
 learning rate. The loss of a document is the cross-entropy of its gold choice under a softmax over
-the choices' log-likelihoods from :func:`~skillneuron_harness.models.scoring.score_groups`, the
+the choices' log-likelihoods from :func:`~skillneuron_harness.scoring.score_groups`, the
 very function ``prompt_tuned`` ranks the choices with; validation accuracy is the argmax of the same
 scores, so it equals what ``lm_eval --model prompt_tuned --model_args ...,prompt=OUTPUT`` reports on
 the same documents. Everything random (the prompt's initialisation, dropout, the order of the data)
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from skillneuron_harness.atomic import recover_dir, write_json
-from skillneuron_harness.models.scoring import score_groups
+from skillneuron_harness.scoring import score_groups
 from skillneuron_harness.training import checkpoint as ckpt
 from skillneuron_harness.training.config import TrainConfig, default_lr
 from skillneuron_harness.training.data import (

@@ -36,9 +36,28 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+import transformers
 from transformers.modeling_outputs import BaseModelOutput
+from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 BACKENDS = ("seq2seq", "masked", "causal")
+# Each backend's transformers Auto class.
+AUTO_MODEL_CLASSES = {
+    "seq2seq": transformers.AutoModelForSeq2SeqLM,
+    "masked": transformers.AutoModelForMaskedLM,
+    "causal": transformers.AutoModelForCausalLM,
+}
+
+
+def resolve_backend(config, requested: str = "auto") -> str:
+    """The backend for a model config: encoder-decoder, masked LM or decoder-only."""
+    if requested != "auto":
+        return str(requested)
+    if getattr(config, "is_encoder_decoder", False):
+        return "seq2seq"
+    if config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and not getattr(config, "is_decoder", False):
+        return "masked"
+    return "causal"
 
 
 @dataclass
