@@ -23,19 +23,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skillneuron_harness.prompts.release import TASK_TYPES, VARIANTS
+from skillneuron_harness.prompts.release import BASE_MODELS, TASK_TYPES, VARIANTS
 from skillneuron_harness.report.runs import PromptSpec, add_run_arguments
 
-# --models names -> (release model part, default Hub id)
-MODELS = {
-    "roberta-base": ("Roberta", "FacebookAI/roberta-base"),
-    "roberta-large": ("RobertaLarge", "FacebookAI/roberta-large"),
-    "t5-base": ("T5", "google-t5/t5-base"),
-    "t5-small": ("T5Small", "google-t5/t5-small"),
-    "t5-xxl": ("T5XXL", "google/t5-xxl-lm-adapt"),
-    "bert-base-uncased": ("Bert", "google-bert/bert-base-uncased"),
-}
-KIND = {"Roberta": "roberta", "RobertaLarge": "roberta", "T5": "t5", "T5Small": "t5", "T5XXL": "t5"}
+# --models names -> the model part of the release's folder names (base model and kind: prompts.release)
+MODELS = {"roberta-base": "Roberta", "roberta-large": "RobertaLarge", "t5-base": "T5", "t5-small": "T5Small",
+          "t5-xxl": "T5XXL", "bert-base-uncased": "Bert"}
 TASKS = ("SST2", "IMDB", "MNLI", "QNLI", "QQP", "MRPC")
 FILE_NAMES = ("task_prompt", "latest.pt")  # then the newest <epoch>_task_prompt.pkl
 PERCENTS = (0, 1, 3, 5, 7, 9, 11, 13, 15)
@@ -72,9 +65,9 @@ def plan(release: Path, models: list[str], seeds: list[str], tasks: list[str], o
     """The units of the protocol, and notes on what the release lacks."""
     units, notes = [], []
     for model in models:
-        part = MODELS[model][0]
-        kind = KIND.get(part)
-        if kind is None:
+        part = MODELS[model]
+        kind = BASE_MODELS[part][0]
+        if not any(k == kind for _, k in VARIANTS):
             notes.append(f"{model}: no task variants for this model kind; skipped")
             continue
         found: dict[str, list[PromptSpec]] = {}
@@ -167,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron replicate``."""
     args = build_parser().parse_args(argv)
-    paths = {name: hub for name, (_, hub) in MODELS.items()}
+    paths = {name: BASE_MODELS[part][1] for name, part in MODELS.items()}
     for item in args.model_path:
         name, sep, path = item.partition("=")
         if not sep or name not in MODELS:

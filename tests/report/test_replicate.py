@@ -36,24 +36,24 @@ def models(tmp_path_factory):
 
 def test_replicate_end_to_end(models, tmp_path, capsys):
     args = ["replicate", "--release", str(RELEASE), "--models", "roberta-base", "t5-base", "--seeds", "33", "34",
-            "--tasks", "SST2", "IMDB", "QQP", "--out", str(tmp_path / "rep"), "--limit", "4",
+            "--tasks", "SST2", "IMDB", "--out", str(tmp_path / "rep"), "--limit", "4",
             "--sn-baseline-limit", "4", "--percents", "0", "5", "--batch-size", "8",
             "--model-path", f"roberta-base={models['roberta-base']}", "--model-path", f"t5-base={models['t5-base']}"]
     assert main([*args, "--dry-run"]) == 0
     plan = capsys.readouterr().out
-    # per model: 3 tasks x 2 seeds own runs, 2 sentiment prompts x 1 transfer each x 2 seeds, 3 averages, 3 curves
-    assert "32 units (12 eval, 8 transfer, 6 average, 6 suppression), 0 already done" in plan
+    # per model: 2 tasks x 2 seeds own runs, 2 sentiment prompts x 1 transfer each x 2 seeds, 2 averages, 2 curves
+    assert "24 units (8 eval, 8 transfer, 4 average, 4 suppression), 0 already done" in plan
     assert not (tmp_path / "rep" / "runs").exists()
 
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert out.count("] eval ") == 12 and "report in" in out
+    assert out.count("] eval ") == 8 and "report in" in out
     report = (tmp_path / "rep" / "report" / "report.md").read_text()
     for heading in ("ccuracy", "ransfer", "kill neuron", "onsistency", "obustness", "uppression"):
         assert heading in report, heading
     assert (tmp_path / "rep" / "average" / "t5-base" / "sn_pt_sst2_t5" / "sn_pt_sst2_t5.safetensors").is_file()
-    assert (tmp_path / "rep" / "neurons" / "roberta-base" / "seed_33_QQPPromptRoberta" /
-            "sn_pt_adv_qqp_roberta.json").is_file()
+    assert (tmp_path / "rep" / "neurons" / "roberta-base" / "seed_33_SST2PromptRoberta" /
+            "sn_pt_adv_sst2_roberta.json").is_file()
     own = tmp_path / "rep" / "runs" / "t5-base" / "seed_34_SST2PromptT5" / "own"
     done = json.loads((own / "done.json").read_text())
     assert set(done) >= {"sn_pt_sst2_t5", "sn_pt_adv_sst2_t5"}
@@ -61,4 +61,4 @@ def test_replicate_end_to_end(models, tmp_path, capsys):
     # resumable: a second run reruns nothing
     assert main(args) == 0
     again = capsys.readouterr().out
-    assert again.count("done earlier") == 32
+    assert again.count("done earlier") == 24
