@@ -117,9 +117,12 @@ def test_interrupt_resume_rerun(spec_file, tmp_path, monkeypatch, task_manager, 
     for i in range(2):
         clean = load_file(out / "neurons" / f"prompt-{i}" / "sst2.safetensors")["score"].numpy()  # (L, D)
         adv = load_file(out / "neurons" / f"prompt-{i}" / "adv_sst2.safetensors")["score"].numpy()
-        k = max(1, int(np.floor(0.02 * clean.shape[1] + 0.5)))
-        want = np.mean([len(set(np.argsort(-clean[layer], kind="stable")[:k]) &
-                            set(np.argsort(-adv[layer], kind="stable")[:k])) / k for layer in range(clean.shape[0])])
+        # both originals: k = int(D/100*n) and the reversed argsort (ties keep the higher index)
+        k = int(clean.shape[1] * 0.02)
+        assert k >= 1
+        want = np.mean([len(set(np.argsort(clean[layer], kind="stable")[::-1][:k]) &
+                            set(np.argsort(adv[layer], kind="stable")[::-1][:k])) / k
+                        for layer in range(clean.shape[0])])
         assert rows[f"prompt {i}"]["values"]["consistency"]["value"] == pytest.approx(want)
     assert rows["gpt2 baseline"]["values"]["consistency"]["value"] is None
     for name in ("leaderboard.md", "leaderboard.csv", "index.html"):
