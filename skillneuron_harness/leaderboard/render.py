@@ -16,7 +16,7 @@ import math
 import os
 from pathlib import Path
 
-from skillneuron_harness.leaderboard.units import write_atomic
+from skillneuron_harness import atomic
 
 CHANCE_MARK = "~"
 
@@ -133,8 +133,8 @@ def write_all(doc: dict, out: Path) -> dict[str, Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     return {
-        "json": write_atomic(out / "leaderboard.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n"),
-        "csv": write_atomic(out / "leaderboard.csv", to_csv(doc, out)),
-        "md": write_atomic(out / "leaderboard.md", to_markdown(doc, out) + "\n"),
-        "html": write_atomic(out / "index.html", to_html(doc, out)),
+        "json": atomic.write_text(out / "leaderboard.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n"),
+        "csv": atomic.write_text(out / "leaderboard.csv", to_csv(doc, out)),
+        "md": atomic.write_text(out / "leaderboard.md", to_markdown(doc, out) + "\n"),
+        "html": atomic.write_text(out / "index.html", to_html(doc, out)),
     }

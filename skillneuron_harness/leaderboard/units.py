@@ -13,7 +13,7 @@ Layout of the leaderboard folder ``DIR``::
     DIR/runs/<entry>/<task>/results_<time>.json   one unit (lm-eval's results JSON + a `leaderboard` section)
     DIR/neurons/<entry>/<task>.safetensors         skill-neuron files of entries with skill_neurons: true
 
-Each results file is written to a temporary name and moved into place with ``os.replace``: an
+Each results file is written atomically (:mod:`skillneuron_harness.atomic`): an
 interrupted run leaves either the whole file or none, never half of one.
 """
 
@@ -22,12 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from skillneuron_harness import atomic
 from skillneuron_harness.leaderboard.spec import Entry, SpecError
 from skillneuron_harness.leaderboard.suite import SuiteTask
 
@@ -134,7 +134,8 @@ def scan(out: Path) -> dict[str, Path]:
     root = out / RUNS
     if not root.is_dir():
         return found
-    for tmp in root.rglob(".*.tmp"):  # left by an interrupted write: never a finished unit
+    # Left by an interrupted write (atomic.py's names, or .tmp of earlier versions): never a finished unit.
+    for tmp in [*root.rglob(f".*{atomic.PARTIAL_SUFFIX}"), *root.rglob(".*.tmp")]:
         tmp.unlink(missing_ok=True)
     for path in sorted(root.rglob("results_*.json"), key=lambda p: p.name):  # later names win
         try:
@@ -161,18 +162,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (all or nothing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp"
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
-
-
 def save_unit(unit: Unit, results: dict, out: Path, args_string: str) -> Path:
     """Write one unit's results JSON (with the ``leaderboard`` section) into its folder."""
     results["config"]["model"] = unit.entry.model
@@ -188,4 +177,4 @@ def save_unit(unit: Unit, results: dict, out: Path, args_string: str) -> Path:
                     found, unit.identity)
     stamp = datetime.now().strftime("%Y-%m-%dT%H-%M-%S.%f")
     text = json.dumps(results, indent=2, default=str, ensure_ascii=False)
-    return write_atomic(unit.folder(out) / f"results_{stamp}.json", text)
+    return atomic.write_text(unit.folder(out) / f"results_{stamp}.json", text)
