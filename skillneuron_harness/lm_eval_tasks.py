@@ -78,6 +78,7 @@ def task_info(task, name: str) -> TaskInfo:
     return TaskInfo(name=name, num_classes=len(task.doc_to_choice(task.eval_docs[0])),
                     split=config.test_split or config.validation_split,
                     clean_twin=(config.metadata or {}).get("clean_twin"),
+                    split_of=(config.metadata or {}).get("split_of"),
                     has_training_docs=bool(task.has_training_docs()),
                     training_docs=_size(task.training_docs()) if task.has_training_docs() else None)
 

@@ -36,6 +36,7 @@ class TaskInfo:
     num_classes: int  # choices per document (of the first evaluation document)
     split: str | None  # the evaluated split
     clean_twin: str | None = None  # metadata.clean_twin of an adversarial task
+    split_of: str | None = None  # metadata.split_of: the task whose training split and rendering this one shares
     has_training_docs: bool = False
     training_docs: int | None = None  # documents in the training split, when it has one
 

@@ -305,7 +305,7 @@ class SkillNeuronRecorder(ScoringObserver):
         self.check_tasks({name: ("multiple_choice", info.num_classes) for name, info in infos.items()})
         for name, info in infos.items():
             self._sharing[name] = (f"{name}:self" if info.clean_twin and self.config.baseline_source == "self"
-                                   else f"{info.clean_twin or name}:train")
+                                   else _train_source(info))
         for name in new:
             self.tasks[name] = self._new_task_state(run, name)
 
@@ -361,7 +361,7 @@ class SkillNeuronRecorder(ScoringObserver):
                 f"skill_neurons: task {source_name!r} (the baseline of {info.name!r}) has no training split; pass "
                 "sn_baseline=FILE with the <task>.safetensors of a run that had one."
             )
-        return self._shared_pass(run, source_name, "train", f"{source_name}:train", source.num_classes,
+        return self._shared_pass(run, source_name, "train", _train_source(info), source.num_classes,
                                  source.training_docs, f"{source_name} training documents")
 
     def _shared_pass(self, run: EvaluationRun, name: str, split: str, source: str, num_classes: int,
@@ -450,6 +450,7 @@ class SkillNeuronRecorder(ScoringObserver):
                 "positions": self.positions,
                 "hook_points": [p.name for p in self.hook_points],
                 "clean_twin": state.info.clean_twin,
+                **({"split_of": state.info.split_of} if state.info.split_of else {}),
                 **self.provenance,
             }
             subtasks = self._subtasks(state.counter.num_classes) if self.config.subtasks else None
@@ -531,6 +532,15 @@ class SkillNeuronRecorder(ScoringObserver):
         report = consistency_report(clean["score"], adv["score"], top_fraction=self.config.top,
                                     acc_clean=clean_accuracy, acc_adv=self.summaries[name]["accuracy"])
         return {"reference": source, **report}
+
+
+def _train_source(info: TaskInfo) -> str:
+    """The key of a task's baseline pass over training documents (tasks with the same key share one pass).
+
+    An adversarial task uses its clean twin's; tasks declaring ``metadata.split_of`` (MNLI mismatched)
+    that task's, whose training split and rendering they share.
+    """
+    return f"{info.split_of or info.clean_twin or info.name}:train"
 
 
 def _announcing_time(batches, total: int, name: str, rank: int):

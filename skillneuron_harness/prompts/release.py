@@ -6,9 +6,10 @@ The prompts of thunlp/Prompt-Transferability (Su et al. 2022) and LeonAckermann/
 model the file was trained on (Robust-Neurons ``src/models/PromptRoberta.py:31-42``,
 ``PromptT5.py:29-47``, ``PromptBert.py``) and the task part the formatter that built its inputs
 (``src/formatter/<Task>Prompt<Model>Formatter.py``). :func:`release_info` reads both from the
-path; :data:`VARIANTS` maps (task, model kind) to the task YAMLs of ``task_configs/released/``
-that render documents as that formatter did, with the answer words its model scored
-(``docs/tasks.md``, "Released-prompt formats").
+path; :func:`variant` gives the task YAMLs of ``task_configs/released/`` that render documents
+as that formatter did, with the answer words its model scored (:data:`VARIANTS`; Su et al.'s own
+``seed_su`` prompts where they differ, :data:`SU_VARIANTS`: 3-class MNLI), and for MNLI the
+mismatched pair too (``docs/tasks.md``, "Released-prompt formats").
 """
 
 from __future__ import annotations
@@ -33,21 +34,72 @@ _FOLDER = re.compile(r"^(?P<task>[A-Za-z0-9_]+?)Prompt(?P<model>RobertaLarge|Rob
                      r"?(?P<suffix>_.*)?$")
 _CROSS = re.compile(r"_cross_model_\w+_to_(?P<model>\w+)$")
 
-# (release task, model kind) -> (clean variant, adversarial variant or None, answer words in label order).
+
+@dataclass(frozen=True)
+class Variant:
+    """The task YAMLs that render one released (task, model kind) as its formatter did."""
+
+    clean: str  # the clean task
+    adv: str | None  # its AdvGLUE twin (metadata.clean_twin), when AdvGLUE has one
+    words: tuple[str, ...]  # answer words in label order
+    # Further (clean, adversarial) pairs of the same task and training split (metadata.split_of): MNLI mismatched
+    more: tuple[tuple[str, str | None], ...] = ()
+    labels: str = ""  # what the labels are, where another variant of the task has the same words
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str | None], ...]:
+        return ((self.clean, self.adv), *self.more)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every task of the variant: clean, adversarial, then the further pairs."""
+        return tuple(name for pair in self.pairs for name in pair if name)
+
+
+def _mnli(stem: str, kind: str, labels: str) -> Variant:
+    """Matched then mismatched (clean, adversarial) tasks ``sn_pt_[adv_]mnli[_mm]<stem>_<kind>``."""
+    words = {"roberta": ("no", "neutral", "yes"), "t5": ("contradiction", "neutral", "entailment")}[kind]
+    return Variant(f"sn_pt_mnli{stem}_{kind}", f"sn_pt_adv_mnli{stem}_{kind}", words,
+                   ((f"sn_pt_mnli_mm{stem}_{kind}", f"sn_pt_adv_mnli_mm{stem}_{kind}"),), labels)
+
+
+BINARY_MNLI = "binary MNLI without neutral, as Ackermann & Ohmer"  # 0 contradiction, entailment 1 (RoBERTa) / 2 (T5)
+THREE_CLASS_MNLI = "3-class MNLI, as Su et al."  # 0 contradiction, 1 neutral, 2 entailment
+# (release task, model kind) -> the variants its prompts were trained in (Robust-Neurons' formats).
 VARIANTS = {
-    ("SST2", "roberta"): ("sn_pt_sst2_roberta", "sn_pt_adv_sst2_roberta", ["negative", "positive"]),
-    ("SST2", "t5"): ("sn_pt_sst2_t5", "sn_pt_adv_sst2_t5", ["negative", "positive"]),
-    ("IMDB", "roberta"): ("sn_pt_imdb_roberta", None, ["negative", "positive"]),
-    ("IMDB", "t5"): ("sn_pt_imdb_t5", None, ["negative", "positive"]),
-    ("MNLI", "roberta"): ("sn_pt_mnli_binary_roberta", "sn_pt_adv_mnli_binary_roberta", ["no", "neutral", "yes"]),
-    ("MNLI", "t5"): ("sn_pt_mnli_binary_t5", "sn_pt_adv_mnli_binary_t5", ["contradiction", "neutral", "entailment"]),
-    ("QNLI", "roberta"): ("sn_pt_qnli_roberta", "sn_pt_adv_qnli_roberta", ["no", "yes"]),
-    ("QNLI", "t5"): ("sn_pt_qnli_t5", "sn_pt_adv_qnli_t5", ["contradiction", "entailment"]),
-    ("QQP", "roberta"): ("sn_pt_qqp_roberta", "sn_pt_adv_qqp_roberta", ["false", "true"]),
-    ("QQP", "t5"): ("sn_pt_qqp_t5", "sn_pt_adv_qqp_t5", ["false", "true"]),
-    ("MRPC", "roberta"): ("sn_pt_mrpc_roberta", None, ["false", "true"]),
-    ("MRPC", "t5"): ("sn_pt_mrpc_t5", None, ["false", "true"]),
+    ("SST2", "roberta"): Variant("sn_pt_sst2_roberta", "sn_pt_adv_sst2_roberta", ("negative", "positive")),
+    ("SST2", "t5"): Variant("sn_pt_sst2_t5", "sn_pt_adv_sst2_t5", ("negative", "positive")),
+    ("IMDB", "roberta"): Variant("sn_pt_imdb_roberta", None, ("negative", "positive")),
+    ("IMDB", "t5"): Variant("sn_pt_imdb_t5", None, ("negative", "positive")),
+    ("MNLI", "roberta"): _mnli("_binary", "roberta", BINARY_MNLI),  # entailment read at "neutral"
+    ("MNLI", "t5"): _mnli("_binary", "t5", BINARY_MNLI),
+    ("QNLI", "roberta"): Variant("sn_pt_qnli_roberta", "sn_pt_adv_qnli_roberta", ("no", "yes")),
+    ("QNLI", "t5"): Variant("sn_pt_qnli_t5", "sn_pt_adv_qnli_t5", ("contradiction", "entailment")),
+    ("QQP", "roberta"): Variant("sn_pt_qqp_roberta", "sn_pt_adv_qqp_roberta", ("false", "true")),
+    ("QQP", "t5"): Variant("sn_pt_qqp_t5", "sn_pt_adv_qqp_t5", ("false", "true")),
+    ("MRPC", "roberta"): Variant("sn_pt_mrpc_roberta", None, ("false", "true")),
+    ("MRPC", "t5"): Variant("sn_pt_mrpc_t5", None, ("false", "true")),
 }
+# Where Su et al.'s own prompts (seed_su) were trained otherwise: 3-class MNLI (Prompt-Transferability-1.0
+# dataset/MNLIDataset.py:19-21: 0 contradiction, 1 neutral, 2 entailment).
+SU_VARIANTS = {
+    ("MNLI", "roberta"): _mnli("", "roberta", THREE_CLASS_MNLI),
+    ("MNLI", "t5"): _mnli("", "t5", THREE_CLASS_MNLI),
+}
+
+
+def variant(task: str, kind: str, seed: str | None = None) -> Variant | None:
+    """The variant a released ``<task>Prompt<Model>`` of ``kind`` was trained in (``seed`` su: Su et al.'s)."""
+    if seed == "su" and (task, kind) in SU_VARIANTS:
+        return SU_VARIANTS[task, kind]
+    return VARIANTS.get((task, kind))
+
+
+def variant_of_task(task_name: str) -> Variant | None:
+    """The variant whose tasks include ``task_name``, if any."""
+    return next((v for v in (*VARIANTS.values(), *SU_VARIANTS.values()) if task_name in v.names), None)
+
+
 # Task types of the released tasks (transfer is measured within a type).
 TASK_TYPES = {"SST2": "sentiment", "IMDB": "sentiment", "MNLI": "nli", "QNLI": "nli", "QQP": "paraphrase",
               "MRPC": "paraphrase"}
@@ -65,17 +117,18 @@ class ReleaseInfo:
     seed: str | None = None  # from a `seed_<N>` folder above it (seed_su: Su et al.'s own)
 
     @property
+    def variant(self) -> Variant | None:
+        """The task variant this prompt was trained in (Su et al.'s for ``seed_su``)."""
+        return variant(self.task, self.kind, self.seed)
+
+    @property
     def variants(self) -> tuple[str, ...]:
         """Names of the task variants rendered as this prompt was trained (clean first)."""
-        if self.seed == "su" and self.task == "MNLI":  # Su et al.: 3-class MNLI (no variant shipped)
-            return ()
-        clean, adv, _ = VARIANTS.get((self.task, self.kind), (None, None, None))
-        return tuple(v for v in (clean, adv) if v)
+        return self.variant.names if self.variant is not None else ()
 
     @property
     def answer_words(self) -> list[str] | None:
-        entry = VARIANTS.get((self.task, self.kind))
-        return None if entry is None else entry[2]
+        return list(self.variant.words) if self.variant is not None else None
 
     def info(self) -> dict:
         return {"prompt_release": self.folder, "prompt_release_task": self.task,
@@ -128,11 +181,14 @@ def format_mismatch(release: ReleaseInfo, task_name: str, choices: list[str]) ->
     if not release.variants or task_name in release.variants:
         return None
     words = [c.strip() for c in choices]
-    trained = release.answer_words
+    trained, own, other = release.answer_words, release.variant, variant_of_task(task_name)
     what = ("the same answer words" if words == trained
             else f"answer words {words} where it was trained with {trained}")
-    return (f"the prompt was trained as {release.folder} ({release.kind} format of Prompt-Transferability/"
-            f"Robust-Neurons, answer words {trained}); task {task_name!r} uses {what} and lm-eval's own rendering, "
+    rendering = ("lm-eval's own rendering" if other is None else f"the released rendering of {other.labels}"
+                 if other.labels else "the rendering of another released task")
+    trained_as = f"{own.labels}, " if own.labels else ""
+    return (f"the prompt was trained as {release.folder} ({trained_as}{release.kind} format of Prompt-Transferability/"
+            f"Robust-Neurons, answer words {trained}); task {task_name!r} uses {what} and {rendering}, "
             f"so this measures transfer to another format. The format-matched tasks are "
             f"{' / '.join(release.variants)}.")
 

@@ -76,6 +76,7 @@ class Evaluation:
     clean_twin: str | None
     suppression: dict | None
     source: str  # the results file
+    split_of: str | None = None  # metadata.split_of: another evaluation split of that task (MNLI mismatched)
 
 
 @dataclass
@@ -89,6 +90,7 @@ class NeuronFile:
     clean_twin: str | None
     provenance: dict[str, Any]
     subtasks: str = ""  # e.g. "1:0" (safetensors metadata)
+    split_of: str | None = None  # as Evaluation.split_of
     _tensors: dict | None = field(default=None, repr=False)
 
     @property
@@ -175,6 +177,7 @@ def _read_results(path: Path, prompts: _Prompts) -> list[Evaluation]:
             num_choices=_num_choices(task_config),
             clean_twin=(task_config.get("metadata") or {}).get("clean_twin"),
             suppression=suppression, source=str(path),
+            split_of=(task_config.get("metadata") or {}).get("split_of"),
         ))
     return out
 
@@ -199,7 +202,7 @@ def _read_neuron_file(path: Path, prompts: _Prompts) -> NeuronFile | None:
     prompt = prompts.get(provenance.get("prompt"), provenance.get("prompt_sha256"), near=path)
     return NeuronFile(path=path, model=model_label(provenance.get("model")), prompt=prompt,
                       task=metadata["task"], clean_twin=provenance.get("clean_twin"), provenance=provenance,
-                      subtasks=metadata.get("subtasks", ""))
+                      subtasks=metadata.get("subtasks", ""), split_of=provenance.get("split_of"))
 
 
 def _read_curve(path: Path) -> list[dict]:

@@ -41,7 +41,8 @@ def accuracy_std_table(collection: Collection) -> list[dict]:
     """Rows of :func:`accuracy_table` with ``clean_std`` / ``adversarial_std`` (ddof 0) added."""
     from skillneuron_harness.report.tables import _belongs, _unsuppressed
 
-    evals = [e for e in _unsuppressed(collection.evaluations) if _belongs(e.task, e.clean_twin, e.prompt.task)]
+    evals = [e for e in _unsuppressed(collection.evaluations)
+             if _belongs(e.task, e.clean_twin, e.prompt.task, e.split_of)]
     accs: dict[tuple, list[float]] = defaultdict(list)
     for e in evals:
         accs[e.model, e.prompt.group, e.task].append(e.acc)

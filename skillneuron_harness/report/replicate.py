@@ -5,8 +5,9 @@
 
 For every model kind and released prompt ``seed_<S>/<Task>Prompt<Model>/`` found, it runs through
 lm-eval (``prompt_tuned``), on the task variants rendered as the prompts were trained
-(``task_configs/released/``): (1) the prompt on its own clean task and AdvGLUE twin with
-``skill_neurons=`` on (accuracy, skill neurons per prompt, clean-vs-adversarial consistency);
+(``task_configs/released/``; Su et al.'s ``seed_su`` MNLI prompts: 3-class MNLI): (1) the prompt
+on its own clean task and AdvGLUE twin, for MNLI matched and mismatched, with ``skill_neurons=``
+on (accuracy, skill neurons per prompt, clean-vs-adversarial consistency);
 (2) the prompt on the other tasks of its type (the within-type transfer matrix); (3) per task,
 ``skillneuron average`` of the neuron scores over seeds; (4) per task, suppression curves of the
 clean skill neurons against random ones on the clean and adversarial data; then (5)
@@ -23,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skillneuron_harness.prompts.release import BASE_MODELS, TASK_TYPES, VARIANTS
+from skillneuron_harness.prompts.release import BASE_MODELS, TASK_TYPES, VARIANTS, variant
 from skillneuron_harness.report.runs import PromptSpec, add_run_arguments
 
 # --models names -> the model part of the release's folder names (base model and kind: prompts.release)
@@ -70,33 +71,36 @@ def plan(release: Path, models: list[str], seeds: list[str], tasks: list[str], o
         if not any(k == kind for _, k in VARIANTS):
             notes.append(f"{model}: no task variants for this model kind; skipped")
             continue
-        found: dict[str, list[PromptSpec]] = {}
+        # (task, its variant) -> prompts: Su et al.'s seed_su MNLI (3-class) is averaged apart from the binary seeds
+        found: dict[tuple, list[PromptSpec]] = {}
         for task in tasks:
-            clean, adv, _ = VARIANTS[task, kind]
             for seed in seeds:
                 folder = release / f"seed_{seed}" / f"{task}Prompt{part}"
                 file = find_prompt(folder)
                 if file is None:
                     notes.append(f"{model}: no prompt in {folder}")
                     continue
-                spec = PromptSpec(str(file), f"seed_{seed}_{task}Prompt{part}", task=clean, seed=seed)
-                found.setdefault(task, []).append(spec)
+                trained = variant(task, kind, seed)
+                spec = PromptSpec(str(file), f"seed_{seed}_{task}Prompt{part}", task=trained.clean, seed=seed)
+                found.setdefault((task, trained), []).append(spec)
                 base = out / "runs" / model / spec.label
-                own = [clean] + ([adv] if adv else [])
-                units.append(Unit("eval", model, spec.label, own, base / "own" / "done.json", spec,
+                # clean, adversarial, then MNLI's mismatched pair (metadata.split_of: the same prompt's own task)
+                units.append(Unit("eval", model, spec.label, list(trained.names), base / "own" / "done.json", spec,
                                   {"neurons": out / "neurons" / model / spec.label}))
                 for target in tasks:
                     if target != task and TASK_TYPES[target] == TASK_TYPES[task]:
-                        name = VARIANTS[target, kind][0]
+                        name = variant(target, kind, seed).clean
                         units.append(Unit("transfer", model, spec.label, [name], base / name / "done.json", spec))
-        for task, specs in found.items():
-            clean, adv, _ = VARIANTS[task, kind]
+        for (task, trained), specs in found.items():
+            clean, adv = trained.clean, trained.adv
             dirs = [out / "neurons" / model / s.label for s in specs]
             units.append(Unit("average", model, task, [clean], out / "average" / model / clean / "done.json",
                               extra={"dirs": dirs}))
             if percents:
+                folder = task if trained is VARIANTS[task, kind] else clean  # seed_su MNLI: a folder of its own
                 units.append(Unit("suppression", model, task, [clean] + ([adv] if adv else []),
-                                  out / "curves" / model / task / "done.json", extra={"prompts": specs, "dirs": dirs}))
+                                  out / "curves" / model / folder / "done.json",
+                                  extra={"prompts": specs, "dirs": dirs}))
     return units, notes
 
 

@@ -53,15 +53,20 @@ def _unsuppressed(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
     return [e for e in evaluations if e.suppression is None]
 
 
-def _belongs(ev_task: str, twin: str | None, group_task: str | None) -> bool:
-    """Whether a task is a prompt's own (its training task or that task's adversarial twin)."""
-    return group_task is None or ev_task == group_task or twin == group_task
+def _belongs(ev_task: str, twin: str | None, group_task: str | None, split_of: str | None = None) -> bool:
+    """Whether a task is a prompt's own.
+
+    Its training task, that task's adversarial twin, or another evaluation split of it
+    (``metadata.split_of``: MNLI mismatched, clean and adversarial).
+    """
+    return group_task is None or group_task in (ev_task, twin, split_of)
 
 
 # ------------------------------------------------------------------------------------ accuracy
 def accuracy_table(collection: Collection) -> list[dict]:
     """One row per (model, group, clean task), with its adversarial twin when evaluated."""
-    evals = [e for e in _unsuppressed(collection.evaluations) if _belongs(e.task, e.clean_twin, e.prompt.task)]
+    evals = [e for e in _unsuppressed(collection.evaluations)
+             if _belongs(e.task, e.clean_twin, e.prompt.task, e.split_of)]
     by_prompt = {(e.model, e.prompt.key, e.task): e for e in evals}
     twins_of: dict[str, set[str]] = defaultdict(set)
     for e in evals:
@@ -104,7 +109,7 @@ def transfer_matrix(collection: Collection) -> dict:
         targets = sorted({e.task for e in mine})
         own: dict[str, dict] = defaultdict(dict)  # target -> seed -> acc
         for e in mine:
-            if e.prompt.task is not None and e.prompt.task in (e.task, e.clean_twin):
+            if e.prompt.task is not None and e.prompt.task in (e.task, e.clean_twin, e.split_of):
                 own[e.task][e.prompt.seed] = e.acc
         absolute, relative = {}, {}
         for src in sources:
@@ -122,7 +127,8 @@ def transfer_matrix(collection: Collection) -> dict:
                 relative[src][tgt] = mean_sem(ratios)
         # A transfer was run when a prompt met a task not its own (nor that task's twin), or when prompts
         # of unknown training task share a target; a prompt on its task and twin alone is no transfer.
-        foreign = any(e.prompt.task is not None and not _belongs(e.task, e.clean_twin, e.prompt.task) for e in mine)
+        foreign = any(e.prompt.task is not None and not _belongs(e.task, e.clean_twin, e.prompt.task, e.split_of)
+                      for e in mine)
         unknown = [e for e in mine if e.prompt.task is None]
         shared = any(len({e.prompt.group for e in unknown if e.task == t}) > 1 for t in targets)
         out[model] = {"sources": sources, "targets": targets, "transfer_run": foreign or shared,
@@ -133,7 +139,7 @@ def transfer_matrix(collection: Collection) -> dict:
 
 # ------------------------------------------------------------------------------- skill neurons
 def _own_files(collection: Collection) -> list[NeuronFile]:
-    return [f for f in collection.neuron_files if _belongs(f.task, f.clean_twin, f.prompt.task)]
+    return [f for f in collection.neuron_files if _belongs(f.task, f.clean_twin, f.prompt.task, f.split_of)]
 
 
 def inhibitory_fraction_of_file(f: NeuronFile, mask: torch.Tensor) -> float:
@@ -193,7 +199,7 @@ def consistency_pairs(collection: Collection) -> list[tuple[NeuronFile, NeuronFi
     pairs = []
     for f in collection.neuron_files:
         clean = index.get((f.model, f.prompt.key, f.clean_twin)) if f.clean_twin else None
-        if clean is None or not _belongs(clean.task, None, clean.prompt.task):  # own task's neurons only
+        if clean is None or not _belongs(clean.task, None, clean.prompt.task, clean.split_of):  # own task's only
             continue
         if clean.tensors["score"].shape == f.tensors["score"].shape:
             pairs.append((clean, f))

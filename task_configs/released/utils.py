@@ -3,7 +3,9 @@
 Each function reproduces the text a ``src/formatter/<Task>Prompt<Model>Formatter.py`` of
 LeonAckermann/Robust-Neurons tokenised (file:line in each task's YAML and in docs/tasks.md); the
 token-level rules (truncation, T5's end token, first-token answers) are in the YAMLs'
-``metadata.released_format``. Labels follow ``src/dataset/<Task>Dataset.py``.
+``metadata.released_format``. Labels follow ``src/dataset/<Task>Dataset.py``; the 3-class MNLI
+labels of Su et al.'s own prompts follow thunlp/Prompt-Transferability's
+``Prompt-Transferability-1.0/dataset/MNLIDataset.py`` (its formatters are Robust-Neurons').
 """
 
 from __future__ import annotations
@@ -63,6 +65,16 @@ def mnli_binary_roberta(dataset):
 def mnli_binary_t5(dataset):
     """Answers [contradiction, neutral, entailment] (PromptT5.py:174-182): entailment is index 2."""
     return _binary_mnli(dataset, 2)
+
+
+def mnli_3class(dataset):
+    """Su et al.'s 3-class MNLI: GLUE 0 entailment -> 2, 1 neutral -> 1, 2 contradiction -> 0.
+
+    Prompt-Transferability-1.0 dataset/MNLIDataset.py:19-21 (``_dict = {2:0,1:1,0:2}``), the same
+    order as both answer lists (no/neutral/yes, contradiction/neutral/entailment); ``glue_label``
+    keeps GLUE's.
+    """
+    return dataset.map(lambda doc: {"glue_label": doc["label"], "label": 2 - doc["label"]})
 
 
 def qnli_flipped(dataset):

@@ -8,12 +8,17 @@ build them (negative ids -> prompt rows; RoBERTa: row 0 -> the <mask> embedding,
 over non-negative non-pad ids from padding_idx+1, zero position embeddings on the prompt), then
 the plain transformers model, one document at a time: RoBERTa's logits at position 0
 (``PromptRoberta.py:149``), T5's first decoding step (``PromptT5.py:89-105``). The models are
-random, one layer, 768 wide, so that the real [100, 768] files fit.
+random, one layer, 768 wide, so that the real [100, 768] files fit. Su et al.'s 3-class MNLI
+(``seed_su``) follows thunlp/Prompt-Transferability @ 539dc64 ``Prompt-Transferability-1.0/``: the
+same formatters, labels from ``dataset/MNLIDataset.py:19-21``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -23,10 +28,16 @@ from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokeni
 from skillneuron_harness.models.prompt_tuned import PromptTunedLM
 from skillneuron_harness.prompts import PromptError, load_soft_prompt
 
-RELEASE = Path(__file__).resolve().parents[2].parent / "shared" / "published_prompts" / "continuous_prompts"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+RELEASE = SHARED / "published_prompts" / "continuous_prompts"
 ROBERTA_WORDS = {"SST2": ["negative", "positive"], "MNLI": ["no", "neutral", "yes"], "QQP": ["false", "true"]}
 T5_WORDS = {"SST2": ["negative", "positive"], "MNLI": ["contradiction", "neutral", "entailment"],
             "QQP": ["false", "true"]}
+# GLUE MNLI label (0 entailment, 1 neutral, 2 contradiction) -> the releasing code's label, neutral dropped
+# when absent. "MNLI": Robust-Neurons' binary MNLIDataset.py:21 ({2: 0, 0: 1}), entailment moved to the
+# T5 answer "entailment" (index 2) by PromptT5.py:174-181; "MNLI3": Prompt-Transferability's MNLIDataset.py:21.
+ROBERTA_LABELS = {"MNLI": {2: 0, 0: 1}, "MNLI3": {2: 0, 1: 1, 0: 2}}
+T5_LABELS = {"MNLI": {2: 0, 0: 2}, "MNLI3": {2: 0, 1: 1, 0: 2}}
 LIMIT = 4
 
 pytestmark = pytest.mark.skipif(not RELEASE.is_dir(), reason="../shared/published_prompts is not there")
@@ -65,11 +76,12 @@ def t5_768(tmp_path_factory):
     return out
 
 
-def run(lm, task, *more):
+def run(lm, task, *more, manager=None):
     """Per task: (docs, per-choice log-likelihoods, acc), from one lm-eval run of ``task`` (and ``more``)."""
     from lm_eval.evaluator import simple_evaluate
 
-    out = simple_evaluate(model=lm, tasks=[task, *more], limit=LIMIT, log_samples=True, bootstrap_iters=0)
+    out = simple_evaluate(model=lm, tasks=[task, *more], limit=LIMIT, log_samples=True, bootstrap_iters=0,
+                          task_manager=manager)
     per_task = {}
     for name in (task, *more):
         samples = out["samples"][name]
@@ -90,7 +102,7 @@ def roberta_ids(tok, task, doc):
     if task == "SST2":  # SST2PromptRobertaFormatter.py:39-42
         sent = enc(doc["sentence"].strip())[:128]
         return prefix + [tok.cls_token_id] + sent + [tok.sep_token_id]
-    s1, s2 = ((doc["hypothesis"], doc["premise"]) if task == "MNLI" else (doc["question1"], doc["question2"]))
+    s1, s2 = ((doc["hypothesis"], doc["premise"]) if task.startswith("MNLI") else (doc["question1"], doc["question2"]))
     tokens = prefix + [tok.cls_token_id] + enc(s1.strip()) + [tok.sep_token_id] + enc(s2.strip()) + [tok.sep_token_id]
     if len(tokens) > 231:  # MNLIPromptRobertaFormatter.py:42-44
         tokens = tokens[:230] + [tok.sep_token_id]
@@ -101,7 +113,7 @@ def roberta_reference(path, prompt, task, docs):
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForMaskedLM.from_pretrained(path).eval()
     E = model.get_input_embeddings().weight
-    words = [tok.encode(w, add_special_tokens=False) for w in ROBERTA_WORDS[task]]
+    words = [tok.encode(w, add_special_tokens=False) for w in ROBERTA_WORDS[task.rstrip("3")]]
     assert all(len(w) == 1 for w in words)
     pad = model.config.pad_token_id
     out, right = [], 0
@@ -122,7 +134,7 @@ def roberta_reference(path, prompt, task, docs):
             logits = model.lm_head(hidden)[0, 0]  # PromptRoberta.py:149
             logprobs = torch.log_softmax(logits, -1)
             out.append([float(logprobs[w[0]]) for w in words])
-            label = {2: 0, 0: 1}[doc["glue_label"]] if task == "MNLI" else doc["label"]  # MNLIDataset.py:21
+            label = ROBERTA_LABELS[task][doc["glue_label"]] if task in ROBERTA_LABELS else doc["label"]
             right += int(torch.stack([logits[w[0]] for w in words]).argmax()) == label
     return out, right / len(docs)
 
@@ -137,7 +149,7 @@ def t5_ids(tok, task, doc):
         if len(sent) >= 128:
             sent = sent[:127]
         return prefix + sent + eos
-    if task == "MNLI":  # MNLIPromptT5Formatter.py:41-52: no end token
+    if task.startswith("MNLI"):  # MNLIPromptT5Formatter.py:41-52: no end token
         tokens = prefix + enc("hypothesis: " + doc["hypothesis"].strip()) + enc(" [SEP] sentence: ") \
             + enc("premise: " + doc["premise"].strip())
         return tokens[:230]
@@ -151,7 +163,7 @@ def t5_reference(path, prompt, task, docs):
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSeq2SeqLM.from_pretrained(path).eval()
     E = model.get_input_embeddings().weight
-    words = [tok.encode(w, add_special_tokens=False)[0] for w in T5_WORDS[task]]  # first tokens (PromptT5.py:119)
+    words = [tok.encode(w, add_special_tokens=False)[0] for w in T5_WORDS[task.rstrip("3")]]  # first tokens (:119)
     out, right = [], 0
     with torch.no_grad():
         for doc in docs:
@@ -162,37 +174,123 @@ def t5_reference(path, prompt, task, docs):
             logits = model(inputs_embeds=x[None], decoder_input_ids=start).logits[0, 0]  # scores[0]
             logprobs = torch.log_softmax(logits, -1)
             out.append([float(logprobs[w]) for w in words])
-            label = doc["label"] if task != "MNLI" else {2: 0, 0: 2}[doc["glue_label"]]  # PromptT5.py:174-181
+            label = T5_LABELS[task][doc["glue_label"]] if task in T5_LABELS else doc["label"]
             right += int(torch.stack([logits[w] for w in words]).argmax()) == label
     return out, right / len(docs)
 
 
 @pytest.mark.parametrize("task", ["SST2", "MNLI", "QQP"])
-def test_roberta_release_equals_reference(roberta768, task):
-    """Clean task and AdvGLUE twin in one lm-eval run, each against the reference."""
+def test_roberta_release_equals_reference(roberta768, task, task_manager, tmp_path):
+    """Clean task and AdvGLUE twin in one lm-eval run, each against the reference.
+
+    MNLI: matched and mismatched pairs, with skill neurons on: the four tasks share one baseline pass
+    over MNLI's training split (``metadata.split_of``).
+    """
     file = RELEASE / "seed_33" / f"{task}PromptRoberta" / "task_prompt"
     name = {"SST2": "sst2", "MNLI": "mnli_binary", "QQP": "qqp"}[task]
-    lm = PromptTunedLM(pretrained=str(roberta768), prompt=str(file), device="cpu", batch_size=4)
-    runs = run(lm, f"sn_pt_{name}_roberta", f"sn_pt_adv_{name}_roberta")
+    tasks = [f"sn_pt_{name}_roberta", f"sn_pt_adv_{name}_roberta"]
+    neurons = {}
+    if task == "MNLI":
+        tasks += ["sn_pt_mnli_mm_binary_roberta", "sn_pt_adv_mnli_mm_binary_roberta"]
+        neurons = {"skill_neurons": str(tmp_path / "sn"), "sn_baseline_limit": 4}
+    lm = PromptTunedLM(pretrained=str(roberta768), prompt=str(file), device="cpu", batch_size=4, **neurons)
+    runs = run(lm, *tasks, manager=task_manager)
     prompt = torch.load(file, weights_only=True, map_location="cpu")
     for docs, got, acc in runs.values():
         want, want_acc = roberta_reference(roberta768, prompt, task, docs)
         assert flat(got) == pytest.approx(flat(want), abs=1e-5)
         assert acc == pytest.approx(want_acc)
+    if neurons:
+        from skillneuron_harness.neurons.validate import read_header
+
+        sources = {t: json.loads(read_header(tmp_path / "sn" / f"{t}.safetensors", "file")[1]["provenance"])
+                   for t in tasks}
+        assert {p["baseline_source"] for p in sources.values()} == {"sn_pt_mnli_binary_roberta:train"}
+        assert sources["sn_pt_adv_mnli_mm_binary_roberta"]["clean_twin"] == "sn_pt_mnli_mm_binary_roberta"
 
 
 @pytest.mark.parametrize("task", ["SST2", "MNLI", "QQP"])
-def test_t5_release_equals_reference(t5_768, task):
+def test_t5_release_equals_reference(t5_768, task, task_manager):
     """Clean task and AdvGLUE twin in one lm-eval run, each against the reference."""
     file = RELEASE / "seed_34" / f"{task}PromptT5" / "task_prompt"
     name = {"SST2": "sst2", "MNLI": "mnli_binary", "QQP": "qqp"}[task]
     lm = PromptTunedLM(pretrained=str(t5_768), prompt=str(file), device="cpu", batch_size=4)
-    runs = run(lm, f"sn_pt_{name}_t5", f"sn_pt_adv_{name}_t5")
+    more = ["sn_pt_adv_mnli_mm_binary_t5"] if task == "MNLI" else []  # and AdvGLUE's mismatched MNLI
+    runs = run(lm, f"sn_pt_{name}_t5", f"sn_pt_adv_{name}_t5", *more, manager=task_manager)
     prompt = torch.load(file, weights_only=True, map_location="cpu")
     for docs, got, acc in runs.values():
         want, want_acc = t5_reference(t5_768, prompt, task, docs)
         assert flat(got) == pytest.approx(flat(want), abs=1e-5)
         assert acc == pytest.approx(want_acc)
+
+
+@pytest.mark.parametrize("kind", ["roberta", "t5"])
+def test_su_three_class_mnli_equals_reference(kind, request, tmp_path, task_manager, caplog):
+    """Su et al.'s MNLI prompts on the 3-class variants (matched clean, mismatched adversarial in one run),
+    against the reference with Prompt-Transferability's labels, and without a format warning.
+
+    ``../shared/published_prompts`` has no seed_su MNLI file: a released MNLI tensor stands in, copied
+    under ``seed_su/MNLIPrompt<Model>/`` (the path is what names the variant; the layout is the same).
+    """
+    path = request.getfixturevalue("roberta768" if kind == "roberta" else "t5_768")
+    file = tmp_path / "seed_su" / f"MNLIPrompt{'Roberta' if kind == 'roberta' else 'T5'}" / "task_prompt"
+    file.parent.mkdir(parents=True)
+    shutil.copy(RELEASE / "seed_33" / file.parent.name / "task_prompt", file)
+    lm = PromptTunedLM(pretrained=str(path), prompt=str(file), device="cpu", batch_size=4)
+    assert lm.soft_prompt.release.variants == (f"sn_pt_mnli_{kind}", f"sn_pt_adv_mnli_{kind}",
+                                               f"sn_pt_mnli_mm_{kind}", f"sn_pt_adv_mnli_mm_{kind}")
+    with caplog.at_level(logging.WARNING):
+        runs = run(lm, f"sn_pt_mnli_{kind}", f"sn_pt_adv_mnli_mm_{kind}", manager=task_manager)
+    assert not [r for r in caplog.records if "format-matched" in r.getMessage()]
+    prompt = torch.load(file, weights_only=True, map_location="cpu")
+    reference = roberta_reference if kind == "roberta" else t5_reference
+    for docs, got, acc in runs.values():
+        want, want_acc = reference(path, prompt, "MNLI3", docs)
+        assert flat(got) == pytest.approx(flat(want), abs=1e-5)
+        assert acc == pytest.approx(want_acc)
+
+
+def test_mnli_label_maps_against_glue(task_manager):
+    """Every document and label after process_docs, against the GLUE JSONL the offline cache is built from,
+    read here and mapped with the releasing code's dicts (neutral dropped where the map lacks it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("offline_hf_cache", SHARED / "tools" / "offline_hf_cache.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cases = {"sn_pt_mnli_mm_binary_roberta": ROBERTA_LABELS["MNLI"], "sn_pt_adv_mnli_mm_binary_t5": T5_LABELS["MNLI"],
+             "sn_pt_mnli_roberta": ROBERTA_LABELS["MNLI3"], "sn_pt_adv_mnli_mm_t5": T5_LABELS["MNLI3"]}
+    tasks = task_manager.load(list(cases))["tasks"]
+    for name, labels in cases.items():
+        config = tasks[name].config
+        split = config.validation_split
+        source = tool.DATA / tool.LAYOUT[config.dataset_path, config.dataset_name][split]
+        rows = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
+        want = [(r["hypothesis"], r["premise"], labels[r["label"]]) for r in rows if r["label"] in labels]
+        got = [(d["hypothesis"], d["premise"], d["label"]) for d in tasks[name].eval_docs]
+        assert got == want, name
+        counts = Counter(label for *_, label in got)
+        assert sorted(counts) == sorted(set(labels.values())) and sum(counts.values()) == len(want), name
+    assert tasks["sn_pt_mnli_mm_binary_roberta"].config.validation_split == "validation_mismatched"
+    assert tasks["sn_pt_adv_mnli_mm_t5"].config.dataset_name == "adv_mnli_mismatched"
+
+
+def test_release_info_names_the_variants():
+    """The variants a path names: binary MNLI and its mismatched pair for the Robust-Neurons seeds, 3-class
+    for seed_su; a seed_su MNLI prompt on the binary task is warned about, naming the 3-class tasks."""
+    from skillneuron_harness.prompts.release import format_mismatch, release_info
+
+    su = release_info("continuous_prompts/seed_su/MNLIPromptRoberta/task_prompt")
+    assert su.variants == ("sn_pt_mnli_roberta", "sn_pt_adv_mnli_roberta", "sn_pt_mnli_mm_roberta",
+                           "sn_pt_adv_mnli_mm_roberta")
+    assert su.answer_words == ["no", "neutral", "yes"]
+    assert release_info("continuous_prompts/seed_34/MNLIPromptT5/task_prompt").variants == (
+        "sn_pt_mnli_binary_t5", "sn_pt_adv_mnli_binary_t5", "sn_pt_mnli_mm_binary_t5", "sn_pt_adv_mnli_mm_binary_t5")
+    message = format_mismatch(su, "sn_pt_mnli_binary_roberta", ["no", "neutral", "yes"])
+    assert "3-class MNLI" in message and "binary MNLI" in message
+    assert message.endswith("sn_pt_mnli_roberta / sn_pt_adv_mnli_roberta / sn_pt_mnli_mm_roberta / "
+                            "sn_pt_adv_mnli_mm_roberta.")
+    assert format_mismatch(su, "sn_pt_adv_mnli_mm_roberta", ["no", "neutral", "yes"]) is None
 
 
 # ---------------------------------------------------------------- detection and naming
@@ -233,11 +331,12 @@ def test_every_released_file_kind(tmp_path):
     assert load_soft_prompt(str(tmp_path / "ckpt.pt")).format == "prompt_transferability"
 
 
-def test_checkpoint_scores_as_its_task_prompt(roberta768):
+def test_checkpoint_scores_as_its_task_prompt(roberta768, task_manager):
     pkl = RELEASE / "seed_33" / "SST2PromptRoberta" / "74_task_prompt.pkl"
     a = PromptTunedLM(pretrained=str(roberta768), prompt=str(pkl), device="cpu", batch_size=4)
     b = PromptTunedLM(pretrained=str(roberta768), prompt=str(pkl.with_name("task_prompt")), device="cpu", batch_size=4)
-    assert run(a, "sn_pt_sst2_roberta")[1] == run(b, "sn_pt_sst2_roberta")[1]
+    assert run(a, "sn_pt_sst2_roberta", manager=task_manager)[1] == \
+        run(b, "sn_pt_sst2_roberta", manager=task_manager)[1]
     info = a.get_model_info()
     assert info["prompt_release"] == "SST2PromptRoberta" and info["prompt_checkpoint"]["trained_epoch"] == 74
 
@@ -254,7 +353,7 @@ def test_width_checked_before_the_weights_load(roberta768, monkeypatch):
         PromptTunedLM(pretrained=str(roberta768), prompt=str(RELEASE / "seed_su" / "SST2PromptT5XXL" / "task_prompt"))
 
 
-def test_cross_model_and_format_warnings(roberta768, t5_768, caplog):
+def test_cross_model_and_format_warnings(roberta768, t5_768, caplog, task_manager):
     with caplog.at_level(logging.WARNING):
         PromptTunedLM(pretrained=str(roberta768), prompt=str(RELEASE / "seed_33" / "SST2PromptT5" / "task_prompt"),
                       device="cpu")
@@ -264,13 +363,13 @@ def test_cross_model_and_format_warnings(roberta768, t5_768, caplog):
     lm = PromptTunedLM(pretrained=str(t5_768), prompt=str(RELEASE / "seed_33" / "QQPPromptT5" / "task_prompt"),
                        device="cpu", batch_size=4)
     with caplog.at_level(logging.WARNING):
-        run(lm, "sn_pt_adv_qqp_t5")  # its own format: no warning
-        run(lm, "sn_pt_mrpc_t5")  # same words, other task: a transfer run, warned
+        run(lm, "sn_pt_adv_qqp_t5", manager=task_manager)  # its own format: no warning
+        run(lm, "sn_pt_mrpc_t5", manager=task_manager)  # same words, other task: a transfer run, warned
     messages = [r.getMessage() for r in caplog.records if "format-matched" in r.getMessage()]
     assert len(messages) == 1 and "'sn_pt_mrpc_t5'" in messages[0] and "sn_pt_qqp_t5 / sn_pt_adv_qqp_t5" in messages[0]
 
 
-def test_bert_prompt_layout(tiny_models, tmp_path):
+def test_bert_prompt_layout(tmp_path, task_manager):
     """seed_su/SST2PromptBert: [MASK] first, zero position and token-type embeddings on the prompt, text
     numbered from pad_token_id + 1 (modelling_bert.py:270-331, 2146-2160), logits at position 0."""
     from tiny_models import build_bert
@@ -278,7 +377,7 @@ def test_bert_prompt_layout(tiny_models, tmp_path):
     path = build_bert(tmp_path / "bert768", layers=1, hidden=768, ffn=64, seed=3)
     file = RELEASE / "seed_su" / "SST2PromptBert" / "task_prompt"
     lm = PromptTunedLM(pretrained=str(path), prompt=str(file), device="cpu", batch_size=4)
-    docs, got, _ = run(lm, "sn_pt_sst2_roberta")  # single sentences, answer words negative/positive
+    docs, got, _ = run(lm, "sn_pt_sst2_roberta", manager=task_manager)  # single sentences, negative/positive
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForMaskedLM.from_pretrained(path).eval()
     prompt = torch.load(file, weights_only=True, map_location="cpu")

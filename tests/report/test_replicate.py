@@ -62,3 +62,48 @@ def test_replicate_end_to_end(models, tmp_path, capsys):
     assert main(args) == 0
     again = capsys.readouterr().out
     assert again.count("done earlier") == 24
+
+
+def test_mnli_plan_and_report_cover_matched_and_mismatched(tmp_path):
+    """An MNLI prompt's own unit runs matched and mismatched, clean and adversarial; the report counts all
+    four as the prompt's own task (the YAMLs' metadata.split_of), and seed_su MNLI gets the 3-class tasks."""
+    import torch
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from skillneuron_harness.lm_eval_bridge import task_folder
+    from skillneuron_harness.report.collect import Collection, Evaluation, NeuronFile, Prompt
+    from skillneuron_harness.report.replicate import plan
+    from skillneuron_harness.report.tables import accuracy_table, consistency_pairs, transfer_matrix
+
+    for seed in ("33", "su"):  # Su et al.'s MNLI prompts are not in the release: a copy stands in
+        (tmp_path / f"seed_{seed}" / "MNLIPromptRoberta").mkdir(parents=True)
+        (tmp_path / f"seed_{seed}" / "MNLIPromptRoberta" / "task_prompt").write_bytes(
+            (RELEASE / "seed_33" / "MNLIPromptRoberta" / "task_prompt").read_bytes())
+    units, _ = plan(tmp_path, ["roberta-base"], ["33", "su"], ["MNLI"], tmp_path / "rep", percents=(0, 5))
+    own = {u.label: u.tasks for u in units if u.kind == "eval"}
+    binary = ["sn_pt_mnli_binary_roberta", "sn_pt_adv_mnli_binary_roberta", "sn_pt_mnli_mm_binary_roberta",
+              "sn_pt_adv_mnli_mm_binary_roberta"]
+    assert own == {"seed_33_MNLIPromptRoberta": binary,
+                   "seed_su_MNLIPromptRoberta": [t.replace("_binary", "") for t in binary]}
+    assert sorted(u.tasks[0] for u in units if u.kind == "average") == ["sn_pt_mnli_binary_roberta",
+                                                                         "sn_pt_mnli_roberta"]
+    assert len({u.marker for u in units}) == len(units) == 6
+
+    # the report: both pairs are the prompt's own task (accuracy rows, consistency pairs), no transfer
+    meta = {}
+    for path in (task_folder() / "released").glob("sn_pt_*mnli*binary_roberta.yaml"):
+        cfg = load_yaml(path, resolve_func=False)
+        meta[cfg["task"]] = cfg["metadata"]
+    prompt = Prompt(key="k", label="seed_33", task="sn_pt_mnli_binary_roberta", seed="33")
+    accs = dict(zip(binary, (0.8, 0.5, 0.7, 0.4), strict=True))
+    evals = [Evaluation("m", prompt, t, a, None, 4, 3, meta[t].get("clean_twin"), None, "x",
+                        split_of=meta[t].get("split_of")) for t, a in accs.items()]
+    files = [NeuronFile(tmp_path / t, "m", prompt, t, meta[t].get("clean_twin"), {}, split_of=meta[t].get("split_of"),
+                        _tensors={"score": torch.zeros(1, 4)}) for t in binary]
+    collection = Collection(evaluations=evals, neuron_files=files)
+    rows = [(r["task"], r["adversarial_task"], r["clean_mean"], r["adversarial_mean"])
+            for r in accuracy_table(collection)]
+    assert rows == [(binary[0], binary[1], 0.8, 0.5), (binary[2], binary[3], 0.7, 0.4)]
+    assert [(c.task, a.task) for c, a in consistency_pairs(collection)] == [(binary[0], binary[1]),
+                                                                            (binary[2], binary[3])]
+    assert transfer_matrix(collection)["m"]["transfer_run"] is False

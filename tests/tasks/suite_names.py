@@ -8,9 +8,12 @@ ADVGLUE_TASKS = ["adv_sst2", "adv_qqp", "adv_mnli", "adv_mnli_mismatched", "adv_
 TRANSFER_TASKS = ["sn_imdb", "sn_rotten_tomatoes", "sn_yelp_polarity", "sn_snli", "sn_mnli_binary",
                   "sn_adv_mnli_binary"]
 # Task variants rendered as the released prompts were trained (task_configs/released/)
-RELEASED_TASKS = [f"sn_pt_{t}_{m}" for t in ("sst2", "imdb", "mnli_binary", "qnli", "qqp", "mrpc")
+# (mnli_mm_*: MNLI mismatched; mnli / mnli_mm without "binary": Su et al.'s 3-class MNLI)
+RELEASED_TASKS = [f"sn_pt_{t}_{m}" for t in ("sst2", "imdb", "mnli_binary", "mnli_mm_binary", "mnli", "mnli_mm", "qnli",
+                                             "qqp", "mrpc")
                   for m in ("roberta", "t5")]
-RELEASED_ADV = {f"sn_pt_adv_{t}_{m}": f"sn_pt_{t}_{m}" for t in ("sst2", "mnli_binary", "qnli", "qqp")
+RELEASED_ADV = {f"sn_pt_adv_{t}_{m}": f"sn_pt_{t}_{m}" for t in ("sst2", "mnli_binary", "mnli_mm_binary", "mnli",
+                                                                  "mnli_mm", "qnli", "qqp")
                 for m in ("roberta", "t5")}
 OUR_TASKS = ADVGLUE_TASKS + TRANSFER_TASKS + RELEASED_TASKS + list(RELEASED_ADV)
 OUR_GROUPS = ["advglue", "advglue_mnli", "transfer_sentiment", "transfer_nli", "transfer_paraphrase"]
