@@ -12,6 +12,7 @@ after the subcommand's name and returns an exit code.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from skillneuron_harness.errors import SkillNeuronError, install_excepthook
@@ -100,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skillneuron: unknown command '{name}'.\n\n{_usage()}", file=sys.stderr)
         return 2
     module, _, function = COMMANDS[name].partition(":")
-    return int(getattr(importlib.import_module(module), function)(rest) or 0)
+    try:
+        return int(getattr(importlib.import_module(module), function)(rest) or 0)
+    except BrokenPipeError:  # `skillneuron ... | head`: the reader left; nothing is wrong with the run
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # 128 + SIGPIPE, as a shell reports it
 
 
 if __name__ == "__main__":

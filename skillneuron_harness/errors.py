@@ -22,7 +22,8 @@ OFFLINE_HINT = (
     "(one command: 'Offline use' in skillneuron-harness's README)."
 )
 # What huggingface_hub, datasets, requests and httpx raise when the Hub is out of reach; matched by
-# name so that the hook imports none of them.
+# name so that the hook imports none of them. Python's own ConnectionError family (BrokenPipeError when
+# a reader such as `head` closes our stdout) is not a Hub failure: builtins are skipped.
 _HUB_ERRORS = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectionError", "ConnectError",
                "ConnectTimeout", "ReadTimeout", "MaxRetryError", "NewConnectionError", "NameResolutionError"}
 
@@ -58,7 +59,8 @@ def _chain(exc: BaseException | None):
 
 def is_hub_unreachable(exc: BaseException | None) -> bool:
     """Whether ``exc`` (or an error it was raised from) is a failed connection to the Hub."""
-    return any(any(cls.__name__ in _HUB_ERRORS for cls in type(e).__mro__) for e in _chain(exc))
+    return any(any(cls.__name__ in _HUB_ERRORS and cls.__module__ != "builtins" for cls in type(e).__mro__)
+               for e in _chain(exc))
 
 
 def _excepthook(exc_type, exc, tb, _previous=None):

@@ -86,3 +86,26 @@ def test_bootstrap_iters_without_a_number_is_refused():
 
     with pytest.raises(SkillNeuronError, match="--bootstrap_iters takes a whole number"):
         _pop_bootstrap_iters(["--bootstrap_iters", "many"])
+
+
+def test_a_closed_pipe_is_not_a_hub_failure():
+    # BrokenPipeError and ConnectionResetError are builtin ConnectionErrors; requests' ConnectionError is the Hub's.
+    import requests
+
+    from skillneuron_harness.errors import is_hub_unreachable
+
+    assert not is_hub_unreachable(BrokenPipeError(32, "Broken pipe"))
+    assert not is_hub_unreachable(ConnectionResetError())
+    assert is_hub_unreachable(requests.ConnectionError("huggingface.co: Name or service not known"))
+
+
+def test_a_reader_that_leaves_ends_the_command_quietly():
+    # `skillneuron replicate --dry-run | head`: the command ends with 141 (SIGPIPE), no traceback, no hint.
+    code = ("import sys, types; from skillneuron_harness import cli\n"
+            "def gone(argv): raise BrokenPipeError(32, 'Broken pipe')\n"
+            "sys.modules['fake_command'] = types.SimpleNamespace(main=gone)\n"
+            "cli.COMMANDS['replicate'] = 'fake_command:main'\n"
+            "sys.exit(cli.main(['replicate', '--dry-run']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 141
+    assert out.stderr == ""
