@@ -194,13 +194,14 @@ def main(argv: list[str]) -> int:
     args.batch_size = int(args.batch_size) if str(args.batch_size).isdigit() else args.batch_size
     from skillneuron_harness.report.runs import task_manager
 
-    manager = task_manager(args.include_path)
+    manager = None  # built at the first unit to run: indexing lm-eval's tasks takes seconds, a resume may need none
     for i, unit in enumerate(units, 1):
         head = f"[{i}/{len(units)}] {unit.describe()}"
         if unit.marker.is_file():
             print(f"{head}: done earlier", flush=True)
             continue
         start = time.perf_counter()
+        manager = manager or task_manager(args.include_path)
         record = run_unit(unit, paths[unit.model], args, manager)
         mark_done(unit.marker, {"unit": unit.describe(), "seconds": time.perf_counter() - start, **record})
         shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())

@@ -34,7 +34,10 @@ def models(tmp_path_factory):
     return {"roberta-base": roberta, "t5-base": t5}
 
 
-def test_replicate_end_to_end(models, tmp_path, capsys):
+def test_replicate_end_to_end(models, tmp_path, capsys, monkeypatch, task_manager):
+    built = []  # the session's TaskManager stands in for the one replicate builds (indexing takes seconds)
+    monkeypatch.setattr("skillneuron_harness.report.runs.task_manager",
+                        lambda include_path=None: built.append(include_path) or task_manager)
     args = ["replicate", "--release", str(RELEASE), "--models", "roberta-base", "t5-base", "--seeds", "33", "34",
             "--tasks", "SST2", "IMDB", "--out", str(tmp_path / "rep"), "--limit", "4",
             "--sn-baseline-limit", "4", "--percents", "0", "5", "--batch-size", "8",
@@ -62,6 +65,7 @@ def test_replicate_end_to_end(models, tmp_path, capsys):
     assert main(args) == 0
     again = capsys.readouterr().out
     assert again.count("done earlier") == 24
+    assert len(built) == 1  # built once, at the first unit to run; the resume had none to run
 
 
 def test_mnli_plan_and_report_cover_matched_and_mismatched(tmp_path):
