@@ -180,7 +180,7 @@ def test_statistics_read_the_tasks_of_the_evaluation_in_progress(tiny_models, tm
         f"include: {task_folder() / 'templates' / 'sst2_jsonl.yaml'}\ntask: my_adv_sst2\n"
         "dataset_kwargs:\n  data_files: my_adv_sst2.jsonl\nmetadata: {clean_twin: sst2}\n")
     manager = TaskManager(include_path=str(user_dir))
-    TaskManager()  # the last one built knows nothing of my_adv_sst2
+    TaskManager(include_defaults=False)  # the last one built knows nothing of my_adv_sst2
     lm = PromptTunedLM(pretrained=str(tiny_models["bert"]), device="cpu", batch_size=4,
                        skill_neurons=str(tmp_path / "sn"), sn_baseline_limit=4)
     results = lm_eval.simple_evaluate(model=lm, tasks=["my_adv_sst2"], task_manager=manager)

@@ -36,9 +36,12 @@ def _results(out_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_validate_every_task_and_group(monkeypatch, capsys):
-    """``lm-eval validate`` (run in this process: the command only needs the task index)."""
+def test_validate_every_task_and_group(monkeypatch, capsys, task_manager):
+    """``lm-eval validate`` (run in this process, on the session's task index: the command needs nothing else)."""
+    import lm_eval.tasks
     from lm_eval.__main__ import cli_evaluate
+
+    monkeypatch.setattr(lm_eval.tasks, "TaskManager", lambda include_path=None: task_manager)
 
     monkeypatch.setattr(sys, "argv", ["lm-eval", "validate", "--tasks", ",".join(OUR_TASKS + OUR_GROUPS)])
     cli_evaluate()
