@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 BIN = Path(sys.executable).parent
 
@@ -91,10 +91,16 @@ def read_results(output_path: Path) -> dict:
 
 
 def test_stock_cli_evaluates_prompt_tuned_on_our_task(tiny_models, t5_prompt, tmp_path):
+    """The flagship command: ``lm_eval --model prompt_tuned ... skill_neurons=`` on our adv_sst2 and lm-eval's
+    own sst2. The baseline pass is announced on stderr whatever lm-eval's log level (its size, how to change
+    it, then an estimate after the first batches) and runs once for both tasks (adv_sst2's baseline is sst2's
+    training split)."""
+    sn = tmp_path / "sn"
     out = run([str(BIN / "lm_eval"), "--model", "prompt_tuned",
-               "--model_args", f"pretrained={tiny_models['t5']},prompt={t5_prompt}",
-               "--tasks", "adv_sst2,sst2", "--limit", "6", "--device", "cpu", "--output_path", str(tmp_path)],
-              cwd=tmp_path)
+               "--model_args", f"pretrained={tiny_models['t5']},prompt={t5_prompt},skill_neurons={sn},"
+                               "sn_baseline_limit=24,sn_batch_size=4",
+               "--tasks", "adv_sst2,sst2", "--limit", "6", "--batch_size", "2", "--device", "cpu",
+               "--verbosity", "WARNING", "--output_path", str(tmp_path)], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     results = read_results(tmp_path)
     assert 0.0 <= results["results"]["adv_sst2"]["acc,none"] <= 1.0
@@ -105,6 +111,18 @@ def test_stock_cli_evaluates_prompt_tuned_on_our_task(tiny_models, t5_prompt, tm
 
     assert results["config"]["prompt_sha256"] == load_soft_prompt(str(t5_prompt)).sha256
     assert results["config"]["backend"] == "seq2seq"
+
+    lines = [line.strip() for line in out.stderr.replace("\r", "\n").splitlines()]
+    announced = [line for line in lines if line.startswith("Skill-neuron baseline of adv_sst2, sst2: ")]
+    assert len(announced) == 1, out.stderr[-3000:]  # one pass for both tasks
+    assert " sst2 training documents (sn_baseline_limit=N or all; " in announced[0]
+    assert announced[0].split(": ", 1)[1].startswith("24 of ")
+    assert announced[0].endswith("4 per pass (sn_batch_size=N).")
+    assert any(line.startswith("Skill-neuron baseline of sst2: about ") and " in all (measured on the first "
+               in line for line in lines), out.stderr[-3000:]
+    sst2, adv = load_file(str(sn / "sst2.safetensors")), load_file(str(sn / "adv_sst2.safetensors"))
+    assert torch.equal(sst2["baseline"], adv["baseline"])
+    assert set(results["skill_neurons"]) == {"sst2", "adv_sst2"}
 
 
 def test_skillneuron_eval_without_startup_files(tiny_models, t5_prompt, tmp_path):
