@@ -13,7 +13,7 @@ offline datasets cache, and three things are measured per document:
 * **FLOPs** of both, counted by ``torch.utils.flop_counter.FlopCounterMode`` on a few documents.
 
 The plan of ``skillneuron replicate`` (``report.replicate.plan``, all four seeds, the default tasks
-and suppression percents) is then costed with the public sizes of the full splits (``SPLITS``) and
+and suppression percents) is then costed with the public sizes of the full splits (``report.replicate.DOCUMENTS``) and
 ``--sn-baseline-limit`` training documents per baseline: seconds on the machine that ran the bench,
 total FLOPs, and the time at ``--sustained-tflops`` (an assumption about the accelerator, printed
 with the result; run the bench with ``--device cuda`` to measure one instead).
@@ -44,16 +44,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RELEASE = SHARED / "published_prompts" / "continuous_prompts"
 SHAPES = {"real": {"layers": 12, "width": 768, "ffn": 3072, "heads": 12},
           "smoke": {"layers": 1, "width": 768, "ffn": 64, "heads": 2}}
-# Documents of the full splits each released-format task reads (model suffix dropped). GLUE and IMDB:
-# the datasets' published split sizes; binary MNLI: validation_matched 9,815 less its 3,123 neutral
-# pairs, validation_mismatched 9,832 less 3,129; AdvGLUE dev: counted in ../shared/data (the whole set).
-SPLITS = {"sn_pt_sst2": 872, "sn_pt_adv_sst2": 148, "sn_pt_imdb": 25000,
-          "sn_pt_mnli_binary": 6692, "sn_pt_adv_mnli_binary": 82, "sn_pt_mnli_mm_binary": 6703,
-          "sn_pt_adv_mnli_mm_binary": 117, "sn_pt_qnli": 5463, "sn_pt_adv_qnli": 148,
-          "sn_pt_qqp": 40430, "sn_pt_adv_qqp": 78}
-# Training documents available to the baseline pass (binary MNLI: 392,702 less 130,900 neutral).
-TRAIN = {"sn_pt_sst2": 67349, "sn_pt_imdb": 25000, "sn_pt_mnli_binary": 261802, "sn_pt_qnli": 104743,
-         "sn_pt_qqp": 363846}
 MODELS = {"roberta-base": "roberta", "t5-base": "t5"}
 
 
@@ -146,7 +136,7 @@ def measure(path: Path, kind: str, args, manager, work: Path) -> dict:
 
     from skillneuron_harness.models.prompt_tuned import PromptTunedLM
     from skillneuron_harness.prompts.release import variant
-    from skillneuron_harness.report.replicate import find_prompt
+    from skillneuron_harness.report.replicate import DOCUMENTS, find_prompt, split_name
 
     out = {}
     for task in ("SST2", "IMDB", "MNLI", "QNLI", "QQP"):
@@ -161,7 +151,7 @@ def measure(path: Path, kind: str, args, manager, work: Path) -> dict:
 
         run(lm, spec.clean, 2)()  # warm-up: datasets, kernels
         for name in names:
-            docs = min(args.docs, SPLITS[name.removesuffix(f"_{kind}")])
+            docs = min(args.docs, DOCUMENTS[split_name(name)])
             # the marginal time of a document: task building and dataset loading are paid once per evaluation
             seconds = max(timed(run(lm, name, docs)) - timed(run(lm, name, 1)), 0.0) / (docs - 1)
             counted = flops(run(lm, name, args.flop_docs)) / args.flop_docs
@@ -187,8 +177,7 @@ def measure(path: Path, kind: str, args, manager, work: Path) -> dict:
 
 def plan_cost(measured: dict, args, work: Path) -> dict:
     """The replicate plan for all four seeds, costed from the per-document figures."""
-    from skillneuron_harness.report.replicate import MODELS as PARTS
-    from skillneuron_harness.report.replicate import PERCENTS, plan
+    from skillneuron_harness.report.replicate import PERCENTS, plan, work_items
 
     release = work / "release"  # every seed folder present (the bench's copy of the release has seeds 33/34)
     for seed in ("33", "34", "35", "36"):
@@ -199,34 +188,24 @@ def plan_cost(measured: dict, args, work: Path) -> dict:
     units, _ = plan(release, list(measured), ["33", "34", "35", "36"], ["SST2", "IMDB", "MNLI", "QNLI", "QQP"],
                     work / "plan", PERCENTS)
     per_model = {}
-    for model, kind in MODELS.items():
+    for model in MODELS:
         if model not in measured:
             continue
         figures = measured[model]
-        work_items = []  # (documents, task whose per-document figures apply, "eval" | "baseline", unit kind)
-        for unit in (u for u in units if u.model == model):
-            repeats = len(unit.extra["prompts"]) * max(1, 2 * len(PERCENTS) - 1) if unit.kind == "suppression" else 1
-            if unit.kind in ("eval", "transfer", "suppression"):
-                work_items += [(SPLITS[name.removesuffix(f"_{kind}")] * repeats, name, "eval", unit.kind)
-                               for name in unit.tasks]
-            if unit.kind == "eval":
-                clean = unit.tasks[0]
-                work_items.append((min(args.sn_baseline_limit, TRAIN[clean.removesuffix(f"_{kind}")]), clean,
-                                   "baseline", "baseline"))
+        items = work_items([u for u in units if u.model == model], None, args.sn_baseline_limit, PERCENTS)
+
         def total(items, key, figures=figures):
             return sum(n * figures[name][f"{what}_{key}"] for n, name, what, _ in items)
 
         per_model[model] = {
             "units": sum(u.model == model for u in units),
-            "documents": sum(n for n, *_ in work_items),
-            "seconds": total(work_items, "seconds"),
-            "pflop": total(work_items, "gflop") / 1e6,
-            "share_of_flops": {kind_: total([w for w in work_items if w[3] == kind_], "gflop")
-                               / total(work_items, "gflop") for kind_ in ("eval", "baseline", "transfer",
-                                                                          "suppression")},
+            "documents": sum(n for n, *_ in items),
+            "seconds": total(items, "seconds"),
+            "pflop": total(items, "gflop") / 1e6,
+            "share_of_flops": {kind: total([i for i in items if i[3] == kind], "gflop") / total(items, "gflop")
+                               for kind in ("eval", "baseline", "transfer", "suppression")},
         }
         per_model[model]["projected_hours"] = per_model[model]["pflop"] * 1e15 / (args.sustained_tflops * 1e12) / 3600
-    assert set(PARTS) >= set(per_model)
     return per_model
 
 

@@ -33,6 +33,17 @@ MODELS = {"roberta-base": "Roberta", "roberta-large": "RobertaLarge", "t5-base":
 TASKS = ("SST2", "IMDB", "MNLI", "QNLI", "QQP", "MRPC")
 FILE_NAMES = ("task_prompt", "latest.pt")  # then the newest <epoch>_task_prompt.pkl
 PERCENTS = (0, 1, 3, 5, 7, 9, 11, 13, 15)
+# Documents of the full split each released-format task reads (model suffix dropped), for the size of a plan.
+# GLUE and IMDB: the datasets' published split sizes; binary MNLI less its neutral pairs (validation_matched
+# 9,815 - 3,123, validation_mismatched 9,832 - 3,129); AdvGLUE dev: the whole sets (binary: less neutral).
+DOCUMENTS = {"sn_pt_sst2": 872, "sn_pt_adv_sst2": 148, "sn_pt_imdb": 25000, "sn_pt_qnli": 5463, "sn_pt_adv_qnli": 148,
+             "sn_pt_qqp": 40430, "sn_pt_adv_qqp": 78, "sn_pt_mrpc": 408,
+             "sn_pt_mnli_binary": 6692, "sn_pt_adv_mnli_binary": 82, "sn_pt_mnli_mm_binary": 6703,
+             "sn_pt_adv_mnli_mm_binary": 117, "sn_pt_mnli": 9815, "sn_pt_adv_mnli": 121, "sn_pt_mnli_mm": 9832,
+             "sn_pt_adv_mnli_mm": 162}
+# Training documents the baseline pass can read (binary MNLI: 392,702 less 130,900 neutral).
+TRAINING_DOCUMENTS = {"sn_pt_sst2": 67349, "sn_pt_imdb": 25000, "sn_pt_qnli": 104743, "sn_pt_qqp": 363846,
+                      "sn_pt_mrpc": 3668, "sn_pt_mnli_binary": 261802, "sn_pt_mnli": 392702}
 
 
 @dataclass
@@ -102,6 +113,34 @@ def plan(release: Path, models: list[str], seeds: list[str], tasks: list[str], o
                                   out / "curves" / model / folder / "done.json",
                                   extra={"prompts": specs, "dirs": dirs}))
     return units, notes
+
+
+def split_name(task: str) -> str:
+    """``sn_pt_qqp_roberta`` -> ``sn_pt_qqp``: the key of :data:`DOCUMENTS`."""
+    return task.rsplit("_", 1)[0]
+
+
+def work_items(units: list[Unit], limit: float | None, baseline_limit: int | None, percents) -> list[tuple]:
+    """(documents, task, "eval" | "baseline", unit kind) of every scoring pass of ``units`` at full size.
+
+    ``limit`` caps each evaluation as ``--limit`` does (a fraction: that share of the split);
+    ``baseline_limit`` caps each baseline pass (None: the whole training split).
+    """
+    def capped(n: int) -> int:
+        if limit is None:
+            return n
+        return min(n, int(limit)) if limit >= 1 else int(n * limit)
+
+    items = []
+    for unit in units:
+        repeats = len(unit.extra["prompts"]) * max(1, 2 * len(percents) - 1) if unit.kind == "suppression" else 1
+        if unit.kind in ("eval", "transfer", "suppression"):
+            items += [(capped(DOCUMENTS[split_name(t)]) * repeats, t, "eval", unit.kind) for t in unit.tasks]
+        if unit.kind == "eval":
+            train = TRAINING_DOCUMENTS[split_name(unit.tasks[0])]
+            items.append((train if baseline_limit is None else min(train, baseline_limit), unit.tasks[0],
+                          "baseline", "baseline"))
+    return items
 
 
 def mark_done(marker: Path, record: dict) -> None:
@@ -181,9 +220,14 @@ def main(argv: list[str]) -> int:
     evaluations = sum(len(u.tasks) for u in units if u.kind in ("eval", "transfer")) + sum(
         len(u.extra["prompts"]) * len(u.tasks) * max(1, 2 * len(args.percents) - 1) for u in units
         if u.kind == "suppression")
+    baseline_limit = None if str(args.sn_baseline_limit).lower() == "all" else int(args.sn_baseline_limit)
+    items = work_items(units, args.limit, baseline_limit, args.percents)
     print(f"skillneuron replicate: {len(units)} units ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
           f"{len(units) - len(todo)} already done; {evaluations} task evaluations"
           + (f" of at most {args.limit:g} documents each" if args.limit else ""))
+    print(f"  size: {sum(n for n, *_ in items):,} documents to score "
+          f"({sum(n for n, _, what, _ in items if what == 'baseline'):,} in baseline passes); seconds per "
+          "document times this is the run's cost (bench/replicate_cost.py measures them)")
     for note in notes:
         print(f"  note: {note}")
     if args.dry_run:

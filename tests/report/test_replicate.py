@@ -46,6 +46,9 @@ def test_replicate_end_to_end(models, tmp_path, capsys, monkeypatch, task_manage
     plan = capsys.readouterr().out
     # per model: 2 tasks x 2 seeds own runs, 2 sentiment prompts x 1 transfer each x 2 seeds, 2 averages, 2 curves
     assert "24 units (8 eval, 8 transfer, 4 average, 4 suppression), 0 already done" in plan
+    # per model, at --limit 4: own runs 2 x (sst2 4 + adv 4 + baseline 4) + 2 x (imdb 4 + baseline 4) = 40,
+    # transfer 4 x 4 = 16, curves 2 prompts x 3 evaluations x (8 SST-2 + 4 IMDB) = 72; baselines 4 x 4
+    assert "size: 256 documents to score (32 in baseline passes)" in plan
     assert not (tmp_path / "rep" / "runs").exists()
 
     assert main(args) == 0
