@@ -1,7 +1,7 @@
 """``skillneuron replicate``: Ackermann & Ohmer's protocol from a checkout of their released prompts.
 
     skillneuron replicate --release continuous_prompts --models roberta-base t5-base \\
-        --seeds 33 34 35 36 --out rep [--limit N] [--dry-run] [--model-path roberta-base=/local/dir]
+        --seeds 33 34 35 36 --out rep [--limit N] [--dry-run] [--model-path roberta-base=/local/dir] [--shard K/N]
 
 For every model kind and released prompt ``seed_<S>/<Task>Prompt<Model>/`` found, it runs through
 lm-eval (``prompt_tuned``), on the task variants rendered as the prompts were trained
@@ -14,7 +14,10 @@ clean skill neurons against random ones on the clean and adversarial data; then 
 ``skillneuron report`` over all of it (accuracy, transfer, skill neurons, consistency, robustness
 vs consistency, suppression). Each unit writes a ``done.json`` (atomically) when it finishes, so a
 rerun skips finished (model, prompt, task) units and resumes where it stopped; one progress line
-per unit. ``--dry-run`` prints the plan and its size and runs nothing.
+per unit. ``--dry-run`` prints the plan and its size and runs nothing. ``--shard K/N`` splits the
+units between N processes (one per GPU), largest first to the least-loaded shard (:func:`assign_shards`,
+by documents to score); an average or suppression unit whose seeds' own-task units belong to other
+shards waits for a second run of the shard, and the run that finds every unit done writes the report.
 """
 
 from __future__ import annotations
@@ -57,6 +60,11 @@ class Unit:
     marker: Path
     prompt: PromptSpec | None = None
     extra: dict = field(default_factory=dict)
+    after: list[Path] = field(default_factory=list)  # markers of the units whose outputs this one reads
+
+    @property
+    def ready(self) -> bool:
+        return all(marker.is_file() for marker in self.after)
 
     def describe(self) -> str:
         return f"{self.kind:<11} {self.model:<14} {self.label:<28} {', '.join(self.tasks)}"
@@ -84,6 +92,7 @@ def plan(release: Path, models: list[str], seeds: list[str], tasks: list[str], o
             continue
         # (task, its variant) -> prompts: Su et al.'s seed_su MNLI (3-class) is averaged apart from the binary seeds
         found: dict[tuple, list[PromptSpec]] = {}
+        own_markers: dict[str, Path] = {}  # prompt label -> its own-task unit's marker (its neuron files)
         for task in tasks:
             for seed in seeds:
                 folder = release / f"seed_{seed}" / f"{task}Prompt{part}"
@@ -98,6 +107,7 @@ def plan(release: Path, models: list[str], seeds: list[str], tasks: list[str], o
                 # clean, adversarial, then MNLI's mismatched pair (metadata.split_of: the same prompt's own task)
                 units.append(Unit("eval", model, spec.label, list(trained.names), base / "own" / "done.json", spec,
                                   {"neurons": out / "neurons" / model / spec.label}))
+                own_markers[spec.label] = units[-1].marker
                 for target in tasks:
                     if target != task and TASK_TYPES[target] == TASK_TYPES[task]:
                         name = variant(target, kind, seed).clean
@@ -105,13 +115,14 @@ def plan(release: Path, models: list[str], seeds: list[str], tasks: list[str], o
         for (task, trained), specs in found.items():
             clean, adv = trained.clean, trained.adv
             dirs = [out / "neurons" / model / s.label for s in specs]
+            after = [own_markers[s.label] for s in specs]
             units.append(Unit("average", model, task, [clean], out / "average" / model / clean / "done.json",
-                              extra={"dirs": dirs}))
+                              extra={"dirs": dirs}, after=after))
             if percents:
                 folder = task if trained is VARIANTS[task, kind] else clean  # seed_su MNLI: a folder of its own
                 units.append(Unit("suppression", model, task, [clean] + ([adv] if adv else []),
                                   out / "curves" / model / folder / "done.json",
-                                  extra={"prompts": specs, "dirs": dirs}))
+                                  extra={"prompts": specs, "dirs": dirs}, after=after))
     return units, notes
 
 
@@ -141,6 +152,20 @@ def work_items(units: list[Unit], limit: float | None, baseline_limit: int | Non
             items.append((train if baseline_limit is None else min(train, baseline_limit), unit.tasks[0],
                           "baseline", "baseline"))
     return items
+
+
+def assign_shards(units: list[Unit], shards: int, items_of) -> list[int]:
+    """The shard of each unit: the largest units first, each to the shard with the least work so far.
+
+    ``items_of(unit)`` gives the unit's :func:`work_items`. The assignment depends only on the plan, so
+    every process of a sharded run, given the same arguments, computes the same one.
+    """
+    size = [sum(n for n, *_ in items_of(u)) for u in units]
+    load, shard_of = [0] * shards, [0] * len(units)
+    for i in sorted(range(len(units)), key=lambda i: (-size[i], i)):
+        shard_of[i] = min(range(shards), key=lambda k: (load[k], k))
+        load[shard_of[i]] += size[i]
+    return shard_of
 
 
 def mark_done(marker: Path, record: dict) -> None:
@@ -179,6 +204,14 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
     return {"evaluations": len(records)}
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` -> (K, N) with 0 <= K < N."""
+    k, sep, n = text.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+        raise argparse.ArgumentTypeError(f"--shard {text}: expected K/N with 0 <= K < N, e.g. --shard 0/4")
+    return int(k), int(n)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="skillneuron replicate", description=__doc__.split("\n\n")[0],
@@ -196,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training documents for the baselines: all (the papers' setting) or a number")
     p.add_argument("--top", type=float, default=0.02, help="report: skill neurons per layer (fraction)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and its size, run nothing")
+    p.add_argument("--shard", type=parse_shard, default=None, metavar="K/N",
+                   help="run shard K of N (one process per GPU, every other argument the same): units are shared "
+                        "out by size; units that read other shards' outputs wait for the next run")
     add_run_arguments(p)
     return p
 
@@ -230,19 +266,34 @@ def main(argv: list[str]) -> int:
           "document times this is the run's cost (bench/replicate_cost.py measures them)")
     for note in notes:
         print(f"  note: {note}")
+    shard, shards = args.shard or (0, 1)
+    shard_of = assign_shards(units, shards, lambda u: work_items([u], args.limit, baseline_limit, args.percents))
+    if args.shard:
+        mine = [n for u, k in zip(units, shard_of, strict=True) if k == shard
+                for n, *_ in work_items([u], args.limit, baseline_limit, args.percents)]
+        print(f"  shard {shard}/{shards}: {shard_of.count(shard)} units, {sum(mine):,} documents")
     if args.dry_run:
-        for unit in units:
-            print(f"  {'done' if unit.marker.is_file() else 'todo'}  {unit.describe()}")
+        for i, unit in enumerate(units):
+            if shard_of[i] == shard:
+                print(f"  {'done' if unit.marker.is_file() else 'todo'}  {unit.describe()}")
         return 0
     args.limit = int(args.limit) if args.limit is not None and args.limit >= 1 else args.limit
     args.batch_size = int(args.batch_size) if str(args.batch_size).isdigit() else args.batch_size
     from skillneuron_harness.report.runs import task_manager
 
     manager = None  # built at the first unit to run: indexing lm-eval's tasks takes seconds, a resume may need none
+    waiting = []
     for i, unit in enumerate(units, 1):
         head = f"[{i}/{len(units)}] {unit.describe()}"
+        if shard_of[i - 1] != shard:
+            continue  # another shard's
         if unit.marker.is_file():
             print(f"{head}: done earlier", flush=True)
+            continue
+        if not unit.ready:  # only when sharded: the plan lists a unit after those it reads
+            missing = sum(not m.is_file() for m in unit.after)
+            print(f"{head}: waits for {missing} own-task unit(s) of other shards", flush=True)
+            waiting.append(unit)
             continue
         start = time.perf_counter()
         manager = manager or task_manager(args.include_path)
@@ -250,6 +301,12 @@ def main(argv: list[str]) -> int:
         mark_done(unit.marker, {"unit": unit.describe(), "seconds": time.perf_counter() - start, **record})
         shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
         print(f"{head}: {shown} ({time.perf_counter() - start:.1f} s)", flush=True)
+    if waiting or not all(u.marker.is_file() for u in units):
+        print(f"skillneuron replicate: shard {shard}/{shards} done"
+              + (f"; {len(waiting)} of its units wait for other shards: run this command again once they have "
+                 "finished" if waiting else "")
+              + ". The report is written by the run that finds every unit done.")
+        return 0
     from skillneuron_harness.report.render import build_report
 
     roots = [d for d in (args.out / "runs", args.out / "neurons", args.out / "average", args.out / "curves")

@@ -114,3 +114,50 @@ def test_mnli_plan_and_report_cover_matched_and_mismatched(tmp_path):
     assert [(c.task, a.task) for c, a in consistency_pairs(collection)] == [(binary[0], binary[1]),
                                                                             (binary[2], binary[3])]
     assert transfer_matrix(collection)["m"]["transfer_run"] is False
+
+
+def test_shards_split_the_plan_and_wait_for_each_other(tmp_path, monkeypatch, capsys):
+    """Two shards run every unit exactly once between them; an average or curve whose prompts' own-task
+    units are the other shard's waits for a second run; the report is written once every unit is done."""
+    import skillneuron_harness.report.render as render
+    import skillneuron_harness.report.replicate as replicate
+
+    ran, reports = [], []
+
+    def fake_run(unit, path, args, manager):
+        if unit.kind in ("average", "suppression"):  # what they read is there
+            assert all(m.is_file() for m in unit.after)
+        ran.append((unit.kind, unit.label, tuple(unit.tasks)))
+        return {}
+
+    monkeypatch.setattr(replicate, "run_unit", fake_run)
+    monkeypatch.setattr("skillneuron_harness.report.runs.task_manager", lambda include_path=None: None)
+    monkeypatch.setattr(render, "build_report", lambda roots, out, top: reports.append(out) or out)
+    args = ["replicate", "--release", str(RELEASE), "--models", "roberta-base", "--seeds", "33", "34",
+            "--tasks", "SST2", "IMDB", "--out", str(tmp_path / "rep"), "--percents", "0", "5"]
+    units, _ = replicate.plan(RELEASE, ["roberta-base"], ["33", "34"], ["SST2", "IMDB"], tmp_path / "rep", (0, 5))
+    assert len(units) == 12  # 4 own, 4 transfer, 2 averages, 2 curves
+    shard_of = replicate.assign_shards(units, 2, lambda u: replicate.work_items([u], None, None, (0, 5)))
+    crossing = [u for u, k in zip(units, shard_of, strict=True)
+                if any(shard_of[units.index(o)] != k for o in units if o.marker in u.after)]
+    assert crossing  # this plan exercises the wait
+
+    outputs, reported, finished = [], [], []
+    for shard in ("0/2", "1/2", "0/2", "1/2"):
+        assert main([*args, "--shard", shard]) == 0
+        outputs.append(capsys.readouterr().out)
+        reported.append(len(reports))
+        finished.append(len(ran))
+    assert "wait for other shards" in outputs[0] + outputs[1]
+    assert len(ran) == len(set(ran)) == 12  # each unit once
+    assert sorted(ran) == sorted((u.kind, u.label, tuple(u.tasks)) for u in units)
+    # the report: by every run that finds all units done, and by no run before
+    assert [r > 0 for r in reported] == [f == 12 for f in finished] and reported[-1] >= 1
+    # balanced by size: full-size documents of each shard within the largest unit of each other
+    sizes = [sum(n for n, *_ in replicate.work_items([u], None, None, (0, 5))) for u in units]
+    loads = [sum(s for s, k in zip(sizes, shard_of, strict=True) if k == shard) for shard in (0, 1)]
+    assert abs(loads[0] - loads[1]) <= max(sizes)
+
+    with pytest.raises(SystemExit):
+        main([*args, "--shard", "2/2"])
+    assert "expected K/N with 0 <= K < N" in capsys.readouterr().err
