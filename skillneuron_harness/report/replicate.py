@@ -185,7 +185,8 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
         if unit.kind == "eval":
             model_args = {"skill_neurons": str(unit.extra["neurons"]), **sn}
             extra = "".join(f",{k}={v}" for k, v in model_args.items())
-        lm = load_model(path, unit.prompt, device=args.device, batch_size=args.batch_size, **model_args)
+        lm = load_model(path, unit.prompt, device=args.device, batch_size=args.batch_size, dtype=args.dtype,
+                        **model_args)
         write_manifest(unit.marker.parent, [unit.prompt])
         results = evaluate(lm, unit.tasks, model=path, prompt=unit.prompt, out_dir=unit.marker.parent,
                            limit=args.limit, task_manager=manager, extra_model_args=extra)
@@ -200,7 +201,7 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
 
     records = run_curve(path, unit.extra["prompts"], unit.tasks, unit.extra["dirs"], unit.marker.parent,
                         percents=args.percents, limit=args.limit, batch_size=args.batch_size, device=args.device,
-                        manager=manager)
+                        manager=manager, dtype=args.dtype)
     return {"evaluations": len(records)}
 
 

@@ -64,10 +64,12 @@ def write_manifest(out: Path, prompts: list[PromptSpec]) -> Path:
 
 
 def load_model(model: str, prompt: PromptSpec | None, *, device: str = "cpu", batch_size: int | str = 8,
-               backend: str = "auto", **model_args: Any):
-    """A ``prompt_tuned`` model, loaded once and reused across evaluations."""
+               backend: str = "auto", dtype: str | None = None, **model_args: Any):
+    """A ``prompt_tuned`` model, loaded once and reused across evaluations (``dtype``: lm-eval's, e.g. bfloat16)."""
     from skillneuron_harness.models.prompt_tuned import PromptTunedLM
 
+    if dtype is not None:
+        model_args["dtype"] = dtype
     return PromptTunedLM(pretrained=model, prompt=prompt.path if prompt else None, backend=backend, device=device,
                          batch_size=batch_size, **model_args)
 
@@ -80,6 +82,9 @@ def evaluate(lm, tasks: list[str], *, model: str, prompt: PromptSpec | None, out
     results = lm_eval.simple_evaluate(model=lm, tasks=tasks, limit=limit, task_manager=task_manager,
                                       log_samples=False)
     args = f"pretrained={model}" + (f",prompt={prompt.path}" if prompt else "") + extra_model_args
+    dtype = getattr(getattr(lm, "model", None), "dtype", None)  # as loaded: what the numbers were computed in
+    if dtype is not None and ",dtype=" not in args:
+        args += f",dtype={str(dtype).removeprefix('torch.')}"
     results["config"]["model"] = "prompt_tuned"
     results["config"]["model_args"] = args
     if out_dir is not None:
@@ -106,6 +111,9 @@ def add_run_arguments(parser) -> None:
     parser.add_argument("--batch-size", default="8", help="lm-eval batch size")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, mps, ...")
     parser.add_argument("--backend", default="auto", help="prompt_tuned backend")
+    parser.add_argument("--dtype", default=None,
+                        help="weights' dtype, as lm-eval's dtype= (bfloat16 or float16 on a GPU: several times faster "
+                             "than the checkpoint's float32; the results JSON records the dtype used)")
     parser.add_argument("--include-path", action="append", default=[], help="extra lm-eval task folders")
 
 

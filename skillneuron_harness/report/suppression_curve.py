@@ -64,15 +64,14 @@ def neuron_file(source: Path, task: str, clean_twin: str | None) -> Path:
 
 def clean_twins(tasks: list[str], manager) -> dict[str, str | None]:
     """``metadata.clean_twin`` of each task (None for clean tasks)."""
-    from lm_eval.tasks import get_task_dict
-
-    loaded = get_task_dict(tasks, manager)
+    loaded = manager.load(tasks)["tasks"]  # TaskManager.load: flat {name: Task} (lm_eval_compat item 10)
     return {name: (getattr(task.config, "metadata", None) or {}).get("clean_twin") for name, task in loaded.items()}
 
 
 def run_curve(model: str, prompts: list[PromptSpec], tasks: list[str], neurons: list[Path], out: Path, *,
               percents=PERCENTS, mode: str = "zero", sigma: float = 0.1, seed: int = 0, random: bool = True,
-              limit=None, batch_size="8", device: str = "cpu", backend: str = "auto", manager=None) -> list[dict]:
+              limit=None, batch_size="8", device: str = "cpu", backend: str = "auto", manager=None,
+              dtype: str | None = None) -> list[dict]:
     """Evaluate every (prompt, n, control); returns the records (also written to ``out``)."""
     from skillneuron_harness.neurons.suppression import Suppression, SuppressionConfig
     from skillneuron_harness.report.labels import model_label
@@ -86,7 +85,7 @@ def run_curve(model: str, prompts: list[PromptSpec], tasks: list[str], neurons: 
     write_manifest(out, prompts)
     records = []
     for prompt, source in zip(prompts, neurons, strict=True):
-        lm = load_model(model, prompt, device=device, batch_size=batch_size, backend=backend)
+        lm = load_model(model, prompt, device=device, batch_size=batch_size, backend=backend, dtype=dtype)
         by_file: dict[Path, list[str]] = defaultdict(list)  # one run per neuron file: a task and its twin
         for task in tasks:
             by_file[neuron_file(source, task, twins.get(task))].append(task)
@@ -153,7 +152,7 @@ def main(argv: list[str]) -> int:
         records = run_curve(args.model, prompts, args.tasks, [Path(n) for n in args.neurons], Path(args.out),
                             percents=args.percents, mode=args.mode, sigma=args.sigma, seed=args.seed,
                             random=args.random, limit=limit, batch_size=batch_size, device=args.device,
-                            backend=args.backend, manager=manager)
+                            backend=args.backend, manager=manager, dtype=args.dtype)
     except (FileNotFoundError, ValueError) as err:
         print(f"skillneuron suppression-curve: {err}")
         return 2

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_transfer(model: str, prompts, tasks: list[str], out: Path, *, skill_neurons: bool = False,
                  sn_baseline_limit: int | None = None, limit=None, batch_size="8", device: str = "cpu",
-                 backend: str = "auto", top: float = 0.02, manager=None) -> Path:
+                 backend: str = "auto", top: float = 0.02, manager=None, dtype: str | None = None) -> Path:
     """Evaluate every prompt on ``tasks``; returns the report's path."""
     from skillneuron_harness.report.render import build_report
     from skillneuron_harness.report.runs import evaluate, load_model, task_manager, write_manifest
@@ -54,7 +54,7 @@ def run_transfer(model: str, prompts, tasks: list[str], out: Path, *, skill_neur
             if sn_baseline_limit:
                 sn_args["sn_baseline_limit"] = sn_baseline_limit
                 extra += f",sn_baseline_limit={sn_baseline_limit}"
-        lm = load_model(model, prompt, device=device, batch_size=batch_size, backend=backend, **sn_args)
+        lm = load_model(model, prompt, device=device, batch_size=batch_size, backend=backend, dtype=dtype, **sn_args)
         evaluate(lm, tasks, model=model, prompt=prompt, out_dir=out / "runs" / name, limit=limit,
                  task_manager=manager, extra_model_args=extra)
         del lm
@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
         path = run_transfer(args.model, prompts, args.tasks, Path(args.out), skill_neurons=args.skill_neurons,
                             sn_baseline_limit=args.sn_baseline_limit, limit=limit, batch_size=batch_size,
                             device=args.device, backend=args.backend, top=args.top,
-                            manager=manager)
+                            manager=manager, dtype=args.dtype)
     except (FileNotFoundError, ValueError) as err:
         print(f"skillneuron transfer: {err}")
         return 2

@@ -51,4 +51,28 @@ def test_transfer_writes_results_and_report(tiny_models, prompts, tmp_path, task
     text = report.read_text()
     assert "## Transfer" in text and "| source \\ target | rte | sst2 |" in text
     assert (tmp_path / "report" / "figures" / "transfer_bert.png").stat().st_size > 10_000
-    assert len(list((tmp_path / "runs").rglob("results_*.json"))) == 2
+    results = sorted((tmp_path / "runs").rglob("results_*.json"))
+    assert len(results) == 2
+    # provenance: the dtype the weights were loaded in
+    assert json.loads(results[0].read_text())["config"]["model_args"].endswith(",dtype=float32")
+
+
+def test_dtype_reaches_the_model(tiny_models, prompts, tmp_path, task_manager):
+    """``--dtype bfloat16`` (transfer, suppression-curve, replicate): the weights are loaded in it, the scores
+    are computed in it, and the results JSON says so."""
+    import torch
+
+    from skillneuron_harness.report.runs import evaluate, load_model
+
+    (spec,) = parse_prompts([f"sst2={prompts / 'seed0.safetensors'}"])
+    lm = load_model(str(tiny_models["bert"]), spec, batch_size=8, dtype="bfloat16")
+    assert {p.dtype for p in lm.model.parameters()} == {torch.bfloat16}
+    out = evaluate(lm, ["sst2"], model=str(tiny_models["bert"]), prompt=spec, out_dir=tmp_path, limit=4,
+                   task_manager=task_manager)
+    assert 0.0 <= out["results"]["sst2"]["acc,none"] <= 1.0
+    (saved,) = tmp_path.rglob("results_*.json")
+    assert json.loads(saved.read_text())["config"]["model_args"].endswith(",dtype=bfloat16")
+    from skillneuron_harness.report.transfer import build_parser
+
+    assert build_parser().parse_args(["--model", "m", "--prompts", "p", "--tasks", "t", "--out", "o",
+                                      "--dtype", "bfloat16"]).dtype == "bfloat16"
