@@ -111,7 +111,7 @@ def add_run_arguments(parser) -> None:
     parser.add_argument("--batch-size", default="8", help="lm-eval batch size")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, mps, ...")
     parser.add_argument("--backend", default="auto", help="prompt_tuned backend")
-    parser.add_argument("--dtype", default=None,
+    parser.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"],
                         help="weights' dtype, as lm-eval's dtype= (bfloat16 or float16 on a GPU: several times faster "
                              "than the checkpoint's float32; the results JSON records the dtype used)")
     parser.add_argument("--include-path", action="append", default=[], help="extra lm-eval task folders")

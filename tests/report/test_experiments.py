@@ -74,5 +74,7 @@ def test_dtype_reaches_the_model(tiny_models, prompts, tmp_path, task_manager):
     assert json.loads(saved.read_text())["config"]["model_args"].endswith(",dtype=bfloat16")
     from skillneuron_harness.report.transfer import build_parser
 
-    assert build_parser().parse_args(["--model", "m", "--prompts", "p", "--tasks", "t", "--out", "o",
-                                      "--dtype", "bfloat16"]).dtype == "bfloat16"
+    given = ["--model", "m", "--prompts", "p", "--tasks", "t", "--out", "o"]
+    assert build_parser().parse_args([*given, "--dtype", "bfloat16"]).dtype == "bfloat16"
+    with pytest.raises(SystemExit):  # refused with the choices before anything loads
+        build_parser().parse_args([*given, "--dtype", "bf16"])
