@@ -23,6 +23,7 @@ shards waits for a second run of the shard, and the run that finds every unit do
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron replicate``."""
     args = build_parser().parse_args(argv)
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world.isdigit() and int(world) > 1 and not args.dry_run:
+        # every process would run every unit (lm-eval's data parallelism splits one evaluation, not a plan)
+        raise SystemExit(f"skillneuron replicate: started as one of {world} processes (accelerate launch / torchrun); "
+                         "run one plain process per GPU with --shard K/N instead (README, 'Replicate the paper').")
     paths = {name: BASE_MODELS[part][1] for name, part in MODELS.items()}
     for item in args.model_path:
         name, sep, path = item.partition("=")

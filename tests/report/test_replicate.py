@@ -161,3 +161,6 @@ def test_shards_split_the_plan_and_wait_for_each_other(tmp_path, monkeypatch, ca
     with pytest.raises(SystemExit):
         main([*args, "--shard", "2/2"])
     assert "expected K/N with 0 <= K < N" in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "4")  # under accelerate launch: refused, pointing to --shard
+    with pytest.raises(SystemExit, match="one plain process per GPU with --shard K/N"):
+        main(args)
