@@ -79,6 +79,7 @@ def task_info(task, name: str) -> TaskInfo:
                     split=config.test_split or config.validation_split,
                     clean_twin=(config.metadata or {}).get("clean_twin"),
                     split_of=(config.metadata or {}).get("split_of"),
+                    subtasks=(config.metadata or {}).get("sn_subtasks"),
                     has_training_docs=bool(task.has_training_docs()),
                     training_docs=_size(task.training_docs()) if task.has_training_docs() else None)
 

@@ -37,6 +37,7 @@ class TaskInfo:
     split: str | None  # the evaluated split
     clean_twin: str | None = None  # metadata.clean_twin of an adversarial task
     split_of: str | None = None  # metadata.split_of: the task whose training split and rendering this one shares
+    subtasks: str | None = None  # metadata.sn_subtasks: the task's own binary decomposition (sn_subtasks syntax)
     has_training_docs: bool = False
     training_docs: int | None = None  # documents in the training split, when it has one
 

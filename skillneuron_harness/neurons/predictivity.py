@@ -180,10 +180,12 @@ def subtask_predictivity(
 
     ``fire_counts`` [C, L, P, D] (one baseline for all subtasks) or [S, C, L, P, D] (subtask s
     counted against its own baseline). ``balanced`` defaults to Wang et al.'s rule: balanced
-    for a decomposition of more than two classes, plain for a binary task.
+    for a decomposition of more than two classes, plain for a binary task, including one whose
+    decomposition uses two classes of more answer words (the released binary MNLI: labels 0 and 1
+    read at three words; Robust-Neurons' plain ``neuron_accuracy / data_size``).
     """
     if balanced is None:
-        balanced = int(class_counts.shape[0]) > 2
+        balanced = len({c for s in subtasks for c in (*s.positive, *s.negative)}) > 2
     per = fire_counts if fire_counts.dim() == 5 else [fire_counts] * len(subtasks)
     if len(per) != len(subtasks):
         raise ValueError(f"{len(per)} per-subtask count tensors for {len(subtasks)} subtasks")

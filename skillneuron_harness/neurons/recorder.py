@@ -38,6 +38,7 @@ from typing import ClassVar
 import torch
 from tqdm import tqdm
 
+from skillneuron_harness.errors import SkillNeuronError
 from skillneuron_harness.neurons.capture import HookPoint
 from skillneuron_harness.neurons.io import read_task_stats, write_task_stats
 from skillneuron_harness.neurons.statistics import (
@@ -112,7 +113,7 @@ class SkillNeuronConfig(OptionGroup):
     subtasks: str | None = field(default=None, metadata={
         "default": "Wang et al.",
         "help": "binary decomposition of multi-class tasks, e.g. `0:2;1:0+2` (`;` between subtasks, `+` joins "
-                "classes, `rest` = all other classes)"})
+                "classes, `rest` = all other classes); a task's `metadata.sn_subtasks` is its default"})
     baseline_source: BaselineSource = field(default=BaselineSource.TRAIN, metadata={
         "help": "baseline of an adversarial task: `train` (its clean twin's training split) or `self` (the "
                 "adversarial set itself, as Ackermann & Ohmer's `--adversarial True`); see docs/statistics.md"})
@@ -324,15 +325,25 @@ class SkillNeuronRecorder(ScoringObserver):
         state.subtasks = self._subtask_counts(info, *per_class)
         return state
 
-    def _subtasks(self, num_classes: int) -> list[BinarySubtask]:
-        return parse_subtasks(self.config.subtasks, num_classes) if self.config.subtasks else \
-            binary_subtasks(num_classes)
+    def _subtask_spec(self, info: TaskInfo) -> str | None:
+        """The decomposition asked for: ``sn_subtasks=``, else the task's ``metadata.sn_subtasks``."""
+        return self.config.subtasks or info.subtasks
+
+    def _subtasks(self, info: TaskInfo) -> list[BinarySubtask]:
+        spec = self._subtask_spec(info)
+        try:
+            return parse_subtasks(spec, info.num_classes) if spec else binary_subtasks(info.num_classes)
+        except ValueError as err:  # only a YAML's metadata gets here: sn_subtasks= was checked before the run
+            raise SkillNeuronError(f"task {info.name}: metadata.sn_subtasks={spec}: {err} ({info.num_classes} "
+                            "choices).") from None
 
     def _subtask_counts(self, info: TaskInfo, class_sums, class_counts) -> SubtaskCounts | None:
         """Counters against each subtask's own baseline for a task of more than two classes, when defined."""
         if info.num_classes <= 2:
             return None  # binary tasks: the task's baseline is the subtask's
-        subtasks = self._subtasks(info.num_classes)
+        subtasks = self._subtasks(info)
+        if len(subtasks) == 1:  # one declared subtask (binary labels among more answer words): a binary task,
+            return None  # whose baseline is the mean over all its documents, as for two classes
         why = None
         if class_sums is None or class_counts is None:
             why = "the baseline has no per-class sums (a file of an earlier version, or of a binary task)"
@@ -453,7 +464,7 @@ class SkillNeuronRecorder(ScoringObserver):
                 **({"split_of": state.info.split_of} if state.info.split_of else {}),
                 **self.provenance,
             }
-            subtasks = self._subtasks(state.counter.num_classes) if self.config.subtasks else None
+            subtasks = self._subtasks(state.info) if self._subtask_spec(state.info) else None
             if state.info.num_classes > 2:
                 provenance["subtask_baselines"] = "own" if state.subtasks is not None else "shared"
             accuracy = int(correct.item()) / num_docs if num_docs else None

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skillneuron_harness.errors import SkillNeuronError
 from skillneuron_harness.prompts.release import BASE_MODELS, TASK_TYPES, VARIANTS, variant
 from skillneuron_harness.report.runs import PromptSpec, add_run_arguments
 
@@ -196,7 +197,10 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
         from skillneuron_harness.neurons.average import main as average
 
         dirs = [d for d in unit.extra["dirs"] if (d / f"{unit.tasks[0]}.safetensors").is_file()]
-        average([*map(str, dirs), "--task", unit.tasks[0], "--output", str(unit.marker.parent)])
+        if average([*map(str, dirs), "--task", unit.tasks[0], "--output", str(unit.marker.parent)]) != 0:
+            # (its reason is printed above) not marked done: a rerun tries again
+            raise SkillNeuronError(f"skillneuron replicate: averaging {unit.tasks[0]} over {len(dirs)} prompts "
+                                   "failed; see the line above.")
         return {"prompts": len(dirs)}
     from skillneuron_harness.report.suppression_curve import run_curve
 

@@ -21,6 +21,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
@@ -207,6 +208,22 @@ def test_roberta_release_equals_reference(roberta768, task, task_manager, tmp_pa
                    for t in tasks}
         assert {p["baseline_source"] for p in sources.values()} == {"sn_pt_mnli_binary_roberta:train"}
         assert sources["sn_pt_adv_mnli_mm_binary_roberta"]["clean_twin"] == "sn_pt_mnli_mm_binary_roberta"
+        # Predictivity is Robust-Neurons' binary one: label 1 (entailment, read at "neutral") against label 0,
+        # never the 3-class decomposition of the three answer words (their label 2 never occurs).
+        from safetensors.numpy import load_file as load_numpy
+
+        checked = 0
+        for t in tasks:
+            stats = load_numpy(str(tmp_path / "sn" / f"{t}.safetensors"))
+            n = stats["class_counts"].astype(np.int64)  # (3,)
+            assert n[2] == 0
+            if n[0] and n[1]:
+                fire = stats["fire_counts"].astype(np.int64)  # (3, L, P, D)
+                acc = (fire[1] + (n[0] - fire[0])) / (n[0] + n[1])  # (L, P, D)
+                want = np.maximum(acc, 1 - acc).max(axis=1)  # (L, D): best position
+                np.testing.assert_allclose(stats["score"], want, rtol=0, atol=1e-12)
+                checked += 1
+        assert checked >= 2
 
 
 @pytest.mark.parametrize("task", ["SST2", "MNLI", "QQP"])

@@ -164,3 +164,16 @@ def test_shards_split_the_plan_and_wait_for_each_other(tmp_path, monkeypatch, ca
     monkeypatch.setenv("WORLD_SIZE", "4")  # under accelerate launch: refused, pointing to --shard
     with pytest.raises(SystemExit, match="one plain process per GPU with --shard K/N"):
         main(args)
+
+
+def test_a_failed_average_is_not_marked_done(tmp_path, monkeypatch):
+    import skillneuron_harness.neurons.average as average
+    import skillneuron_harness.report.replicate as replicate
+    from skillneuron_harness.errors import SkillNeuronError
+
+    units, _ = replicate.plan(RELEASE, ["roberta-base"], ["33"], ["SST2"], tmp_path / "rep", ())
+    (unit,) = [u for u in units if u.kind == "average"]
+    monkeypatch.setattr(average, "main", lambda argv: 2)  # e.g. a neuron file without scores
+    with pytest.raises(SkillNeuronError, match="averaging sn_pt_sst2_roberta over 0 prompts failed"):
+        replicate.run_unit(unit, "unused", replicate.build_parser().parse_args(["--release", "r", "--out", "o"]), None)
+    assert not unit.marker.exists()
