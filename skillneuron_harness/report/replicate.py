@@ -307,7 +307,8 @@ def main(argv: list[str]) -> int:
             waiting.append(unit)
             continue
         start = time.perf_counter()
-        manager = manager or task_manager(args.include_path)
+        if unit.kind != "average":  # averaging reads files only
+            manager = manager or task_manager(args.include_path)
         record = run_unit(unit, paths[unit.model], args, manager)
         mark_done(unit.marker, {"unit": unit.describe(), "seconds": time.perf_counter() - start, **record})
         shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
