@@ -44,6 +44,9 @@ against one list. Checklist (0.4.13 / next0.5):
     (:func:`evaluated_tasks`).
 15. ``CachingLM`` keeps the wrapped model as ``.lm`` (:func:`unwrap_cache`): with a warm cache it
     never calls the model at all, so a run is checked before ``evaluate`` starts.
+16. ``lm_eval.loggers.utils.get_git_commit_hash``, also imported by name into ``lm_eval.evaluator``
+    (:func:`quiet_git_probe`): it runs ``git describe`` with git's stderr on ours, so outside a git
+    checkout every evaluation prints "fatal: not a git repository"; our own commands discard that.
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.lm_eval_tasks.gold_label`.
@@ -51,8 +54,11 @@ What ``ConfigurableTask.process_results`` does with a target is reproduced, stri
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import os
+import sys
 
 #: ``from_pretrained`` keys HFLM reads from, or forwards with, its ``**kwargs`` (item 1).
 MODEL_LOADING_KEYS = (
@@ -167,3 +173,36 @@ def load_tasks(manager, names: list[str]) -> dict:
     """``{name: Task}`` for task names (item 10); groups expand to their tasks."""
     loaded = manager.load(names)
     return loaded["tasks"] if isinstance(loaded, dict) and "tasks" in loaded else loaded
+
+
+@contextlib.contextmanager
+def quiet_git_probe():
+    """lm-eval's git-hash probe (item 16), unchanged except that git's stderr is discarded."""
+    import lm_eval.evaluator as evaluator
+    import lm_eval.loggers.utils as logger_utils
+
+    probe = getattr(logger_utils, "get_git_commit_hash", None)
+    if probe is None:  # gone upstream: nothing to quiet
+        yield
+        return
+
+    @functools.wraps(probe)
+    def quiet():
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)  # the git child inherits file descriptor 2
+            return probe()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+
+    patched = [m for m in (evaluator, logger_utils) if getattr(m, "get_git_commit_hash", None) is probe]
+    for module in patched:
+        module.get_git_commit_hash = quiet
+    try:
+        yield
+    finally:
+        for module in patched:
+            module.get_git_commit_hash = probe

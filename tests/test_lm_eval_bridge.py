@@ -83,3 +83,26 @@ def test_evaluate_overrides_apply_inside_the_block_only():
             assert lm_eval_bridge._OVERRIDES == {"bootstrap_iters": 7, "limit": 2}
         assert lm_eval_bridge._OVERRIDES == {"bootstrap_iters": 7}
     assert lm_eval_bridge._OVERRIDES == {}
+
+
+def test_our_commands_quiet_lm_evals_git_probe(tmp_path, monkeypatch, capfd):
+    """Outside a git checkout lm-eval's git probe prints git's "fatal: not a git repository" once per
+    evaluation; our commands discard git's stderr and change nothing else."""
+    import shutil
+
+    import lm_eval.evaluator as evaluator
+    import lm_eval.loggers.utils as logger_utils
+
+    from skillneuron_harness.lm_eval_compat import quiet_git_probe
+
+    monkeypatch.chdir(tmp_path)
+    probe = logger_utils.get_git_commit_hash
+    assert probe() is None
+    if shutil.which("git"):
+        assert "not a git repository" in capfd.readouterr().err  # what lm-eval alone prints
+    with quiet_git_probe():
+        assert evaluator.get_git_commit_hash() is None and logger_utils.get_git_commit_hash() is None
+        print("after the probe", file=__import__("sys").stderr)
+    err = capfd.readouterr().err
+    assert "not a git repository" not in err and "after the probe" in err  # stderr itself is back
+    assert logger_utils.get_git_commit_hash is probe and evaluator.get_git_commit_hash is probe

@@ -143,9 +143,12 @@ def evaluate(config: DemoConfig, model_path: str, prompt: str) -> dict:
     model_args = {"pretrained": model_path, "prompt": str(Path(prompt).resolve()),
                   "skill_neurons": str(Path(config.out).resolve() / "skill_neurons"),
                   "sn_baseline_limit": config.baseline_docs, "sn_top": config.sn_top}
-    return evaluator.simple_evaluate(model="prompt_tuned", model_args=model_args, tasks=list(EVAL_TASKS),
-                                     batch_size=config.eval_batch_size, device=config.device,
-                                     limit=config.limit, task_manager=TaskManager())
+    from skillneuron_harness.lm_eval_compat import quiet_git_probe
+
+    with quiet_git_probe():
+        return evaluator.simple_evaluate(model="prompt_tuned", model_args=model_args, tasks=list(EVAL_TASKS),
+                                         batch_size=config.eval_batch_size, device=config.device,
+                                         limit=config.limit, task_manager=TaskManager())
 
 
 def skill_neuron_predictivity(directory: Path, task: str, fraction: float) -> float | None:

@@ -42,9 +42,12 @@ def evaluate_unit(lm, unit: Unit, options: RunOptions, manager) -> dict:
     lm_eval_bridge.activate()  # lifts prompt_tuned's skill-neuron summary to a top-level results section
     import lm_eval.evaluator as evaluator
 
-    return evaluator.simple_evaluate(model=lm, tasks=[unit.task.name], limit=options.limit,
-                                     bootstrap_iters=options.bootstrap_iters, task_manager=manager,
-                                     log_samples=False)
+    from skillneuron_harness.lm_eval_compat import quiet_git_probe
+
+    with quiet_git_probe():
+        return evaluator.simple_evaluate(model=lm, tasks=[unit.task.name], limit=options.limit,
+                                         bootstrap_iters=options.bootstrap_iters, task_manager=manager,
+                                         log_samples=False)
 
 
 def _summary(results: dict, task: str) -> str:

@@ -79,8 +79,11 @@ def evaluate(lm, tasks: list[str], *, model: str, prompt: PromptSpec | None, out
     """``lm_eval.simple_evaluate`` on a loaded model; the results JSON is saved in ``out_dir``."""
     import lm_eval
 
-    results = lm_eval.simple_evaluate(model=lm, tasks=tasks, limit=limit, task_manager=task_manager,
-                                      log_samples=False)
+    from skillneuron_harness.lm_eval_compat import quiet_git_probe
+
+    with quiet_git_probe():
+        results = lm_eval.simple_evaluate(model=lm, tasks=tasks, limit=limit, task_manager=task_manager,
+                                          log_samples=False)
     args = f"pretrained={model}" + (f",prompt={prompt.path}" if prompt else "") + extra_model_args
     dtype = getattr(getattr(lm, "model", None), "dtype", None)  # as loaded: what the numbers were computed in
     if dtype is not None and ",dtype=" not in args:
