@@ -127,15 +127,7 @@ class SkillNeuronConfig(OptionGroup):
         self.output_dir = as_str("skill_neurons", self.output_dir)
         self.positions = as_choice("sn_positions", self.positions, Positions)
         self.baseline_source = as_choice("sn_baseline_source", self.baseline_source, BaselineSource)
-        if self.baseline_limit is None:
-            self.baseline_limit = DEFAULT_BASELINE_DOCS
-        elif str(self.baseline_limit).strip().lower() == "all":
-            self.baseline_limit = None  # the whole training split, as the papers
-        else:
-            self.baseline_limit = as_int("sn_baseline_limit", self.baseline_limit, example="1000 or all")
-            if self.baseline_limit < 1:
-                raise ModelArgsError(f"sn_baseline_limit={self.baseline_limit}: must be a positive number of "
-                                     "documents, or all.")
+        self.baseline_limit = parse_baseline_limit(self.baseline_limit)
         if self.batch_size is not None:
             self.batch_size = as_int("sn_batch_size", self.batch_size, example=DEFAULT_BATCH_SIZE)
             if self.batch_size < 1:
@@ -160,6 +152,21 @@ class SkillNeuronConfig(OptionGroup):
             except ValueError as err:
                 raise ModelArgsError(f"sn_subtasks={self.subtasks}: {err}.") from None
         check_output_dir(self.output_dir, "skill_neurons")
+
+
+def parse_baseline_limit(value) -> int | None:
+    """``sn_baseline_limit`` as a number of training documents; None for ``all`` (the whole split).
+
+    Not given: :data:`DEFAULT_BASELINE_DOCS`.
+    """
+    if value is None:
+        return DEFAULT_BASELINE_DOCS
+    if str(value).strip().lower() == "all":
+        return None
+    limit = as_int("sn_baseline_limit", value, example="1000 or all")
+    if limit < 1:
+        raise ModelArgsError(f"sn_baseline_limit={limit}: must be a positive number of documents, or all.")
+    return limit
 
 
 def check_output_dir(path: str, arg: str) -> None:

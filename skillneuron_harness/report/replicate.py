@@ -267,7 +267,9 @@ def main(argv: list[str]) -> int:
     evaluations = sum(len(u.tasks) for u in units if u.kind in ("eval", "transfer")) + sum(
         len(u.extra["prompts"]) * len(u.tasks) * max(1, 2 * len(args.percents) - 1) for u in units
         if u.kind == "suppression")
-    baseline_limit = None if str(args.sn_baseline_limit).lower() == "all" else int(args.sn_baseline_limit)
+    from skillneuron_harness.neurons.recorder import parse_baseline_limit
+
+    baseline_limit = parse_baseline_limit(args.sn_baseline_limit)
     items = work_items(units, args.limit, baseline_limit, args.percents)
     print(f"skillneuron replicate: {len(units)} units ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
           f"{len(units) - len(todo)} already done; {evaluations} task evaluations"
