@@ -173,13 +173,13 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         offline_datasets(work / "hf-cache")
-        from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+        from skillneuron_harness.host.model import PromptTunedLM
 
         for name in args.models:
             if name == "t5":
                 model, width = build_t5(work), T5_SHAPE["d_model"]
             else:
-                from skillneuron_harness.demo.model import demo_model_path
+                from skillneuron_harness.host.demo_model import demo_model_path
 
                 model, width = demo_model_path(), 384
             lm = PromptTunedLM(pretrained=str(model), prompt=str(prompt_file(work, width)), device="cpu",

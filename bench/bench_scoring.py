@@ -10,7 +10,7 @@ Two comparisons, both on random-weight models built here, offline:
   timed run is one ``lm_eval.evaluator.evaluate`` call, and the order of the two models
   alternates over the repeats. The accuracies must be identical and the per-document
   log-likelihoods equal within float32 noise.
-* **Masked LM (BERT)**: :func:`skillneuron_harness.scoring.score_groups` with one group
+* **Masked LM (BERT)**: :func:`skillneuron_harness.core.scoring.score_groups` with one group
   per document (one forward pass per document) against one group per (document, choice) (one
   forward pass per choice), on the same encoded requests of the same tasks.
 
@@ -104,7 +104,7 @@ def build_bert_and_prompt(workdir: Path) -> tuple[Path, Path]:
 def make_lm(name: str, **kwargs):
     from lm_eval.api.registry import get_model
 
-    import skillneuron_harness.models.prompt_tuned  # noqa: F401  (registers prompt_tuned)
+    import skillneuron_harness.host.model  # noqa: F401  (registers prompt_tuned)
 
     return get_model(name)(**kwargs)
 
@@ -202,7 +202,7 @@ def score_all(lm, groups, batch_size: int) -> list[float]:
     """Score ``groups`` longest first, at most ``batch_size`` scored rows per forward batch."""
     import torch
 
-    from skillneuron_harness.scoring import choice_batches, score_groups
+    from skillneuron_harness.core.scoring import choice_batches, score_groups
 
     scores: list = [None] * len(groups)
     for batch in choice_batches(groups, batch_size):
@@ -216,7 +216,7 @@ def score_all(lm, groups, batch_size: int) -> list[float]:
 def bench_masked(args, bert_dir: Path, prompt_file: Path) -> list[dict]:
     from lm_eval.tasks import TaskManager
 
-    from skillneuron_harness.scoring import ChoiceGroup
+    from skillneuron_harness.core.scoring import ChoiceGroup
 
     lm = make_lm("prompt_tuned", pretrained=str(bert_dir), prompt=str(prompt_file), batch_size=args.batch_size,
                  device="cpu", dtype="float32")

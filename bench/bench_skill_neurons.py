@@ -76,8 +76,8 @@ def memory_curve(lm, docs: int) -> dict:
     """Bytes of the streaming statistics vs the activations a naive approach keeps."""
     import torch
 
+    from skillneuron_harness.core.scoring import ChoiceGroup
     from skillneuron_harness.neurons.statistics import BaselineAccumulator, FireCounter
-    from skillneuron_harness.scoring import ChoiceGroup
 
     with open(SHARED / "data" / "sst2" / "validation.jsonl") as f:
         rows = [json.loads(line) for line in f][:docs]
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
         model, prompt = build_model(work)
         from lm_eval.tasks import TaskManager
 
-        from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+        from skillneuron_harness.host.model import PromptTunedLM
 
         tm = TaskManager()
         common = {"pretrained": str(model), "prompt": str(prompt), "device": "cpu", "batch_size": args.batch_size}

@@ -4,7 +4,7 @@ Same random-weight T5 (t5-small shape by default: 6 + 6 layers, d_model 512, d_f
 same PEFT prompt (100 virtual tokens, encoder only, vocabulary init, same seed), same batches of
 16 lm-eval ``sst2`` training documents tokenised once by the trainer:
 
-* **ours**: :func:`skillneuron_harness.training.trainer.batch_loss` (the scorer of ``prompt_tuned``:
+* **ours**: :func:`skillneuron_harness.experiments.training.trainer.batch_loss` (the scorer of ``prompt_tuned``:
   one encoder pass per document, both choices decoded, cross-entropy over the choices), backward,
   AdamW step on the prompt;
 * **peft**: ``PeftModelForSeq2SeqLM(input_ids, attention_mask, labels=gold verbaliser tokens)``,
@@ -96,9 +96,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     from tiny_models import build_t5
 
-    from skillneuron_harness.training import TrainConfig
-    from skillneuron_harness.training.data import encode_docs, load_task, subset
-    from skillneuron_harness.training.trainer import batch_loss, load_model
+    from skillneuron_harness.experiments.training import TrainConfig
+    from skillneuron_harness.experiments.training.data import encode_docs, load_task, subset
+    from skillneuron_harness.experiments.training.trainer import batch_loss, load_model
 
     shape = SMALL_SHAPE if args.small else T5_SHAPE
     t5_dir = workdir / ("t5-small-shape" if not args.small else "t5-tiny")

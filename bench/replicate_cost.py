@@ -134,9 +134,9 @@ def measure(path: Path, kind: str, args, manager, work: Path) -> dict:
     """Per released-format task of ``kind``: seconds and FLOPs per evaluated and per baseline document."""
     import lm_eval
 
-    from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+    from skillneuron_harness.experiments.replicate import DOCUMENTS, find_prompt, split_name
+    from skillneuron_harness.host.model import PromptTunedLM
     from skillneuron_harness.prompts.release import variant
-    from skillneuron_harness.report.replicate import DOCUMENTS, find_prompt, split_name
 
     out = {}
     for task in ("SST2", "IMDB", "MNLI", "QNLI", "QQP"):
@@ -177,7 +177,7 @@ def measure(path: Path, kind: str, args, manager, work: Path) -> dict:
 
 def plan_cost(measured: dict, args, work: Path) -> dict:
     """The replicate plan for all four seeds, costed from the per-document figures."""
-    from skillneuron_harness.report.replicate import PERCENTS, plan, work_items
+    from skillneuron_harness.experiments.replicate import PERCENTS, plan, work_items
 
     release = work / "release"  # every seed folder present (the bench's copy of the release has seeds 33/34)
     for seed in ("33", "34", "35", "36"):
@@ -212,7 +212,7 @@ def plan_cost(measured: dict, args, work: Path) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
 
-    from skillneuron_harness.lm_eval_tasks import task_manager
+    from skillneuron_harness.host.tasks import task_manager
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -3,7 +3,7 @@
 ``skillneuron eval ...`` takes lm-eval's run arguments, plus ``--bootstrap_iters N`` (which
 lm-eval 0.4.13's CLI lacks), and runs lm-eval with our model and tasks registered explicitly, also
 for interpreters where the startup bridge does not run (``python -S``, sites that ignore ``.pth``
-files). Our own errors (:class:`~skillneuron_harness.errors.SkillNeuronError`) end every command
+files). Our own errors (:class:`~skillneuron_harness.core.errors.SkillNeuronError`) end every command
 with one line instead of a traceback. Further subcommands live in their own modules
 and are listed in ``COMMANDS`` as ``"module:function"``; each function takes the argument list
 after the subcommand's name and returns an exit code.
@@ -15,19 +15,19 @@ import importlib
 import os
 import sys
 
-from skillneuron_harness.errors import SkillNeuronError, install_excepthook
+from skillneuron_harness.core.errors import SkillNeuronError, install_excepthook
 
 COMMANDS = {
     "eval": "skillneuron_harness.cli:run_lm_eval",
-    "train": "skillneuron_harness.training.cli:main",
+    "train": "skillneuron_harness.experiments.training.cli:main",
     "convert": "skillneuron_harness.prompts.convert:main",
     "average": "skillneuron_harness.neurons.average:main",
-    "demo": "skillneuron_harness.demo.run:main",
+    "demo": "skillneuron_harness.experiments.demo:main",
     "report": "skillneuron_harness.report.cli:main",
-    "suppression-curve": "skillneuron_harness.report.suppression_curve:main",
-    "transfer": "skillneuron_harness.report.transfer:main",
+    "suppression-curve": "skillneuron_harness.experiments.suppression_curve:main",
+    "transfer": "skillneuron_harness.experiments.transfer:main",
     "leaderboard": "skillneuron_harness.leaderboard.cli:main",
-    "replicate": "skillneuron_harness.report.replicate:main",
+    "replicate": "skillneuron_harness.experiments.replicate:main",
 }
 SUMMARIES = {
     "eval": "run lm-eval (`lm_eval run`'s arguments, and --bootstrap_iters N) with prompt_tuned and our tasks",
@@ -69,7 +69,7 @@ def run_lm_eval(argv: list[str]) -> int:
     ``--bootstrap_iters N`` sets ``simple_evaluate``'s number of bootstrap resamples for the
     standard errors (lm-eval's default, 100,000, takes minutes per f1/mcc metric on a CPU; 0 skips them).
     """
-    from skillneuron_harness import lm_eval_bridge
+    from skillneuron_harness.host import bridge as lm_eval_bridge
 
     argv, bootstrap_iters = _pop_bootstrap_iters(argv)
     lm_eval_bridge.activate()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from skillneuron_harness.atomic import temp_name
+from skillneuron_harness.core.atomic import temp_name
 from skillneuron_harness.neurons import io
 
 T5 = {"model": "/models/t5-small", "backend": "seq2seq", "positions": "prompt"}

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from skillneuron_harness import atomic
+from skillneuron_harness.core import atomic
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_partial(tmp_path):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 RAISE = """
-from skillneuron_harness.errors import SkillNeuronError, install_excepthook
+from skillneuron_harness.core.errors import SkillNeuronError, install_excepthook
 install_excepthook()
 install_excepthook()  # idempotent
 def load():
@@ -44,7 +44,7 @@ def test_full_traceback_on_request():
     lines = out.stderr.strip().splitlines()
     assert lines[0] == "Traceback (most recent call last):"
     assert "in load" in out.stderr
-    assert lines[-1] == "skillneuron_harness.errors.SkillNeuronError: bad sn_layers"
+    assert lines[-1] == "skillneuron_harness.core.errors.SkillNeuronError: bad sn_layers"
 
 
 def test_other_errors_keep_their_traceback():
@@ -82,7 +82,7 @@ def test_bootstrap_iters_without_a_number_is_refused():
     import pytest
 
     from skillneuron_harness.cli import _pop_bootstrap_iters
-    from skillneuron_harness.errors import SkillNeuronError
+    from skillneuron_harness.core.errors import SkillNeuronError
 
     with pytest.raises(SkillNeuronError, match="--bootstrap_iters takes a whole number"):
         _pop_bootstrap_iters(["--bootstrap_iters", "many"])
@@ -92,7 +92,7 @@ def test_a_closed_pipe_is_not_a_hub_failure():
     # BrokenPipeError and ConnectionResetError are builtin ConnectionErrors; requests' ConnectionError is the Hub's.
     import requests
 
-    from skillneuron_harness.errors import is_hub_unreachable
+    from skillneuron_harness.core.errors import is_hub_unreachable
 
     assert not is_hub_unreachable(BrokenPipeError(32, "Broken pipe"))
     assert not is_hub_unreachable(ConnectionResetError())

@@ -22,12 +22,12 @@ PROBE = """
 import importlib.metadata as md, importlib.util, json, site, sys
 site.addsitedir(sys.argv[1])
 import skillneuron_harness
-from skillneuron_harness.lm_eval_bridge import task_folder
+from skillneuron_harness.host.bridge import task_folder
 (ep,) = [ep for ep in md.entry_points(group="lm_eval.tasks") if ep.name == "skillneuron_harness"]
 spec = importlib.util.find_spec(ep.value.split(":")[0])
 print(json.dumps({"package": skillneuron_harness.__file__, "task_folder": str(task_folder()),
                   "entry_point": list(spec.submodule_search_locations)[0],
-                  "bridge": "skillneuron_harness.lm_eval_bridge" in sys.modules}))
+                  "bridge": "skillneuron_harness.host.bridge" in sys.modules}))
 """
 
 

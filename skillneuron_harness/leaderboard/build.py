@@ -37,7 +37,7 @@ def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_d
     standings, suite = [], None
     if spec is not None:
         if manager is None:
-            from skillneuron_harness.report.runs import task_manager
+            from skillneuron_harness.experiments.runs import task_manager
 
             manager = task_manager(spec.run.include_path)
         tasks = expand(spec.tasks, manager, spec.source)

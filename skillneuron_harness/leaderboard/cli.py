@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
         print("skillneuron leaderboard: give a spec file, --from folders, or both.", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from skillneuron_harness.errors import install_excepthook
+    from skillneuron_harness.core.errors import install_excepthook
     from skillneuron_harness.leaderboard.build import build_leaderboard
 
     install_excepthook()

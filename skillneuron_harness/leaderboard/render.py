@@ -16,7 +16,7 @@ import math
 import os
 from pathlib import Path
 
-from skillneuron_harness import atomic
+from skillneuron_harness.core import atomic
 
 CHANCE_MARK = "~"
 

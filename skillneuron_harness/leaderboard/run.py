@@ -22,7 +22,7 @@ from skillneuron_harness.leaderboard.units import Unit, save_unit, scan
 
 def load_model(entry: Entry, options: RunOptions, extra: dict[str, str]):
     """The entry's lm-eval model, built as ``lm_eval --model M --model_args ...`` would build it."""
-    from skillneuron_harness import lm_eval_bridge
+    from skillneuron_harness.host import bridge as lm_eval_bridge
 
     lm_eval_bridge.activate()  # prompt_tuned and our task folder, before lm-eval's modules load
     from lm_eval.api.registry import get_model
@@ -37,12 +37,12 @@ def load_model(entry: Entry, options: RunOptions, extra: dict[str, str]):
 
 def evaluate_unit(lm, unit: Unit, options: RunOptions, manager) -> dict:
     """One ``simple_evaluate`` call: the unit's task on the loaded model."""
-    from skillneuron_harness import lm_eval_bridge
+    from skillneuron_harness.host import bridge as lm_eval_bridge
 
     lm_eval_bridge.activate()  # lifts prompt_tuned's skill-neuron summary to a top-level results section
     import lm_eval.evaluator as evaluator
 
-    from skillneuron_harness.lm_eval_compat import quiet_git_probe
+    from skillneuron_harness.host.compat import quiet_git_probe
 
     with quiet_git_probe():
         return evaluator.simple_evaluate(model=lm, tasks=[unit.task.name], limit=options.limit,

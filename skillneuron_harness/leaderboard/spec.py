@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness.core.errors import SkillNeuronError
 
 # The AdvGLUE tasks and their clean twins (docs/tasks.md): the suite when the spec names none.
 DEFAULT_TASKS = ("adv_sst2", "adv_qqp", "adv_mnli", "adv_mnli_mismatched", "adv_qnli", "adv_rte",

@@ -13,7 +13,7 @@ Layout of the leaderboard folder ``DIR``::
     DIR/runs/<entry>/<task>/results_<time>.json   one unit (lm-eval's results JSON + a `leaderboard` section)
     DIR/neurons/<entry>/<task>.safetensors         skill-neuron files of entries with skill_neurons: true
 
-Each results file is written atomically (:mod:`skillneuron_harness.atomic`): an
+Each results file is written atomically (:mod:`skillneuron_harness.core.atomic`): an
 interrupted run leaves either the whole file or none, never half of one.
 """
 
@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from skillneuron_harness import atomic
+from skillneuron_harness.core import atomic
 from skillneuron_harness.leaderboard.spec import Entry, SpecError
 from skillneuron_harness.leaderboard.suite import SuiteTask
 

@@ -36,7 +36,7 @@ def average_task_scores(directories: list[Path], task: str) -> tuple[dict[str, t
     model with one setting of positions: a T5 run and a BERT run are never averaged. An average is
     never averaged again.
     """
-    from skillneuron_harness.errors import SkillNeuronError
+    from skillneuron_harness.core.errors import SkillNeuronError
     from skillneuron_harness.neurons.io import task_paths
     from skillneuron_harness.neurons.validate import check_neuron_file, check_same_model
 
@@ -82,8 +82,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--output", "--out", required=True, type=Path, help="folder for <task>.safetensors / .json")
     parser.add_argument("--top", type=float, default=0.02, help="fraction of each layer's neurons marked skill")
     args = parser.parse_args(argv)
-    from skillneuron_harness.atomic import save_safetensors, write_json
-    from skillneuron_harness.errors import SkillNeuronError
+    from skillneuron_harness.core.atomic import save_safetensors, write_json
+    from skillneuron_harness.core.errors import SkillNeuronError
     from skillneuron_harness.neurons.io import summarize
 
     try:

@@ -49,8 +49,8 @@ from typing import Any
 
 import torch
 
-from skillneuron_harness.atomic import save_safetensors, write_json
-from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness.core.atomic import save_safetensors, write_json
+from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.neurons.selection import descending_order
 from skillneuron_harness.neurons.statistics import (
     BinarySubtask,

@@ -1,7 +1,7 @@
 """Skill-neuron statistics from the forward passes of an lm-eval run (``skill_neurons=DIR``).
 
 ``prompt_tuned`` attaches one :class:`SkillNeuronRecorder` (a
-:class:`~skillneuron_harness.observers.ScoringObserver`) when ``skill_neurons=`` is given. For
+:class:`~skillneuron_harness.core.observers.ScoringObserver`) when ``skill_neurons=`` is given. For
 each task of the run it
 
 1. at ``begin``, computes the baseline (mean FFN activation per layer, position and neuron) over
@@ -18,7 +18,7 @@ each task of the run it
    keeps a summary for the results JSON.
 
 It sees tensors, labels and task facts only; rendering and labels come from
-:mod:`skillneuron_harness.lm_eval_tasks`. Positions (``sn_positions``): ``prompt`` (the
+:mod:`skillneuron_harness.host.tasks`. Positions (``sn_positions``): ``prompt`` (the
 soft-prompt positions), ``last`` (the last context token) or ``mask`` (the first mask, masked
 LMs); ``auto`` takes ``prompt`` when there is a soft prompt and the model is not decoder-only (a
 decoder's prompt positions cannot see the input), otherwise ``mask`` for masked LMs and ``last``
@@ -38,7 +38,9 @@ from typing import ClassVar
 import torch
 from tqdm import tqdm
 
-from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness.core.errors import SkillNeuronError
+from skillneuron_harness.core.observers import EvaluationRun, ScoredDocuments, ScoringObserver, TaskInfo
+from skillneuron_harness.core.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 from skillneuron_harness.neurons.capture import HookPoint
 from skillneuron_harness.neurons.io import read_task_stats, write_task_stats
 from skillneuron_harness.neurons.statistics import (
@@ -52,8 +54,6 @@ from skillneuron_harness.neurons.statistics import (
     subtask_baseline,
 )
 from skillneuron_harness.neurons.validate import check_fits, check_neuron_file
-from skillneuron_harness.observers import EvaluationRun, ScoredDocuments, ScoringObserver, TaskInfo
-from skillneuron_harness.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 
 log = logging.getLogger(__name__)
 

@@ -56,10 +56,10 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from skillneuron_harness.core.observers import ScoringObserver
+from skillneuron_harness.core.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 from skillneuron_harness.neurons.capture import HookPoint, ffn_hook_points
 from skillneuron_harness.neurons.selection import skill_neuron_mask
-from skillneuron_harness.observers import ScoringObserver
-from skillneuron_harness.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 
 
 class SuppressMode(StrEnum):
@@ -154,7 +154,7 @@ def _sha256(path: str | Path) -> str:
 class Suppression(ScoringObserver):
     """Selected neurons per layer and what to put in their place; arm with :meth:`armed`.
 
-    As a :class:`~skillneuron_harness.observers.ScoringObserver` of ``prompt_tuned`` it arms its
+    As a :class:`~skillneuron_harness.core.observers.ScoringObserver` of ``prompt_tuned`` it arms its
     hooks around every forward pass (:meth:`interventions`) and reports :meth:`info`.
     """
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skillneuron_harness.atomic import partial_leftovers
-from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness.core.atomic import partial_leftovers
+from skillneuron_harness.core.errors import SkillNeuronError
 
 # Bytes per element of each safetensors dtype (the format's own table).
 _ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,

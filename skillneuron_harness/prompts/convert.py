@@ -25,8 +25,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from skillneuron_harness.atomic import carry_over, recover_dir, replace_dir, staging_dir, write_json
-from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness.core.atomic import carry_over, recover_dir, replace_dir, staging_dir, write_json
+from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.prompts.loading import FORMATS, PromptError, SoftPrompt, load_soft_prompt
 
 CONVERSION_FILE = "skillneuron_conversion.json"
@@ -48,8 +48,8 @@ def convert(source: str, base: str, output: str, format: str = "auto", overwrite
     import transformers
     from peft import PromptTuningConfig, TaskType, get_peft_model
 
+    from skillneuron_harness.core.scoring import AUTO_MODEL_CLASSES, resolve_backend
     from skillneuron_harness.prompts.layouts import NOT_PEFT
-    from skillneuron_harness.scoring import AUTO_MODEL_CLASSES, resolve_backend
 
     out = Path(output)
     recover_dir(out)  # a kill between the two renames of an earlier --overwrite

@@ -4,7 +4,7 @@
 for layouts that are not plain prepending, for a scorer that replaces the backend's own:
 
 * ``peft``, ``tensor``: the P vectors are prepended to the input embeddings (PEFT's layout);
-  the backend's scorer is used unchanged (see :mod:`skillneuron_harness.scoring`).
+  the backend's scorer is used unchanged (see :mod:`skillneuron_harness.core.scoring`).
 * ``prompt_transferability`` on an encoder-decoder (T5): the same, the prompt in front of the
   encoder input; the seq2seq scorer's first decoding step is what the project scored.
 * ``skill_neuron`` (THU-KEG/Skill-Neuron, masked LMs): the row is
@@ -44,8 +44,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from skillneuron_harness.prompts.loading import PromptError, SoftPrompt
-from skillneuron_harness.scoring import (
+from skillneuron_harness.core.scoring import (
     ActivationPass,
     ChoiceGroup,
     RowLayout,
@@ -58,6 +57,7 @@ from skillneuron_harness.scoring import (
     split_by_group,
     with_prompt_mask,
 )
+from skillneuron_harness.prompts.loading import PromptError, SoftPrompt
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class MaskFirstLayout:
         return inputs, layout, positions
 
     def activation_pass(self, model, prompt, groups: list[ChoiceGroup], tokenizer) -> ActivationPass:
-        """The scorer's rows without the head (see :func:`skillneuron_harness.scoring.activation_pass`)."""
+        """The scorer's rows without the head (see :func:`skillneuron_harness.core.scoring.activation_pass`)."""
         inputs, layout, positions = self._inputs(model, prompt, groups, tokenizer)
         return ActivationPass(model_body(model), inputs, layout, positions)
 

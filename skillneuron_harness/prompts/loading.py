@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.prompts.release import ReleaseInfo, release_info
 
 TENSOR_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".npy")

@@ -7,8 +7,8 @@ records into the numbers of the report with pure functions (mean and SEM over th
 task, PDR, transfer matrices, seed agreement, consistency, the robustness-vs-consistency
 correlation); :mod:`~skillneuron_harness.report.figures` draws them; and
 :mod:`~skillneuron_harness.report.render` writes Markdown or JSON. Two experiments produce runs
-for it: :mod:`~skillneuron_harness.report.suppression_curve` (``skillneuron suppression-curve``)
-and :mod:`~skillneuron_harness.report.transfer` (``skillneuron transfer``); ``skillneuron report``
+for it: :mod:`~skillneuron_harness.experiments.suppression_curve` (``skillneuron suppression-curve``)
+and :mod:`~skillneuron_harness.experiments.transfer` (``skillneuron transfer``); ``skillneuron report``
 (:mod:`~skillneuron_harness.report.cli`) reports on any set of run folders.
 
 Vocabulary: a *prompt* is one trained soft prompt (one seed); its *group* is the task it was

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron report``."""
     args = build_parser().parse_args(argv)
-    from skillneuron_harness.errors import SkillNeuronError
+    from skillneuron_harness.core.errors import SkillNeuronError
     from skillneuron_harness.report.render import build_report
 
     try:

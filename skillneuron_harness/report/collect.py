@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from skillneuron_harness.atomic import atomic_path  # noqa: E402
+from skillneuron_harness.core.atomic import atomic_path  # noqa: E402
 
 DPI = 130
 

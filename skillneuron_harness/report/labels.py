@@ -36,7 +36,7 @@ def model_arg(model_args: Any, key: str) -> str | None:
 def _demo_model_name() -> str | None:
     """The demo model folder ``prompt_tuned`` loads without ``pretrained=`` (None without the demo extra)."""
     try:
-        from skillneuron_harness.demo.model import demo_model_path
+        from skillneuron_harness.host.demo_model import demo_model_path
 
         return str(demo_model_path(build=False))
     except Exception:  # noqa: BLE001  (demo extra missing: the name cannot be known)

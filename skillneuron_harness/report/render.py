@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from skillneuron_harness.atomic import write_json, write_text
+from skillneuron_harness.core.atomic import write_json, write_text
 from skillneuron_harness.neurons.statistics import json_safe
 from skillneuron_harness.report import figures, paper, tables
 from skillneuron_harness.report.collect import Collection, collect

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from skillneuron_harness.errors import SkillNeuronError
+from skillneuron_harness.core.errors import SkillNeuronError
 
 # AdvGLUE / GLUE MNLI labels (0 entailment, 1 neutral, 2 contradiction) -> binary labels as in
 # Ackermann & Ohmer: 0 contradiction, 1 entailment; neutral is dropped.

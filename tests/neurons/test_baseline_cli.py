@@ -1,13 +1,13 @@
 """The baseline pass's size options. The pass as a user meets it at the command line (the stderr line,
 the estimate, one pass for twin tasks) is checked on the stock ``lm_eval`` run in
-tests/test_lm_eval_integration.py."""
+tests/host/test_lm_eval_integration.py."""
 
 from __future__ import annotations
 
 import pytest
 
+from skillneuron_harness.core.options import ModelArgsError
 from skillneuron_harness.neurons.recorder import DEFAULT_BASELINE_DOCS, SkillNeuronConfig
-from skillneuron_harness.options import ModelArgsError
 
 
 def test_default_size_and_the_papers_setting_one_argument_away():

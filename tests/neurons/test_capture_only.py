@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+from skillneuron_harness.host.model import PromptTunedLM
 from skillneuron_harness.neurons.capture import run_until
 
 CONTEXTS = [

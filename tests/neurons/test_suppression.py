@@ -12,7 +12,7 @@ import torch
 from lm_eval.api.instance import Instance
 from safetensors.torch import load_file, save_file
 
-from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+from skillneuron_harness.host.model import PromptTunedLM
 from skillneuron_harness.neurons.suppression import SuppressionConfig, select_neurons
 
 DOWN_PROJ = {"bert": "bert.encoder.layer.{}.output.dense", "gpt2": "transformer.h.{}.mlp.c_proj",

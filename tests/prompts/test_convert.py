@@ -9,7 +9,7 @@ import torch
 from lm_eval.api.instance import Instance
 
 from skillneuron_harness.cli import main as cli
-from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+from skillneuron_harness.host.model import PromptTunedLM
 
 CONTEXTS = ["a gripping , funny film\nAnswer:", "dull , and the actors look bored\nAnswer:"]
 

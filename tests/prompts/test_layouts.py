@@ -20,9 +20,9 @@ from lm_eval.api.instance import Instance
 from peft import PromptTuningConfig, TaskType, get_peft_model
 from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+from skillneuron_harness.core.scoring import score_groups
+from skillneuron_harness.host.model import PromptTunedLM
 from skillneuron_harness.prompts import PromptError, load_soft_prompt
-from skillneuron_harness.scoring import score_groups
 
 CONTEXTS = [
     "a gripping , funny film\nQuestion: Is this sentence positive or negative?\nAnswer:",

@@ -11,7 +11,7 @@ import torch
 from peft import PromptTuningConfig, TaskType
 from safetensors.torch import save_file
 
-from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+from skillneuron_harness.host.model import PromptTunedLM
 from skillneuron_harness.prompts import PromptError, load_soft_prompt
 
 MARKER = Path("/tmp/skillneuron-adapter-pickle-ran")

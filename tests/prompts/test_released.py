@@ -26,7 +26,7 @@ import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-from skillneuron_harness.models.prompt_tuned import PromptTunedLM
+from skillneuron_harness.host.model import PromptTunedLM
 from skillneuron_harness.prompts import PromptError, load_soft_prompt
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"

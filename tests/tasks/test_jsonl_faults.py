@@ -7,7 +7,7 @@ import json
 import pytest
 from lm_eval.tasks._yaml_loader import load_yaml
 
-from skillneuron_harness.lm_eval_bridge import task_folder
+from skillneuron_harness.host.bridge import task_folder
 
 GOOD = json.dumps({"sentence": "a fine film .", "label": 1})
 FAULTS = {  # file content -> what the error says

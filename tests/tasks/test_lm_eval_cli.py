@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from suite_names import ADVGLUE_TASKS, OUR_GROUPS, OUR_TASKS
 
-from skillneuron_harness.lm_eval_bridge import task_folder
+from skillneuron_harness.host.bridge import task_folder
 
 # The stock CLI, except that f1's bootstrap stderr (qqp, mrpc, adv_qqp) draws 100 samples, not
 # lm-eval 0.4.13's fixed 100,000 (no CLI option), which alone takes minutes on a small CI machine.

@@ -9,7 +9,7 @@ import pytest
 from lm_eval.tasks._index import Kind, TaskIndex
 from suite_names import ADVGLUE_TASKS, CLEAN_TWINS, OUR_GROUPS, OUR_TASKS, ROOT
 
-from skillneuron_harness.lm_eval_bridge import task_folder
+from skillneuron_harness.host.bridge import task_folder
 
 BUILTIN = TaskIndex.build([Path(lm_eval.tasks.__file__).parent])
 OURS = TaskIndex.build([task_folder()])

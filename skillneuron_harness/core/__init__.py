@@ -1,0 +1,9 @@
+"""The bottom layer: what every other layer builds on, with nothing of lm-eval and nothing above it.
+
+:mod:`.scoring` (choice groups -> log-likelihoods for every backend; evaluation and training share
+it), :mod:`.observers` (the narrow door through which statistics and suppression watch the forward
+passes), :mod:`.options` (``model_args`` groups as dataclasses), :mod:`.results` (the one reader of
+lm-eval results JSON, the one ``model_args`` parser and formatter, the one ``--limit`` rule),
+:mod:`.constants` (defaults shared by several commands), :mod:`.errors` and :mod:`.atomic` (writes
+that never leave half a file).
+"""

@@ -1,0 +1,167 @@
+"""Option groups of lm-eval's ``model_args``: each option declared once, as a dataclass field.
+
+A group (the soft prompt, ``skill_neurons`` + ``sn_*``, ``suppress`` + ``suppress_*``) is a
+``@dataclass`` deriving from :class:`OptionGroup`. Its fields carry their ``model_args`` name
+(``PREFIX + field name``, or ``metadata["arg"]``), the help text the README's tables are generated
+from (``metadata["help"]``) and, where the default needs words, ``metadata["default"]``. Choices
+are ``str`` enums. :meth:`OptionGroup.take` pops a group's keys out of the keyword arguments that
+lm-eval's ``--model_args`` produced; ``__post_init__`` turns each value into its type with the
+helpers below, whose errors name the argument, the value and what was expected::
+
+    sn_top=abc: expected a number, e.g. sn_top=0.02.
+    sn_baseline_limit=1.5: expected a whole number, e.g. sn_baseline_limit=1000.
+
+lm-eval's parser (``handle_arg_string``) has already made ``"3"`` an int, ``"0.5"`` a float,
+``"true"`` a bool and ``"None"`` None; values built by hand may still be strings. Both are
+accepted, nothing is truncated. :func:`refuse_unknown` rejects keys no group and no host
+keyword claims, with the valid keys and a did-you-mean. This module imports only the standard
+library (and the package's error base), so that ``--help``-style tools and the README generator stay light.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable
+from dataclasses import MISSING, Field, fields
+from typing import ClassVar
+
+from skillneuron_harness.core.errors import SkillNeuronError
+
+
+class ModelArgsError(SkillNeuronError):
+    """A ``model_args`` value or key that cannot be used; the message names it and the fix."""
+
+
+class StrEnum(str, enum.Enum):
+    """A choice of an option: compares equal to its value, prints as its value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(member.value for member in cls)
+
+
+# ------------------------------------------------------------------ value parsing
+def _example(arg: str, example) -> str:
+    return f", e.g. {arg}={example}" if example is not None else ""
+
+
+def as_str(arg: str, value) -> str | None:
+    """A path or name; None stays None (``"None"`` was already turned into None by lm-eval)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ModelArgsError(f"{arg}={value}: expected a path or name, not a true/false flag.")
+    return str(value)
+
+
+def as_float(arg: str, value, *, example=None) -> float:
+    """A real number from a number or its text."""
+    if isinstance(value, bool):
+        raise ModelArgsError(f"{arg}={value}: expected a number{_example(arg, example)}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ModelArgsError(f"{arg}={value}: expected a number{_example(arg, example)}.") from None
+
+
+def as_int(arg: str, value, *, example=None) -> int:
+    """A whole number from an int, an integral float's text is refused rather than truncated."""
+    if isinstance(value, bool):
+        raise ModelArgsError(f"{arg}={value}: expected a whole number{_example(arg, example)}.")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise ModelArgsError(f"{arg}={value}: expected a whole number{_example(arg, example)}; "
+                             "fractions are not rounded.") from None
+
+
+def as_choice(arg: str, value, choices: type[StrEnum], what: str | None = None) -> StrEnum:
+    """One of the enum's values (its text); ``what`` names the kind of value in the error."""
+    try:
+        return choices(str(value))
+    except ValueError:
+        close = difflib.get_close_matches(str(value), choices.values(), n=1)
+        hint = f" Did you mean {arg}={close[0]}?" if close else ""
+        unknown = f"unknown {what}; " if what else ""
+        raise ModelArgsError(f"{arg}={value}: {unknown}use one of {', '.join(choices.values())}.{hint}") from None
+
+
+# ------------------------------------------------------------------ groups
+class OptionGroup:
+    """Base of a ``model_args`` group (a dataclass); see the module docstring."""
+
+    PREFIX: ClassVar[str] = ""
+    #: The argument that switches the group on (its first field); None: the group is always there.
+    SWITCH: ClassVar[str | None] = None
+
+    @classmethod
+    def arg_name(cls, f: Field) -> str:
+        """The ``model_args`` key of field ``f``."""
+        return f.metadata.get("arg") or f"{cls.PREFIX}{f.name}"
+
+    @classmethod
+    def arg_names(cls) -> dict[str, str]:
+        """``model_args`` key -> field name, in declaration order."""
+        return {cls.arg_name(f): f.name for f in fields(cls)}  # type: ignore[arg-type]
+
+    @classmethod
+    def take(cls, kwargs: dict):
+        """Pop this group's keys out of ``kwargs``; the group, or None when its switch is absent."""
+        given = {arg: kwargs.pop(arg) for arg in list(cls.arg_names()) if arg in kwargs}
+        if cls.SWITCH is not None and given.get(cls.SWITCH) is None:
+            others = sorted(a for a in given if a != cls.SWITCH and given[a] is not None)
+            if others:
+                raise ModelArgsError(f"{', '.join(others)} given without {cls.SWITCH}=, which they configure; "
+                                     f"pass {cls.SWITCH}=... or drop them.")
+            return None
+        names = cls.arg_names()
+        return cls(**{names[arg]: value for arg, value in given.items()})
+
+    @classmethod
+    def help_rows(cls) -> list[tuple[str, str, str]]:
+        """(argument, default, meaning) per field, for the README's tables."""
+        rows = []
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.metadata.get("hidden"):
+                continue
+            if "default" in f.metadata:
+                default = f.metadata["default"]
+            elif f.default is MISSING or f.default is None:
+                default = "none"
+            else:
+                default = f"`{f.default}`"
+            rows.append((f.metadata.get("label", cls.arg_name(f)), default, f.metadata["help"]))
+        return rows
+
+
+def markdown_table(rows: Iterable[tuple[str, str, str]]) -> str:
+    """A README table of (argument, default, meaning) rows; arguments in backticks unless already marked up."""
+    lines = ["| argument | default | meaning |", "|---|---|---|"]
+    for arg, default, meaning in rows:
+        name = arg if "`" in arg else f"`{arg}`"
+        lines.append(f"| {name} | {default} | {meaning} |")
+    return "\n".join(lines)
+
+
+def refuse_unknown(keys: Iterable[str], valid: Iterable[str], *, model: str, shown: Iterable[str] = ()) -> None:
+    """Raise :class:`ModelArgsError` for keys outside ``valid``, listing ``shown`` and a close match."""
+    valid = set(valid)
+    unknown = sorted(k for k in keys if k not in valid)
+    if not unknown:
+        return
+    listed = sorted(shown) or sorted(valid)
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
+        parts.append(f"{key}= (did you mean {close[0]}=?)" if close else f"{key}=")
+    raise ModelArgsError(
+        f"--model {model}: unknown model_args {', '.join(parts)}. Valid: {', '.join(listed)}, and the "
+        f"keywords of lm-eval's hf model (batch_size, device, dtype, trust_remote_code, ...)."
+    )

@@ -1,0 +1,295 @@
+"""Make the stock ``lm_eval`` command find our model and tasks after a plain ``pip install``.
+
+lm-eval 0.4.13 resolves ``--model`` names only from its own registry and tasks only from its own
+folder or ``--include_path``. The package declares the ``lm_eval.models`` / ``lm_eval.tasks`` entry
+points that upstream's plugin discovery reads (EleutherAI/lm-evaluation-harness PRs #4013, #4015);
+until the installed lm-eval reads them, :func:`activate` does their job, and it is the one set-up
+used everywhere: by ``skillneuron_harness.pth`` at interpreter start, by ``skillneuron eval`` and by
+our commands that build a ``TaskManager`` themselves.
+
+* At interpreter start the ``.pth`` line reads ``SKILLNEURON_HARNESS_NO_BRIDGE`` itself and only then
+  imports this module (``os`` and ``sys`` only, both already loaded) and calls :func:`activate`,
+  which appends a finder to ``sys.meta_path``. Nothing of lm_eval, torch or transformers is imported.
+* After ``lm_eval.models`` is executed (lm-eval's own lazy model table), ``prompt_tuned`` is added
+  as a lazy ``"module:Class"`` placeholder, unless lm-eval already has it or its ``get_model`` reads
+  the ``lm_eval.models`` entry points (upstream #4013). Registering any earlier would make lm-eval
+  skip loading its own models (``get_model`` imports ``lm_eval.models`` only while the registry is empty).
+* After ``lm_eval.tasks.manager`` is executed, the ``TaskIndex`` that ``TaskManager`` builds its index
+  with indexes our task folder right after lm-eval's own one, when that one is indexed: a
+  ``TaskManager(include_defaults=False)`` stays "only custom tasks", ``TaskManager().include_path``
+  stays what the caller gave, and the caller's folders still override ours (upstream #4015's order).
+  If lm-eval already passes our folder (it read our entry point), nothing is added.
+* After ``lm_eval.evaluator`` is executed, ``simple_evaluate`` is wrapped to move the
+  ``skill_neurons`` block that ``prompt_tuned`` reports with its model info from
+  ``results["config"]`` to a top-level ``results["skill_neurons"]`` section, and to apply the run
+  options set with :func:`evaluate_overrides` (``skillneuron eval --bootstrap_iters``); it and
+  ``evaluate`` note the evaluation in progress (its task dict and ``TaskManager``, see
+  :func:`running_evaluation`), so that the statistics read the very tasks being evaluated; and
+  ``evaluate`` first calls a model's ``preflight(task_dict, cached)`` (``prompt_tuned`` refuses
+  there, before any work, a run whose tasks or ``--use_cache`` its options cannot serve).
+
+Once the three modules are patched the finder removes itself. ``LM_EVAL_PLUGINS``-style entry points
+are the forward path: with an lm-eval that reads them every step above steps aside.
+"""
+
+# No ``from __future__ import annotations`` here: it imports ``__future__`` at run time, and this
+# module is imported at every interpreter start (it needs no postponed annotations on Python 3.10+).
+import os
+import sys
+
+DISABLE_ENV = "SKILLNEURON_HARNESS_NO_BRIDGE"
+MODEL_NAME = "prompt_tuned"
+MODEL_TARGET = "skillneuron_harness.host.model:PromptTunedLM"
+MODEL_GROUP = "lm_eval.models"  # the entry-point group upstream's get_model reads (#4013)
+
+# Keyword arguments that simple_evaluate gets on top of the caller's (see evaluate_overrides).
+_OVERRIDES: dict[str, object] = {}
+# The evaluations in progress, innermost last: {"task_dict": ..., "task_manager": ...}.
+_RUNNING: list = []
+
+
+def running_evaluation() -> dict:
+    """``{"task_dict", "task_manager"}`` of the innermost ``evaluate`` call in progress, or ``{}``.
+
+    ``task_dict`` is what lm-eval's ``evaluate`` received (the tasks it is evaluating);
+    ``task_manager`` is the ``TaskManager`` given to ``simple_evaluate`` (the ``lm_eval`` CLI passes
+    one built with its ``--include_path``), or None.
+    """
+    return _RUNNING[-1] if _RUNNING else {}
+
+
+def disabled() -> bool:
+    """Whether ``SKILLNEURON_HARNESS_NO_BRIDGE`` switches the bridge off."""
+    return os.environ.get(DISABLE_ENV, "") not in ("", "0")
+
+
+def task_folder():
+    """The folder of task YAMLs shipped with the package (a :class:`pathlib.Path`).
+
+    A wheel installs the top-level ``task_configs/`` inside the package; an editable install or a
+    source checkout reads it where it lies, next to the package folder.
+    """
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent
+    installed = package / "task_configs"
+    return installed if installed.is_dir() else package.parent / "task_configs"
+
+
+# ------------------------------------------------------------------------------------------- models
+def _reads_model_entry_points(registry_module) -> bool:
+    # Capability, not a name: upstream's get_model loads the group's entry points by its string.
+    get_model = getattr(registry_module, "get_model", None)
+    return MODEL_GROUP in getattr(getattr(get_model, "__code__", None), "co_consts", ())
+
+
+def register_model(models_module=None) -> None:
+    """Add ``prompt_tuned`` to lm-eval's model registry (lazily) unless lm-eval knows it already."""
+    import lm_eval.api.registry as registry
+    import lm_eval.models  # noqa: F401  (lm-eval's own table first, see the module docstring)
+
+    if MODEL_NAME not in registry.model_registry and not _reads_model_entry_points(registry):
+        registry.model_registry.register(MODEL_NAME, target=MODEL_TARGET)
+
+
+# -------------------------------------------------------------------------------------------- tasks
+def _index_with_our_folder(manager_module) -> None:
+    """Give ``TaskManager`` a ``TaskIndex`` that indexes our folder right after lm-eval's own."""
+    base = manager_module.TaskIndex
+    if getattr(base, "_skillneuron_bridge", False):
+        return
+    from pathlib import Path
+
+    defaults = Path(manager_module.__file__).resolve().parent  # what include_defaults=True indexes
+
+    class TaskIndex(base):
+        _skillneuron_bridge = True
+
+        @staticmethod
+        def build(paths, *args, **kwargs):
+            paths = list(paths)
+            resolved = [Path(p).resolve() for p in paths]
+            ours = task_folder().resolve()
+            if not disabled() and defaults in resolved and ours not in resolved:
+                paths.insert(resolved.index(defaults) + 1, ours)
+            return base.build(paths, *args, **kwargs)
+
+    TaskIndex.__doc__ = base.__doc__
+    TaskIndex.__qualname__ = base.__qualname__
+    manager_module.TaskIndex = TaskIndex
+
+
+def _refused(model_args) -> bool:
+    """Whether prompt_tuned will refuse these model_args (a misspelled key): then no demo is announced."""
+    from lm_eval.utils import simple_parse_args_string
+
+    from skillneuron_harness.core.options import ModelArgsError
+    from skillneuron_harness.host.model_args import parse_model_args
+
+    args = dict(model_args) if isinstance(model_args, dict) else simple_parse_args_string(model_args or "")
+    try:
+        parse_model_args(None, args)
+    except ModelArgsError:
+        return True
+    return False
+
+
+def _demo_defaults(kwargs: dict) -> None:
+    """``prompt_tuned`` without a model: the demo model, its prompt and its batch size written in.
+
+    Written into model_args, the model names lm-eval's output folder (a stable name, not a random one).
+    """
+    import logging
+
+    from skillneuron_harness.host.demo_model import DEMO_NOTE, demo_batch_size, fill_demo_model_args
+
+    model_args = kwargs.get("model_args")
+    filled = fill_demo_model_args(model_args)
+    if filled is not None and not _refused(model_args):
+        kwargs["model_args"] = filled
+        kwargs["batch_size"] = demo_batch_size(kwargs.get("batch_size"))
+        named = filled if isinstance(filled, dict) else dict(p.split("=", 1) for p in filled.split(",")[:2])
+        logging.getLogger("skillneuron_harness.host.model").warning(
+            DEMO_NOTE, named["pretrained"], named["prompt"], kwargs["batch_size"])
+
+
+# --------------------------------------------------------------------------------------- evaluator
+def _wrap_simple_evaluate(evaluator_module) -> None:
+    """Lift the skill-neuron summary to a top-level results section; apply :data:`_OVERRIDES`."""
+    original = evaluator_module.simple_evaluate
+    if getattr(original, "_skillneuron_bridge", False):
+        return
+    import functools
+
+    @functools.wraps(original)
+    def simple_evaluate(*args, **kwargs):
+        if (args[0] if args else kwargs.get("model")) == "prompt_tuned" and len(args) < 2:
+            _demo_defaults(kwargs)
+        _RUNNING.append({"task_dict": None, "task_manager": kwargs.get("task_manager")})
+        try:
+            results = original(*args, **{**kwargs, **_OVERRIDES})
+        finally:
+            _RUNNING.pop()
+        config = results.get("config") if isinstance(results, dict) else None
+        if isinstance(config, dict) and "skill_neurons" in config:
+            results["skill_neurons"] = config.pop("skill_neurons")
+        return results
+
+    original_evaluate = evaluator_module.evaluate
+
+    @functools.wraps(original_evaluate)
+    def evaluate(lm, task_dict, *args, **kwargs):
+        outer = _RUNNING[-1] if _RUNNING else {}
+        _preflight(lm, task_dict)
+        _RUNNING.append({"task_dict": task_dict, "task_manager": outer.get("task_manager")})
+        try:
+            return original_evaluate(lm, task_dict, *args, **kwargs)
+        finally:
+            _RUNNING.pop()
+
+    simple_evaluate._skillneuron_bridge = True  # type: ignore[attr-defined]
+    evaluator_module.simple_evaluate = simple_evaluate
+    evaluator_module.evaluate = evaluate
+
+
+def _preflight(lm, task_dict) -> None:
+    """Let the model check the whole run (its tasks, ``--use_cache``) before ``evaluate`` does any work.
+
+    A model with a ``preflight(task_dict, cached)`` method (``prompt_tuned``) gets it called; others
+    are untouched. ``CachingLM`` (``--use_cache``) keeps the model as ``.lm`` (lm_eval_compat item 15).
+    """
+    from skillneuron_harness.host.compat import unwrap_cache
+
+    model, cached = unwrap_cache(lm)
+    preflight = getattr(model, "preflight", None)
+    if callable(preflight):
+        preflight(task_dict, cached=cached)
+
+
+class evaluate_overrides:  # noqa: N801  (used as a context manager, like contextlib's)
+    """``with evaluate_overrides(bootstrap_iters=1000): ...``: extra ``simple_evaluate`` keywords."""
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+    def __enter__(self):
+        self.saved = dict(_OVERRIDES)
+        _OVERRIDES.update(self.kwargs)
+        return self
+
+    def __exit__(self, *exc):
+        _OVERRIDES.clear()
+        _OVERRIDES.update(self.saved)
+
+
+# ------------------------------------------------------------------------------------ the finder
+_AFTER_IMPORT = {
+    "lm_eval.models": register_model,
+    "lm_eval.tasks.manager": _index_with_our_folder,
+    "lm_eval.evaluator": _wrap_simple_evaluate,
+}
+
+
+class _PostImportFinder:
+    """Runs a callback of ``_AFTER_IMPORT`` right after its module is executed (a meta path finder)."""
+
+    def __init__(self):
+        self.pending = set(_AFTER_IMPORT)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.pending:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        original_exec = loader.exec_module
+
+        def exec_module(module):
+            original_exec(module)
+            self.done(fullname)
+            if not disabled():
+                _AFTER_IMPORT[fullname](module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+    def done(self, fullname: str) -> None:
+        self.pending.discard(fullname)
+        if not self.pending and self in sys.meta_path:  # nothing left to watch: leave the import path
+            sys.meta_path.remove(self)
+
+
+def activate() -> None:
+    """Register ``prompt_tuned`` and our task folder with lm-eval, now or when lm-eval is imported.
+
+    Cheap and idempotent: patches the lm-eval modules already imported and arms a finder for the
+    others. Does nothing when ``SKILLNEURON_HARNESS_NO_BRIDGE`` is set.
+    """
+    if disabled():
+        return
+    finder = next((f for f in sys.meta_path if isinstance(f, _PostImportFinder)), None)
+    for name, patch in _AFTER_IMPORT.items():
+        module = sys.modules.get(name)
+        if module is not None:  # imported before us (``python -S``, or imported first): act directly
+            patch(module)
+            if finder is not None:
+                finder.done(name)
+    if finder is None and any(name not in sys.modules for name in _AFTER_IMPORT):
+        finder = _PostImportFinder()
+        for name in _AFTER_IMPORT:
+            if name in sys.modules:
+                finder.pending.discard(name)
+        sys.meta_path.insert(0, finder)
+
+
+def install() -> None:
+    """Former name of :func:`activate` (the ``.pth`` of an install made before the rename calls it)."""
+    activate()

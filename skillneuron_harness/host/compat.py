@@ -1,0 +1,208 @@
+"""Every lm-eval touchpoint beyond its documented API, in one place, with what each relies on.
+
+``prompt_tuned`` subclasses lm-eval's ``HFLM``, and the statistics and prompt training render
+documents with lm-eval's ``Task`` objects. Whatever of that is private, or differs between lm-eval
+0.4.13 and the ``next0.5`` branch, goes through a function here, so that an upgrade is checked
+against one list. Checklist (0.4.13 / next0.5):
+
+1. ``HFLM.__init__`` and ``HFLM._create_model`` keyword names, plus the ``from_pretrained`` keys
+   HFLM reads out of its ``**kwargs`` (:func:`hflm_keywords`): the ``model_args`` we let through.
+   lm-eval's ``simple_evaluate`` adds ``batch_size``, ``max_batch_size`` and ``device`` itself.
+2. ``HFLM._rank`` / ``HFLM._world_size``, the fields behind ``rank`` / ``world_size``
+   (:func:`set_data_parallel`): HFLM shards only over several GPUs; we set them for CPU processes.
+3. ``HFLM.batch_sizes`` (dict, key 0 for a fixed batch size) and ``HFLM._detect_batch_size()``
+   (:func:`resolved_batch_size`): ``batch_size=auto`` resolved once, as HFLM does.
+4. ``LM.cache_hook.dbdict`` (:func:`request_cache_active`): set by ``CachingLM`` under
+   ``--use_cache``; cached requests never reach our forward passes.
+5. Methods ``prompt_tuned`` overrides, with 0.4.13's signatures: ``_get_backend(config, backend,
+   trust_remote_code)``, ``_model_call(inps, attn_mask, labels)``, ``_model_generate(context,
+   max_length, stop, **generation_kwargs)``, ``_loglikelihood_tokens(requests, disable_tqdm,
+   override_bs)``, ``_encode_pair(context, continuation)``; attributes it reads: ``_max_length``,
+   ``prefix_token_id``, ``mixed_precision_dtype``, ``softmax_dtype``, ``AUTO_MODEL_CLASS``, and
+   ``lm_eval.models.utils_hf.stop_sequences_criteria``.
+6. The empty-context rule of ``HFLM.loglikelihood`` (:func:`encode_empty_context`), copied: with
+   no context, the prefix token (BOS/EOS) stands in, unless the continuation starts with it.
+7. ``Task.doc_to_prefix(doc)`` (0.4.13) / ``Task._resolve_field(doc, config.gen_prefix)``
+   (next0.5, where ``doc_to_prefix`` is gone) for ``fewshot_context``'s ``gen_prefix``
+   (:func:`render_context`).
+8. ``Task.construct_requests(doc=, ctx=, metadata=(task, doc_id, repeats))`` (0.4.13) /
+   ``construct_requests(doc=, ctx=, *, doc_id=)`` (next0.5, ``doc_id`` keyword-only, ``metadata``
+   a dict; may return None for a skipped document) (:func:`document_requests`).
+9. ``Instance`` fields ``task_name``, ``doc_id``, ``doc``, ``idx``, ``args`` (both versions; 0.4.13
+   fills the first two from the ``metadata`` tuple) (:func:`instance_key`).
+10. ``TaskManager(include_path=, include_defaults=)``, ``.all_tasks`` and ``.load([...])``
+    returning ``{"tasks": {...}}`` or a flat dict (:func:`load_tasks`).
+11. ``Task`` attributes: ``OUTPUT_TYPE``, ``config.metadata`` (our ``clean_twin``),
+    ``config.{training,validation,test}_split``, ``config.target_delimiter``, ``doc_to_target``,
+    ``doc_to_choice``, ``has_training_docs``/``training_docs``, ``eval_docs``, ``multiple_input``.
+12. ``model_registry.register(name, target=)`` (``prompt_tuned`` registers itself on import).
+13. ``custom_dataset`` callables receive the task YAML's path as ``config_source``
+    (``task_configs/templates/utils.py``).
+14. ``lm_eval.evaluator.evaluate(lm, task_dict, ...)``, called by ``simple_evaluate`` through the
+    module global (the bridge wraps both to note the evaluation in progress), with ``task_dict``
+    ``{"tasks": {name: Task}, "groups": ...}`` or the older nested ``{name or group: Task or dict}``
+    (:func:`evaluated_tasks`).
+15. ``CachingLM`` keeps the wrapped model as ``.lm`` (:func:`unwrap_cache`): with a warm cache it
+    never calls the model at all, so a run is checked before ``evaluate`` starts.
+16. ``lm_eval.loggers.utils.get_git_commit_hash``, also imported by name into ``lm_eval.evaluator``
+    (:func:`quiet_git_probe`): it runs ``git describe`` with git's stderr on ours, so outside a git
+    checkout every evaluation prints "fatal: not a git repository"; our own commands discard that.
+
+What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
+:func:`skillneuron_harness.host.tasks.gold_label`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+import sys
+
+#: ``from_pretrained`` keys HFLM reads from, or forwards with, its ``**kwargs`` (item 1).
+MODEL_LOADING_KEYS = (
+    "device_map", "load_in_4bit", "load_in_8bit", "bnb_4bit_compute_dtype", "bnb_4bit_quant_type",
+    "bnb_4bit_use_double_quant", "attn_implementation", "low_cpu_mem_usage", "use_safetensors", "cache_dir",
+    "local_files_only", "token", "gpus", "torch_dtype",
+)
+#: Keys lm-eval's own entry points add to ``model_args`` (item 1).
+INJECTED_KEYS = ("batch_size", "max_batch_size", "device")
+
+
+@functools.cache
+def hflm_keywords() -> frozenset[str]:
+    """Every keyword lm-eval's ``hf`` model takes (item 1)."""
+    from lm_eval.models.huggingface import HFLM
+
+    names = set(MODEL_LOADING_KEYS) | set(INJECTED_KEYS)
+    for method in (HFLM.__init__, getattr(HFLM, "_create_model", None)):
+        if method is None:
+            continue
+        for name, param in inspect.signature(method).parameters.items():
+            if name != "self" and param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                names.add(name)
+    return frozenset(names)
+
+
+def set_data_parallel(lm, rank: int, world_size: int) -> None:
+    """Make ``lm.rank`` / ``lm.world_size`` report this process's shard (item 2)."""
+    lm._rank = rank
+    lm._world_size = world_size
+
+
+def resolved_batch_size(lm) -> int:
+    """``lm.batch_size`` as a number, detecting ``auto`` once as HFLM does (item 3)."""
+    if lm.batch_size != "auto":
+        return int(lm.batch_size)
+    if not lm.batch_sizes:
+        lm.batch_sizes[0] = lm._detect_batch_size()
+    return lm.batch_sizes[0]
+
+
+def request_cache_active(lm) -> bool:
+    """Whether lm-eval's ``--use_cache`` answers requests before they reach the model (item 4)."""
+    return getattr(getattr(lm, "cache_hook", None), "dbdict", None) is not None
+
+
+def encode_empty_context(lm, continuation: str) -> tuple[list[int], list[int]]:
+    """(context tokens, continuation tokens) for an empty context, by HFLM's rule (item 6)."""
+    tokens = lm.tok_encode(continuation, add_special_tokens=False)
+    if lm.prefix_token_id != tokens[0]:
+        return [lm.prefix_token_id], tokens
+    return tokens[:1], tokens[1:]
+
+
+def render_context(task, doc, num_fewshot: int = 0) -> str:
+    """The context lm-eval builds for ``doc`` (``fewshot_context`` with the task's ``gen_prefix``; item 7)."""
+    if hasattr(task, "doc_to_prefix"):
+        gen_prefix = task.doc_to_prefix(doc)
+    else:
+        resolve = getattr(task, "_resolve_field", None)
+        gen_prefix = resolve(doc, task.config.gen_prefix) if resolve is not None else None
+    return task.fewshot_context(doc, num_fewshot=num_fewshot, gen_prefix=gen_prefix)
+
+
+@functools.cache
+def _takes_doc_id(construct_requests) -> bool:
+    return "doc_id" in inspect.signature(construct_requests).parameters
+
+
+def document_requests(task, doc, doc_id: int, context: str) -> list:
+    """lm-eval's request Instances for one document (item 8); [] when the task skips it."""
+    construct = task.construct_requests
+    if _takes_doc_id(getattr(construct, "__func__", construct)):
+        requests = construct(doc=doc, ctx=context, doc_id=doc_id)
+    else:
+        requests = construct(doc=doc, ctx=context, metadata=(task.config.task, doc_id, 1))
+    if requests is None:
+        return []
+    return requests if isinstance(requests, list) else [requests]
+
+
+def instance_key(instance) -> tuple[str | None, int | None]:
+    """(task name, document id) of a request Instance (item 9)."""
+    return getattr(instance, "task_name", None), getattr(instance, "doc_id", None)
+
+
+def evaluated_tasks(task_dict) -> dict:
+    """``{task name: Task}`` of the leaf tasks in a ``task_dict`` given to ``evaluate`` (item 14)."""
+    if not isinstance(task_dict, dict):
+        return {}
+    if isinstance(task_dict.get("tasks"), dict):
+        task_dict = task_dict["tasks"]
+    found = {}
+    for value in task_dict.values():
+        if isinstance(value, dict):
+            found.update(evaluated_tasks(value))
+        elif hasattr(value, "OUTPUT_TYPE") and getattr(getattr(value, "config", None), "task", None):
+            found[value.config.task] = value
+    return found
+
+
+def unwrap_cache(lm) -> tuple[object, bool]:
+    """(the model, whether ``--use_cache``'s ``CachingLM`` wraps it) (item 15)."""
+    from lm_eval.api.model import CachingLM
+
+    if isinstance(lm, CachingLM):
+        return lm.lm, True
+    return lm, request_cache_active(lm)
+
+
+def load_tasks(manager, names: list[str]) -> dict:
+    """``{name: Task}`` for task names (item 10); groups expand to their tasks."""
+    loaded = manager.load(names)
+    return loaded["tasks"] if isinstance(loaded, dict) and "tasks" in loaded else loaded
+
+
+@contextlib.contextmanager
+def quiet_git_probe():
+    """lm-eval's git-hash probe (item 16), unchanged except that git's stderr is discarded."""
+    import lm_eval.evaluator as evaluator
+    import lm_eval.loggers.utils as logger_utils
+
+    probe = getattr(logger_utils, "get_git_commit_hash", None)
+    if probe is None:  # gone upstream: nothing to quiet
+        yield
+        return
+
+    @functools.wraps(probe)
+    def quiet():
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)  # the git child inherits file descriptor 2
+            return probe()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+
+    patched = [m for m in (evaluator, logger_utils) if getattr(m, "get_git_commit_hash", None) is probe]
+    for module in patched:
+        module.get_git_commit_hash = quiet
+    try:
+        yield
+    finally:
+        for module in patched:
+            module.get_git_commit_hash = probe

@@ -1,0 +1,128 @@
+"""``model_args`` of ``prompt_tuned``: typed groups, unknown keys refused up front, README tables in sync."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from skillneuron_harness.core.options import ModelArgsError
+from skillneuron_harness.host import model as prompt_tuned
+from skillneuron_harness.host.model import PromptTunedLM
+from skillneuron_harness.host.model_args import PromptArgs, groups, sync_readme
+from skillneuron_harness.neurons.recorder import SkillNeuronConfig
+from skillneuron_harness.neurons.suppression import SuppressionConfig
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture
+def no_demo(monkeypatch):
+    """Fail the test if the demo model would be loaded."""
+    def demo():
+        raise AssertionError("the demo fallback ran")
+
+    monkeypatch.setattr(prompt_tuned, "demo_model_args", demo)
+
+
+@pytest.fixture
+def sn_file(tmp_path) -> str:
+    path = tmp_path / "sst2.safetensors"
+    save_file({"score": torch.zeros(2, 4)}, path)
+    return str(path)
+
+
+def from_string(args: str):
+    """As lm-eval builds the model from ``--model_args`` (values through its own type guessing)."""
+    return PromptTunedLM.create_from_arg_string(args, {"device": "cpu"})
+
+
+def test_misspelled_key_is_refused_before_the_demo_with_a_suggestion(no_demo):
+    with pytest.raises(ModelArgsError) as err:
+        from_string("promt=my/prompt.safetensors")
+    message = str(err.value)
+    assert "promt= (did you mean prompt=?)" in message
+    assert "sn_baseline_limit" in message and "suppress_mode" in message  # the valid keys are listed
+
+
+def test_misspelled_group_key_is_refused(no_demo):
+    with pytest.raises(ModelArgsError, match=r"sn_topp= \(did you mean sn_top=\?\)"):
+        from_string("pretrained=/nowhere,skill_neurons=out,sn_topp=0.1")
+
+
+def test_keys_of_lm_eval_hf_pass(tiny_models):
+    lm = from_string(f"pretrained={tiny_models['gpt2']},dtype=float32,max_length=40,trust_remote_code=False,"
+                     "attn_implementation=eager,use_fast_tokenizer=True,batch_size=2")
+    assert lm.max_length == 40 and lm.batch_size == 2
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ("sn_top=abc", "sn_top=abc: expected a number"),
+    ("sn_baseline_limit=1.5", "sn_baseline_limit=1.5: expected a whole number"),
+    ("sn_baseline_limit=0", "sn_baseline_limit=0: must be a positive"),
+    ("sn_positions=promt", "sn_positions=promt: use one of auto, prompt, last, mask. Did you mean sn_positions=prompt"),
+    ("sn_top=0", "sn_top=0.0: a fraction"),
+])
+def test_skill_neuron_values_are_checked_with_the_argument_named(args, message, no_demo, tmp_path):
+    with pytest.raises(ModelArgsError) as err:
+        from_string(f"pretrained=/nowhere,skill_neurons={tmp_path},{args}")
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ("suppress_seed=1.5", "suppress_seed=1.5: expected a whole number"),
+    ("suppress_top=lots", "suppress_top=lots: expected a number"),
+    ("suppress_mode=drop", "suppress_mode=drop: use one of zero, mean, mean_avg, noise, noise_doc"),
+    ("suppress_control=rand", "Did you mean suppress_control=random?"),
+])
+def test_suppression_values_are_checked_with_the_argument_named(args, message, no_demo, sn_file):
+    with pytest.raises(ModelArgsError) as err:
+        from_string(f"pretrained=/nowhere,suppress={sn_file},{args}")
+    assert message in str(err.value)
+
+
+def test_group_options_without_their_switch_are_refused(no_demo):
+    with pytest.raises(ModelArgsError, match="sn_top given without skill_neurons="):
+        from_string("pretrained=/nowhere,sn_top=0.1")
+
+
+def test_typed_values_from_strings(tmp_path, sn_file):
+    config = SkillNeuronConfig(output_dir=str(tmp_path), positions="mask", baseline_limit="12", top="0.1")
+    assert (config.baseline_limit, config.top, config.positions) == (12, 0.1, "mask")
+    config = SuppressionConfig(sn_file, top="0.2", seed="7", mode="noise", sigma="0.5")
+    assert (config.top, config.seed, config.mode, config.sigma) == (0.2, 7, "noise", 0.5)
+
+
+def test_missing_prompt_without_pretrained_names_the_file(no_demo):
+    with pytest.raises(ValueError, match="prompt=/nowhere/p.safetensors: no such file"):
+        from_string("prompt=/nowhere/p.safetensors")
+
+
+def test_prompt_without_pretrained_asks_for_it(no_demo, tmp_path):
+    save_file({"prompt": torch.zeros(2, 8)}, tmp_path / "p.safetensors")
+    with pytest.raises(ModelArgsError, match=r"pretrained= is required with a prompt \(peft="):
+        from_string(f"peft={tmp_path / 'p.safetensors'}")
+
+
+def test_prompt_and_peft_together_are_refused():
+    with pytest.raises(ModelArgsError, match="pass only one"):
+        PromptArgs(prompt="a", peft="b")
+
+
+def test_readme_tables_list_exactly_the_declared_arguments():
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"<!-- model_args:(\w+) .*?-->\n(.*?)<!-- /model_args -->", text, re.S)
+    names = {}
+    for name, table in blocks:
+        first_cells = [row.split("|")[1].strip() for row in table.strip().splitlines()[2:]]
+        names[name] = [re.findall(r"`(\w+)`", cell)[0] for cell in first_cells]
+    prompt_group, sn_group, suppress_group = groups()
+    declared = {g: [a for a in group.arg_names() if a != "peft"]
+                for g, group in (("prompt", prompt_group), ("skill_neurons", sn_group), ("suppress", suppress_group))}
+    assert names["skill_neurons"] == declared["skill_neurons"]
+    assert names["suppress"] == declared["suppress"]
+    assert [n for n in names["prompt"] if n not in ("pretrained", "max_length", "batch_size")] == declared["prompt"]
+    assert sync_readme(text) == text, "README tables are stale: python -m skillneuron_harness.host.model_args README.md"
