@@ -207,7 +207,7 @@ def score_all(lm, groups, batch_size: int) -> list[float]:
     scores: list = [None] * len(groups)
     for batch in choice_batches(groups, batch_size):
         with torch.no_grad():
-            scored = score_groups("masked", lm.model, lm._prompt_tensor, [groups[g] for g in batch], lm.tokenizer)
+            scored = score_groups("masked", lm.model, lm.engine.prompt, [groups[g] for g in batch], lm.tokenizer)
         for g, lp in zip(batch, scored.logprobs, strict=True):
             scores[g] = lp.tolist()
     return scores

@@ -40,7 +40,8 @@ import transformers
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-BACKENDS = ("seq2seq", "masked", "causal")
+from skillneuron_harness.core.constants import BACKENDS, PEFT_TASK_TYPES  # noqa: F401  (re-exported)
+
 # Each backend's transformers Auto class.
 AUTO_MODEL_CLASSES = {
     "seq2seq": transformers.AutoModelForSeq2SeqLM,

@@ -35,6 +35,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from skillneuron_harness.core.constants import DEFAULT_TOP
+
 log = logging.getLogger(__name__)
 
 TRAIN_TASK, EVAL_TASKS = "sst2", ("sst2", "adv_sst2")
@@ -65,7 +67,8 @@ class DemoConfig:
                                                            "the best prompt (the final numbers use all)."})
     baseline_docs: int = field(default=1000, metadata={"help": "SST-2 training documents of the skill-neuron "
                                                                "baseline (a few seconds; the papers use all 67k)."})
-    sn_top: float = field(default=0.02, metadata={"help": "Fraction of each layer's neurons called skill neurons."})
+    sn_top: float = field(default=DEFAULT_TOP, metadata={
+        "help": "Fraction of each layer's neurons called skill neurons."})
     eval_batch_size: int = field(default=32, metadata={"help": "Documents per forward pass in evaluation."})
     device: str = field(default="cpu", metadata={"help": "torch device, e.g. cpu or cuda."})
     limit_train: int | None = field(default=None, metadata={"help": "Train on this many SST-2 documents only."})
@@ -133,22 +136,15 @@ def plan_steps(config: DemoConfig, step_seconds: float) -> int:
 
 def evaluate(config: DemoConfig, model_path: str, prompt: str) -> dict:
     """lm-eval's ``simple_evaluate`` on :data:`EVAL_TASKS` with skill neurons written to ``out/skill_neurons``."""
-    from skillneuron_harness.host import bridge as lm_eval_bridge
-
-    lm_eval_bridge.activate()
-    import lm_eval.evaluator as evaluator
-    from lm_eval.tasks import TaskManager
+    from skillneuron_harness.host.evaluate import evaluate as run
+    from skillneuron_harness.host.evaluate import task_manager
 
     # Absolute paths: the report finds the prompt (and its training task) from any working folder.
     model_args = {"pretrained": model_path, "prompt": str(Path(prompt).resolve()),
                   "skill_neurons": str(Path(config.out).resolve() / "skill_neurons"),
                   "sn_baseline_limit": config.baseline_docs, "sn_top": config.sn_top}
-    from skillneuron_harness.host.compat import quiet_git_probe
-
-    with quiet_git_probe():
-        return evaluator.simple_evaluate(model="prompt_tuned", model_args=model_args, tasks=list(EVAL_TASKS),
-                                         batch_size=config.eval_batch_size, device=config.device,
-                                         limit=config.limit, task_manager=TaskManager())
+    return run("prompt_tuned", list(EVAL_TASKS), model_args=model_args, batch_size=config.eval_batch_size,
+               device=config.device, limit=config.limit, task_manager=task_manager())
 
 
 def skill_neuron_predictivity(directory: Path, task: str, fraction: float) -> float | None:

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skillneuron_harness.core.constants import DEFAULT_TOP, PERCENTS
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.experiments.runs import PromptSpec, add_run_arguments
 from skillneuron_harness.prompts.release import BASE_MODELS, TASK_TYPES, VARIANTS, variant
@@ -37,7 +38,6 @@ MODELS = {"roberta-base": "Roberta", "roberta-large": "RobertaLarge", "t5-base":
           "t5-xxl": "T5XXL", "bert-base-uncased": "Bert"}
 TASKS = ("SST2", "IMDB", "MNLI", "QNLI", "QQP", "MRPC")
 FILE_NAMES = ("task_prompt", "latest.pt")  # then the newest <epoch>_task_prompt.pkl
-PERCENTS = (0, 1, 3, 5, 7, 9, 11, 13, 15)
 # Documents of the full split each released-format task reads (model suffix dropped), for the size of a plan.
 # GLUE and IMDB: the datasets' published split sizes; binary MNLI less its neutral pairs (validation_matched
 # 9,815 - 3,123, validation_mismatched 9,832 - 3,129); AdvGLUE dev: the whole sets (binary: less neutral).
@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="suppression: n%% of each layer's neurons (none: no suppression curves)")
     p.add_argument("--sn-baseline-limit", default="all",
                    help="training documents for the baselines: all (the papers' setting) or a number")
-    p.add_argument("--top", type=float, default=0.02, help="report: skill neurons per layer (fraction)")
+    p.add_argument("--top", type=float, default=DEFAULT_TOP, help="report: skill neurons per layer (fraction)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and its size, run nothing")
     p.add_argument("--shard", type=parse_shard, default=None, metavar="K/N",
                    help="run shard K of N (one process per GPU, every other argument the same): units are shared "

@@ -77,13 +77,9 @@ def load_model(model: str, prompt: PromptSpec | None, *, device: str = "cpu", ba
 def evaluate(lm, tasks: list[str], *, model: str, prompt: PromptSpec | None, out_dir: Path | None,
              limit: int | float | None = None, task_manager=None, extra_model_args: str = "") -> dict:
     """``lm_eval.simple_evaluate`` on a loaded model; the results JSON is saved in ``out_dir``."""
-    import lm_eval
+    from skillneuron_harness.host.evaluate import evaluate as run
 
-    from skillneuron_harness.host.compat import quiet_git_probe
-
-    with quiet_git_probe():
-        results = lm_eval.simple_evaluate(model=lm, tasks=tasks, limit=limit, task_manager=task_manager,
-                                          log_samples=False)
+    results = run(lm, tasks, limit=limit, task_manager=task_manager)
     args = f"pretrained={model}" + (f",prompt={prompt.path}" if prompt else "") + extra_model_args
     dtype = getattr(getattr(lm, "model", None), "dtype", None)  # as loaded: what the numbers were computed in
     if dtype is not None and ",dtype=" not in args:
@@ -99,13 +95,10 @@ def evaluate(lm, tasks: list[str], *, model: str, prompt: PromptSpec | None, out
 
 
 def task_manager(include_path: list[str] | None = None):
-    """One lm-eval TaskManager (our task folder included through the bridge)."""
-    from skillneuron_harness.host import bridge as lm_eval_bridge
+    """One lm-eval TaskManager (host/evaluate.py: ours, lm-eval's and ``include_path``)."""
+    from skillneuron_harness.host.evaluate import task_manager as build
 
-    lm_eval_bridge.activate()
-    from lm_eval.tasks import TaskManager
-
-    return TaskManager(include_path=include_path or None)
+    return build(include_path)
 
 
 def add_run_arguments(parser) -> None:

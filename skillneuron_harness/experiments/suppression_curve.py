@@ -24,9 +24,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from skillneuron_harness.core.atomic import atomic_path, write_json, write_text
+from skillneuron_harness.core.constants import PERCENTS
 from skillneuron_harness.experiments.runs import PromptSpec, add_run_arguments
-
-PERCENTS = (0, 1, 3, 5, 7, 9, 11, 13, 15)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +73,7 @@ def run_curve(model: str, prompts: list[PromptSpec], tasks: list[str], neurons: 
               dtype: str | None = None) -> list[dict]:
     """Evaluate every (prompt, n, control); returns the records (also written to ``out``)."""
     from skillneuron_harness.experiments.runs import evaluate, load_model, task_manager, write_manifest
-    from skillneuron_harness.neurons.suppression import Suppression, SuppressionConfig
+    from skillneuron_harness.neurons.suppression import SuppressionConfig
     from skillneuron_harness.report.labels import model_label
 
     if len(neurons) not in (1, len(prompts)):
@@ -95,12 +94,12 @@ def run_curve(model: str, prompts: list[PromptSpec], tasks: list[str], neurons: 
                 for control in controls[:1] if percent == 0 else controls:
                     config = SuppressionConfig(str(file), top=percent / 100, mode=mode, sigma=sigma, control=control,
                                                seed=seed)
-                    lm.suppression = Suppression.from_config(lm.model, config)
                     extra = f",suppress={file},suppress_top={percent / 100:g},suppress_mode={mode},suppress_control=" \
                             f"{control},suppress_seed={seed}"
                     run_dir = out / "runs" / prompt.label.replace("/", "_") / f"{control}_{percent:g}"
-                    results = evaluate(lm, file_tasks, model=model, prompt=prompt, out_dir=run_dir, limit=limit,
-                                       task_manager=manager, extra_model_args=extra)
+                    with lm.suppressed(config):
+                        results = evaluate(lm, file_tasks, model=model, prompt=prompt, out_dir=run_dir, limit=limit,
+                                           task_manager=manager, extra_model_args=extra)
                     for task in file_tasks:
                         acc = results["results"][task]["acc,none"]
                         for c in controls if percent == 0 else [control]:
@@ -108,7 +107,6 @@ def run_curve(model: str, prompts: list[PromptSpec], tasks: list[str], neurons: 
                                             "group": prompt.task or "all", "seed": prompt.seed, "task": task,
                                             "control": c, "percent": percent, "acc": acc, "neurons": str(file),
                                             "mode": mode})
-        lm.suppression = None
         del lm
     write_outputs(records, out, {"model": model, "mode": mode, "sigma": sigma, "seed": seed, "limit": limit,
                                  "percents": list(percents)})

@@ -18,6 +18,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.experiments.runs import add_run_arguments
 
 
@@ -31,14 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "--output", required=True, help="output folder")
     p.add_argument("--skill-neurons", action="store_true", help="also write skill-neuron files (skill_neurons=)")
     p.add_argument("--sn-baseline-limit", type=int, default=None, help="training documents for the baseline")
-    p.add_argument("--top", type=float, default=0.02, help="report: skill neurons per layer (fraction)")
+    p.add_argument("--top", type=float, default=DEFAULT_TOP, help="report: skill neurons per layer (fraction)")
     add_run_arguments(p)
     return p
 
 
 def run_transfer(model: str, prompts, tasks: list[str], out: Path, *, skill_neurons: bool = False,
                  sn_baseline_limit: int | None = None, limit=None, batch_size="8", device: str = "cpu",
-                 backend: str = "auto", top: float = 0.02, manager=None, dtype: str | None = None) -> Path:
+                 backend: str = "auto", top: float = DEFAULT_TOP, manager=None, dtype: str | None = None) -> Path:
     """Evaluate every prompt on ``tasks``; returns the report's path."""
     from skillneuron_harness.experiments.runs import evaluate, load_model, task_manager, write_manifest
     from skillneuron_harness.report.render import build_report

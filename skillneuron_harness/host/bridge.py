@@ -71,7 +71,7 @@ def task_folder():
     """
     from pathlib import Path
 
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # skillneuron_harness/
     installed = package / "task_configs"
     return installed if installed.is_dir() else package.parent / "task_configs"
 

@@ -91,6 +91,17 @@ def set_data_parallel(lm, rank: int, world_size: int) -> None:
     lm._world_size = world_size
 
 
+def enable_cpu_data_parallel(lm) -> None:
+    """Shard requests over ``accelerate launch`` processes on CPUs too (item 2).
+
+    HFLM shards requests across processes only when it sees several GPUs; under
+    ``accelerate launch`` on CPUs (gloo) every process would evaluate everything.
+    """
+    accelerator = getattr(lm, "accelerator", None)
+    if accelerator is not None and accelerator.num_processes > 1 and lm.world_size == 1:
+        set_data_parallel(lm, accelerator.process_index, accelerator.num_processes)
+
+
 def resolved_batch_size(lm) -> int:
     """``lm.batch_size`` as a number, detecting ``auto`` once as HFLM does (item 3)."""
     if lm.batch_size != "auto":

@@ -6,11 +6,15 @@ Usage (the stock CLI; see the README for every ``model_args``)::
         --model_args pretrained=google-t5/t5-base,prompt=PATH_OR_HUB_ID --tasks adv_sst2
 
 It subclasses lm-eval's ``HFLM`` for model loading, tokenisation, batching conventions and
-data parallelism, and replaces the forward passes: the soft prompt is prepended to the input
-embeddings (PEFT's layout) in every pass, multiple-choice documents are scored by
-:mod:`skillneuron_harness.core.scoring` (one encoder pass per document on T5, one pass per
-document on masked LMs, shared-context rows on decoders), and generation feeds the prompt
-through ``inputs_embeds`` (correct with the KV cache, unlike PEFT's prompt-tuning ``generate``).
+data parallelism, and hands the forward passes to a :class:`~skillneuron_harness.engine.PromptEngine`:
+the soft prompt is prepended to the input embeddings (PEFT's layout) in every pass,
+multiple-choice documents are scored by :mod:`skillneuron_harness.core.scoring` (one encoder pass
+per document on T5, one pass per document on masked LMs, shared-context rows on decoders), and
+generation feeds the prompt through ``inputs_embeds`` (correct with the KV cache, unlike PEFT's
+prompt-tuning ``generate``). Like lm-eval's ``hf_steered`` it overrides little: tokenising a
+request (``_encode_pair``), the log-likelihood and generation entry points, and the model calls;
+the observers (statistics, suppression) are built here from ``model_args`` and armed by the
+engine, and :meth:`PromptTunedLM.suppressed` swaps a suppression in for a block of evaluations.
 
 Three backends: ``seq2seq`` (encoder-decoder), ``masked`` (encoder-only masked LMs, which
 lm-eval's ``hf`` would load as causal LMs) and ``causal`` (decoder-only); ``backend=auto`` picks
@@ -18,40 +22,32 @@ from the config. The soft prompt's virtual tokens count against ``max_length``. 
 reads the published prompts of Skill-Neuron and Prompt-Transferability in their own layouts
 (:mod:`skillneuron_harness.prompts.layouts`).
 """
-
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import contextmanager
+from types import SimpleNamespace
 
-import lm_eval.models  # noqa: F401  (lm-eval's own models first: see lm_eval_bridge)
+import lm_eval.models  # noqa: F401  (lm-eval's own models first: see host/bridge.py)
 import torch
 import transformers
 from lm_eval.api.registry import model_registry
 from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils_hf import stop_sequences_criteria
-from tqdm import tqdm
 
+from skillneuron_harness.core.constants import PEFT_TASK_TYPES
 from skillneuron_harness.core.errors import install_excepthook
-from skillneuron_harness.core.observers import ScoredDocuments, ScoringObserver
+from skillneuron_harness.core.observers import ScoredDocuments
 from skillneuron_harness.core.options import ModelArgsError
-from skillneuron_harness.core.scoring import (
-    AUTO_MODEL_CLASSES,
-    ChoiceGroup,
-    activation_pass,
-    choice_batches,
-    resolve_backend,
-    score_groups,
-    special_token_frame,
-)
+from skillneuron_harness.core.scoring import AUTO_MODEL_CLASSES, resolve_backend
+from skillneuron_harness.engine import PromptEngine
 from skillneuron_harness.host import compat
 from skillneuron_harness.host.model_args import PromptArgs, parse_model_args
+from skillneuron_harness.host.task_format import task_format, warn_on_format
 from skillneuron_harness.host.tasks import LmEvalRun
-from skillneuron_harness.neurons.capture import HookPoint, capture_ffn, ffn_hook_points, run_until
 from skillneuron_harness.neurons.recorder import DEFAULT_BATCH_SIZE, SkillNeuronConfig, SkillNeuronRecorder
 from skillneuron_harness.neurons.statistics import is_distributed
-from skillneuron_harness.neurons.suppression import Suppression
+from skillneuron_harness.neurons.suppression import Suppression, SuppressionConfig
 from skillneuron_harness.prompts import PromptError, SoftPrompt, load_soft_prompt
 from skillneuron_harness.prompts.layouts import place_prompt
 
@@ -62,9 +58,9 @@ install_excepthook()
 
 # PEFT task types whose prompts each backend can take (encoder prompt tuning has no MLM type).
 COMPATIBLE_TASK_TYPES = {
-    "seq2seq": {"SEQ_2_SEQ_LM"},
-    "causal": {"CAUSAL_LM"},
-    "masked": {None, "FEATURE_EXTRACTION", "SEQ_CLS", "TOKEN_CLS", "QUESTION_ANS"},
+    "seq2seq": {PEFT_TASK_TYPES["seq2seq"]},
+    "causal": {PEFT_TASK_TYPES["causal"]},
+    "masked": {None, PEFT_TASK_TYPES["masked"], "SEQ_CLS", "TOKEN_CLS", "QUESTION_ANS"},
 }
 
 
@@ -89,10 +85,88 @@ def check_neuron_files_model(options, pretrained: str | None) -> None:
 
 
 def demo_model_args() -> tuple[str, str]:
-    """(pretrained, prompt) of the demo model; imported lazily, as the demo needs its extra."""
+    """(pretrained, prompt) of the demo model (raises DemoModelMissing with the install command)."""
     from skillneuron_harness.host.demo_model import default_model_args
 
     return default_model_args()
+
+
+def check_base_model(soft_prompt: SoftPrompt, pretrained, kwargs) -> None:
+    """The prompt's width against the model's config, before the weights load (prompts.loading.check_base_model)."""
+    from skillneuron_harness.prompts.loading import check_base_model as check
+
+    if not isinstance(pretrained, str):
+        return
+    config = transformers.AutoConfig.from_pretrained(pretrained, revision=kwargs.get("revision") or "main",
+                                                     trust_remote_code=bool(kwargs.get("trust_remote_code")))
+    warning = check(soft_prompt, config, pretrained)
+    if warning:
+        log.warning("prompt_tuned: %s", warning)
+
+
+def text_window(lm: HFLM) -> int:
+    """Tokens per sequence, the virtual tokens included: ``max_length=`` or what the model allows."""
+    if lm._max_length:
+        return lm._max_length
+    hf_max = HFLM.max_length.fget(lm)
+    # RoBERTa-style position tables start after the padding index: fewer usable positions
+    # than max_position_embeddings, which lm-eval would take at face value.
+    positions = getattr(getattr(lm.model, "base_model", lm.model), "embeddings", None)
+    table = getattr(positions, "position_embeddings", None)
+    if isinstance(table, torch.nn.Embedding) and table.padding_idx is not None:
+        return min(hf_max, table.num_embeddings - table.padding_idx - 1)
+    return hf_max
+
+
+def check_prompt_fits(lm: PromptTunedLM, window: int) -> None:
+    """The tokenizer suits the backend, and the prompt the model (width, adapter type, room left)."""
+    if lm.backend == "masked" and lm.tokenizer.mask_token_id is None:
+        raise ValueError(f"pretrained={lm.pretrained}: the tokenizer has no mask token, so it cannot "
+                         "be scored as a masked LM; pass backend=causal or backend=seq2seq.")
+    prompt, source = lm.soft_prompt, lm.args.prompt
+    if prompt is None:
+        return
+    width = lm.model.get_input_embeddings().embedding_dim
+    if prompt.width != width:
+        raise PromptError(f"prompt={source}: the prompt is {prompt.width} wide but pretrained={lm.pretrained} has "
+                          f"hidden size {width}; use the prompt trained for this model.")
+    if prompt.task_type not in COMPATIBLE_TASK_TYPES[lm.backend] and prompt.format == "peft":
+        raise PromptError(
+            f"prompt={source}: the adapter was made for task_type {prompt.task_type} (base model "
+            f"{prompt.base_model}), which does not fit the {lm.backend} backend of pretrained={lm.pretrained}; "
+            "evaluate it with the base model it was trained on.")
+    if prompt.num_virtual_tokens >= window:
+        raise PromptError(f"prompt={source}: {prompt.num_virtual_tokens} virtual tokens leave no room in "
+                          f"max_length={window}; pass a larger max_length= if the model allows.")
+
+
+def provenance(lm: PromptTunedLM) -> dict:
+    """What the statistics were computed on (for the skill-neuron files)."""
+    import lm_eval
+
+    return {"model": str(lm.pretrained), "backend": lm.backend, "prompt": lm.args.prompt,
+            "prompt_sha256": lm.soft_prompt.sha256 if lm.soft_prompt else None,
+            "num_virtual_tokens": lm.engine.num_virtual_tokens, "lm_eval_version": lm_eval.__version__,
+            "transformers_version": transformers.__version__}
+
+
+def skill_neuron_recorder(lm: PromptTunedLM, config: SkillNeuronConfig) -> SkillNeuronRecorder:
+    """The recorder of ``skill_neurons=``, refused where its counts would be wrong."""
+    if getattr(lm.model, "hf_device_map", None):
+        raise ModelArgsError("skill_neurons= needs the whole model in each process: use "
+                             "`accelerate launch -m lm_eval ...` data parallelism, not parallelize=.")
+    if is_distributed() and torch.distributed.get_world_size() != lm.world_size:
+        raise ModelArgsError(
+            f"skill_neurons: {torch.distributed.get_world_size()} processes are running but lm-eval shards the "
+            f"documents over {lm.world_size}, so counts would be summed over copies. Launch with "
+            "`accelerate launch -m lm_eval ...` (on CPUs: `ACCELERATE_USE_CPU=1 torchrun --nproc_per_node N -m "
+            "lm_eval ...`)."
+        )
+    lm_batch = int(lm.batch_size) if str(lm.batch_size).isdigit() else 0  # "auto": not probed for this
+    return SkillNeuronRecorder(config, hook_points=lm.engine.hook_points,
+                               num_virtual_tokens=lm.engine.num_virtual_tokens, backend=lm.backend, rank=lm.rank,
+                               device=lm.device, provenance=provenance(lm),
+                               batch_size=max(DEFAULT_BATCH_SIZE, lm_batch))
 
 
 class PromptTunedLM(HFLM):
@@ -127,131 +201,47 @@ class PromptTunedLM(HFLM):
         if options.hf_kwargs.get("tp_plan") is not None:
             raise ModelArgsError("tp_plan= (tensor parallelism) is not supported by prompt_tuned; use "
                                  "`accelerate launch -m lm_eval ...` data parallelism instead.")
-        self._prompt_tensor: torch.Tensor | None = None
-        self._layout = None  # a published layout's scorer (prompts/layouts.py); None: the backend's own
+        self.engine: PromptEngine | None = None  # built once HFLM has loaded model and tokenizer
+        self.suppression: Suppression | None = None
+        self.recorder: SkillNeuronRecorder | None = None
+        self._task_include_path: tuple[str, ...] = ()
         self._instances = None  # the Instances behind the current loglikelihood call
         self._run = None  # its EvaluationRun, for the labels of scored documents
-        # Observers (observers.py): the suppression is armed around every forward pass, the recorder
-        # counts the scored documents; further ones may be appended to `observers`.
-        self.suppression = None
-        self.recorder = None
-        self.observers: list[ScoringObserver] = []
-        self._task_include_path: tuple[str, ...] = ()
-        self._hook_points = None
         if self.soft_prompt is not None:  # the width against the config, before the weights load
-            self._check_base_model(pretrained, options.hf_kwargs)
+            check_base_model(self.soft_prompt, pretrained, options.hf_kwargs)
         super().__init__(pretrained=pretrained, **options.hf_kwargs)
-        self._check_prompt_fits()
-        if self.soft_prompt is not None:
-            self._prompt_tensor, self._layout = place_prompt(self.soft_prompt, self.backend, self.model,
-                                                             self.tokenizer)  # (P, d), scorer or None
-        self._enable_cpu_data_parallel()
+        window = text_window(self)
+        check_prompt_fits(self, window)
+        rows, layout = (place_prompt(self.soft_prompt, self.backend, self.model, self.tokenizer)
+                        if self.soft_prompt is not None else (None, None))  # (P, d), scorer or None
+        self.engine = PromptEngine(
+            self.model, self.tokenizer, self.backend, rows, layout, window,
+            num_virtual_tokens=self.soft_prompt.num_virtual_tokens if self.soft_prompt else 0, device=self.device,
+            mixed_precision_dtype=self.mixed_precision_dtype, softmax_dtype=self.softmax_dtype, rank=self.rank,
+            default_batch_size=lambda: compat.resolved_batch_size(self))
+        compat.enable_cpu_data_parallel(self)
         if options.suppression is not None:
-            self.suppression = Suppression.from_config(self.model, options.suppression, self.hook_points,
+            self.suppression = Suppression.from_config(self.model, options.suppression, self.engine.hook_points,
                                                        model_name=str(self.pretrained), backend=self.backend)
         if options.skill_neurons is not None:
-            self.recorder = self._skill_neuron_recorder(options.skill_neurons)
+            self._task_include_path = (options.skill_neurons.include_path,) if options.skill_neurons.include_path \
+                else ()
+            self.recorder = skill_neuron_recorder(self, options.skill_neurons)
+        self.engine.observers = [o for o in (self.suppression, self.recorder) if o is not None]
         log.info("prompt_tuned: backend %s, %s", self.backend,
-                 f"{self.num_virtual_tokens} virtual tokens from {self.args.prompt}"
+                 f"{self.engine.num_virtual_tokens} virtual tokens from {self.args.prompt}"
                  if self.soft_prompt else "no soft prompt (base model alone)")
 
-    # ------------------------------------------------------------------ set-up
     def _get_backend(self, config, backend="default", trust_remote_code=False) -> None:
         self.backend = resolve_backend(config, self.args.backend)
         self.AUTO_MODEL_CLASS = AUTO_MODEL_CLASSES[self.backend]
 
-    def _check_base_model(self, pretrained, kwargs) -> None:
-        from skillneuron_harness.prompts.release import check_base_model
-
-        if not isinstance(pretrained, str):
-            return
-        config = transformers.AutoConfig.from_pretrained(pretrained, revision=kwargs.get("revision") or "main",
-                                                         trust_remote_code=bool(kwargs.get("trust_remote_code")))
-        warning = check_base_model(self.soft_prompt, config, pretrained)
-        if warning:
-            log.warning("prompt_tuned: %s", warning)
-
-    def _check_prompt_fits(self) -> None:
-        if self.backend == "masked" and self.tokenizer.mask_token_id is None:
-            raise ValueError(f"pretrained={self.pretrained}: the tokenizer has no mask token, so it cannot "
-                             "be scored as a masked LM; pass backend=causal or backend=seq2seq.")
-        if self.soft_prompt is None:
-            return
-        width = self.model.get_input_embeddings().embedding_dim
-        source = self.args.prompt
-        if self.soft_prompt.width != width:
-            raise PromptError(
-                f"prompt={source}: the prompt is {self.soft_prompt.width} wide but pretrained="
-                f"{self.pretrained} has hidden size {width}; use the prompt trained for this model."
-            )
-        if self.soft_prompt.task_type not in COMPATIBLE_TASK_TYPES[self.backend] and self.soft_prompt.format == "peft":
-            raise PromptError(
-                f"prompt={source}: the adapter was made for task_type {self.soft_prompt.task_type} "
-                f"(base model {self.soft_prompt.base_model}), which does not fit the {self.backend} backend "
-                f"of pretrained={self.pretrained}; evaluate it with the base model it was trained on."
-            )
-        if self.num_virtual_tokens >= self._total_max_length:
-            raise PromptError(
-                f"prompt={source}: {self.num_virtual_tokens} virtual tokens leave no room in "
-                f"max_length={self._total_max_length}; pass a larger max_length= if the model allows."
-            )
-
-    def _enable_cpu_data_parallel(self) -> None:
-        # HFLM shards requests across processes only when it sees several GPUs; under
-        # `accelerate launch` on CPUs (gloo) every process would evaluate everything.
-        accelerator = getattr(self, "accelerator", None)
-        if accelerator is not None and accelerator.num_processes > 1 and self.world_size == 1:
-            compat.set_data_parallel(self, accelerator.process_index, accelerator.num_processes)
-
-    def _skill_neuron_recorder(self, config: SkillNeuronConfig) -> SkillNeuronRecorder:
-        if getattr(self.model, "hf_device_map", None):
-            raise ModelArgsError("skill_neurons= needs the whole model in each process: use "
-                                 "`accelerate launch -m lm_eval ...` data parallelism, not parallelize=.")
-        if is_distributed() and torch.distributed.get_world_size() != self.world_size:
-            raise ModelArgsError(
-                f"skill_neurons: {torch.distributed.get_world_size()} processes are running but lm-eval shards the "
-                f"documents over {self.world_size}, so counts would be summed over copies. Launch with "
-                "`accelerate launch -m lm_eval ...` (on CPUs: `ACCELERATE_USE_CPU=1 torchrun --nproc_per_node N -m "
-                "lm_eval ...`)."
-            )
-        self._task_include_path = (config.include_path,) if config.include_path else ()
-        lm_batch = int(self.batch_size) if str(self.batch_size).isdigit() else 0  # "auto": not probed for this
-        return SkillNeuronRecorder(config, hook_points=self.hook_points, num_virtual_tokens=self.num_virtual_tokens,
-                                   backend=self.backend, rank=self.rank, device=self.device,
-                                   provenance=self.provenance(), batch_size=max(DEFAULT_BATCH_SIZE, lm_batch))
-
-    @property
-    def hook_points(self) -> list[HookPoint]:
-        """The FFN hook points of the model, one per layer (raises, naming the model, if none found)."""
-        if self._hook_points is None:
-            self._hook_points = ffn_hook_points(self.model)
-        return self._hook_points
-
-    def all_observers(self) -> list[ScoringObserver]:
-        """The suppression, the recorder and any further observers, in the order they are armed."""
-        return [o for o in (self.suppression, self.recorder) if o is not None] + list(self.observers)
-
-    # --------------------------------------------------------------- properties
-    @property
-    def num_virtual_tokens(self) -> int:
-        return 0 if self.soft_prompt is None else self.soft_prompt.num_virtual_tokens
-
-    @property
-    def _total_max_length(self) -> int:
-        if self._max_length:
-            return self._max_length
-        # RoBERTa-style position tables start after the padding index: fewer usable positions
-        # than max_position_embeddings, which lm-eval would take at face value.
-        positions = getattr(getattr(self.model, "base_model", self.model), "embeddings", None)
-        table = getattr(positions, "position_embeddings", None)
-        if isinstance(table, torch.nn.Embedding) and table.padding_idx is not None:
-            return min(super().max_length, table.num_embeddings - table.padding_idx - 1)
-        return super().max_length
-
     @property
     def max_length(self) -> int:
         """Tokens of text per sequence: the model's window minus the virtual tokens."""
-        return self._total_max_length - self.num_virtual_tokens
+        if self.engine is not None:
+            return self.engine.max_length
+        return text_window(self) - (self.soft_prompt.num_virtual_tokens if self.soft_prompt else 0)
 
     def get_model_info(self) -> dict:
         info = super().get_model_info()
@@ -261,50 +251,37 @@ class PromptTunedLM(HFLM):
             info.update(prompt_source=None, prompt_num_virtual_tokens=0)
         else:
             info.update(self.soft_prompt.info())
-        for observer in self.all_observers():
+        for observer in self.engine.observers:
             info.update(observer.model_info())
         return info
 
-    def provenance(self) -> dict:
-        """What the statistics were computed on (for the skill-neuron files)."""
-        import lm_eval
-        import transformers as tf
-
-        return {"model": str(self.pretrained), "backend": self.backend, "prompt": self.args.prompt,
-                "prompt_sha256": self.soft_prompt.sha256 if self.soft_prompt else None,
-                "num_virtual_tokens": self.num_virtual_tokens, "lm_eval_version": lm_eval.__version__,
-                "transformers_version": tf.__version__}
-
-    # ------------------------------------------------------------ forward passes
     @contextmanager
-    def _interventions(self):
-        """The observers' hooks that change activations (suppression), armed around each forward pass."""
-        with ExitStack() as stack:
-            for observer in self.all_observers():
-                stack.enter_context(observer.interventions(self.model))
-            yield
+    def suppressed(self, config: SuppressionConfig):
+        """``with lm.suppressed(SuppressionConfig(...)):`` evaluations in the block run with these neurons suppressed.
 
-    def _prompt_embeds(self, ids: torch.Tensor) -> torch.Tensor:
-        """(B, T) token ids -> (B, P + T, d) input embeddings with the soft prompt in front."""
-        embeds = self.model.get_input_embeddings()(ids)  # (B, T, d)
-        if self._prompt_tensor is None:
-            return embeds
-        prompt = self._prompt_tensor.unsqueeze(0).expand(ids.shape[0], -1, -1)  # (B, P, d)
-        return torch.cat([prompt, embeds], dim=1)
-
-    def _prompt_mask(self, mask: torch.Tensor) -> torch.Tensor:
-        ones = mask.new_ones(mask.shape[0], self.num_virtual_tokens)  # (B, P)
-        return torch.cat([ones, mask], dim=1)  # (B, P + T)
-
-    def _model_call(self, inps, attn_mask=None, labels=None):
-        # Used by lm-eval's batch-size probing: the same shapes as a real pass, prompt included.
-        with torch.no_grad(), self._interventions():
-            mask = torch.ones_like(inps) if attn_mask is None else attn_mask
-            kwargs = {"labels": labels} if labels is not None else {}
-            return self.model(inputs_embeds=self._prompt_embeds(inps),
-                              attention_mask=self._prompt_mask(mask), **kwargs).logits
+        The file is checked against this model as ``suppress=`` would check it; the suppression
+        given in ``model_args`` (if any) stands aside for the block and comes back after it.
+        """
+        check_neuron_files_model(SimpleNamespace(skill_neurons=None, suppression=config), self.pretrained)
+        suppression = Suppression.from_config(self.model, config, self.engine.hook_points,
+                                              model_name=str(self.pretrained), backend=self.backend)
+        saved, observers = self.suppression, list(self.engine.observers)
+        self.suppression = suppression
+        self.engine.observers = [suppression] + [o for o in observers if o is not saved]
+        try:
+            yield suppression
+        finally:
+            self.suppression, self.engine.observers = saved, observers
 
     # ------------------------------------------------------------ loglikelihood
+    def _model_call(self, inps, attn_mask=None, labels=None):
+        # Used by lm-eval's batch-size probing: the same shapes as a real pass, prompt included.
+        with torch.no_grad(), self.engine.interventions():
+            mask = torch.ones_like(inps) if attn_mask is None else attn_mask
+            kwargs = {"labels": labels} if labels is not None else {}
+            return self.model(inputs_embeds=self.engine.prompt_embeds(inps),
+                              attention_mask=self.engine.prompt_mask(mask), **kwargs).logits
+
     def _encode_pair(self, context: str, continuation: str):
         if self.backend != "masked":
             return super()._encode_pair(context, continuation)
@@ -315,7 +292,7 @@ class PromptTunedLM(HFLM):
                 self.tok_encode(continuation, add_special_tokens=False))
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
-        observers = self.all_observers()
+        observers = self.engine.observers
         if any(o.capture_positions for o in observers) and compat.request_cache_active(self):
             raise ModelArgsError("skill_neurons= cannot be combined with --use_cache: cached requests skip the "
                                  "forward passes the statistics come from. Drop --use_cache for this run.")
@@ -337,17 +314,15 @@ class PromptTunedLM(HFLM):
         Prompt training and the baseline pass read their tokens here (through
         :func:`skillneuron_harness.host.tasks.document_groups`), so that they see what is evaluated.
         """
-        self._warn_on_format(requests)
+        warn_on_format(self, requests)
         names = [getattr(req, "task_name", None) for req in requests]
         return self.encode_pairs((req.args for req in requests), task_names=names)
 
     def encode_pairs(self, pairs, task_names=None) -> list[tuple[tuple[str, str], list[int], list[int]]]:
         """:meth:`encode_requests` for bare (context, continuation) pairs.
 
-        ``task_names`` (one per pair) apply a task's ``metadata.released_format`` (prompts/task_format.py).
+        ``task_names`` (one per pair) apply a task's ``metadata.released_format`` (host/task_format.py).
         """
-        from skillneuron_harness.host.task_format import task_format
-
         encoded = []
         for i, (context, continuation) in enumerate(pairs):
             if context:
@@ -363,96 +338,16 @@ class PromptTunedLM(HFLM):
                 encoded.append(((context, continuation), *compat.encode_empty_context(self, continuation)))
         return encoded
 
-    def choice_groups(self, requests, instances=None) -> tuple[list[ChoiceGroup], list[list[int]]]:
-        """Encoded requests -> one truncated group per document and context, in the requests' order.
-
-        Returns the groups and, per group, the indices of its requests. With ``instances`` (the
-        Instances behind ``requests``) requests of different documents never share a group.
-        """
-        by_document: dict[tuple, list[int]] = defaultdict(list)
-        for i, (_, context_enc, _) in enumerate(requests):
-            doc = compat.instance_key(instances[i]) if instances else None
-            by_document[doc, tuple(context_enc)].append(i)
-        groups, members = [], []
-        for (_, context), idx in by_document.items():
-            conts = [list(requests[i][2]) for i in idx]
-            if any(len(c) == 0 for c in conts):
-                raise ValueError("An empty continuation cannot be scored.")
-            groups.append(ChoiceGroup(self._truncate(list(context), conts), conts))
-            members.append(idx)
-        return groups, members
-
-    def _warn_on_format(self, requests) -> None:
-        """Once per task: a released prompt on a task not rendered as it was trained (prompts/release.py)."""
-        release = self.soft_prompt.release if self.soft_prompt is not None else None
-        if release is None:
-            return
-        from skillneuron_harness.prompts.release import format_mismatch
-
-        warned = self.__dict__.setdefault("_format_warned", set())
-        by_task: dict[str, tuple] = {}  # task -> (first doc id, its choices)
-        for req in requests:
-            name = getattr(req, "task_name", None)
-            if name is None or name in warned:
-                continue
-            doc = by_task.setdefault(name, (req.doc_id, []))
-            if req.doc_id == doc[0]:
-                doc[1].append(req.args[1])
-        for name, (_, words) in by_task.items():
-            warned.add(name)
-            message = format_mismatch(release, name, words)
-            if message:
-                log.warning("prompt=%s: %s", self.args.prompt, message)
-
-    def choice_group(self, context: str, continuations: list[str]) -> ChoiceGroup:
-        """One document's group from its context and choice strings (as lm-eval's requests would be)."""
-        groups, _ = self.choice_groups(self.encode_pairs((context, c) for c in continuations))
-        return groups[0]
-
-    def _truncate(self, context: list[int], continuations: list[list[int]]) -> list[int]:
-        """Left-truncate a context so that it and its longest continuation fit the text window."""
-        window = self.max_length
-        longest = max(len(c) for c in continuations)
-        if self.backend == "causal":
-            keep = window + 1 - longest  # the last continuation token is never fed
-        elif self.backend == "seq2seq":
-            keep = window
-        else:
-            prefix, suffix = special_token_frame(self.tokenizer)
-            keep = window - longest - len(prefix) - len(suffix)
-            if keep < 0:
-                raise ValueError(
-                    f"A continuation of {longest} tokens needs {longest} masks, which with "
-                    f"{len(prefix) + len(suffix)} special tokens and {self.num_virtual_tokens} virtual "
-                    f"tokens exceed max_length={self._total_max_length}; shorten the verbalizer or "
-                    "raise max_length."
-                )
-        if longest > window:
-            raise ValueError(f"A continuation of {longest} tokens does not fit max_length="
-                             f"{self._total_max_length} with {self.num_virtual_tokens} virtual tokens.")
-        if keep < len(context):
-            log.warning("Context of %d tokens truncated from the left to %d to fit max_length=%d "
-                        "(%d virtual tokens).", len(context), max(keep, 0), self._total_max_length,
-                        self.num_virtual_tokens)
-            return context[len(context) - max(keep, 0):]
-        return context
-
-    def _capture_positions(self) -> str | None:
-        wanted = {o.capture_positions for o in self.all_observers() if o.capture_positions}
-        if len(wanted) > 1:
-            raise ValueError(f"observers ask for activations at different positions {sorted(wanted)}; "
-                             "prompt_tuned captures one set per pass.")
-        return wanted.pop() if wanted else None
-
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         # One group per document (its context), keeping the requests' original order.
         instances = self._instances if self._instances is not None and len(self._instances) == len(requests) else None
-        groups, members = self.choice_groups(requests, instances)
-        positions = self._capture_positions() if instances is not None and self._run is not None else None
-        watchers = [o for o in self.all_observers() if o.capture_positions] if positions else []
+        keys = [compat.instance_key(inst) for inst in instances] if instances is not None else None
+        groups, members = self.engine.choice_groups(requests, keys)
+        positions = self.engine.capture_positions() if instances is not None and self._run is not None else None
+        watchers = [o for o in self.engine.observers if o.capture_positions] if positions else []
         results: list = [None] * len(requests)
-        batches = self.scored_batches(groups, capture=positions, batch_size=override_bs,
-                                      disable_tqdm=disable_tqdm, desc="Running loglikelihood requests")
+        batches = self.engine.scored_batches(groups, capture=positions, batch_size=override_bs,
+                                             disable_tqdm=disable_tqdm, desc="Running loglikelihood requests")
         for batch, scored, acts in batches:
             for g, logprobs, greedy in zip(batch, scored.logprobs, scored.is_greedy, strict=True):
                 for i, lp, gr in zip(members[g], logprobs.tolist(), greedy, strict=True):
@@ -461,9 +356,8 @@ class PromptTunedLM(HFLM):
                         self.cache_hook.add_partial("loglikelihood", requests[i][0], results[i])
             if watchers:
                 first = [instances[members[g][0]] for g in batch]
-                keys = [compat.instance_key(inst) for inst in first]
                 documents = ScoredDocuments(
-                    tasks=[name for name, _ in keys], doc_ids=[doc_id for _, doc_id in keys],
+                    tasks=[keys[members[g][0]][0] for g in batch], doc_ids=[keys[members[g][0]][1] for g in batch],
                     labels=[self._run.label(inst) for inst in first],
                     predictions=[int(lp.argmax()) for lp in scored.logprobs],  # lm-eval's `acc` choice
                     activations=acts)
@@ -471,66 +365,9 @@ class PromptTunedLM(HFLM):
                     observer.scored(documents)
         return results
 
-    def scored_batches(self, groups: list[ChoiceGroup], capture: str | None = None, batch_size=None,
-                       disable_tqdm: bool = False, desc: str = "Scoring"):
-        """Score ``groups`` in batches of about ``batch_size`` choices, longest documents first.
-
-        Yields (group indices, ScoredBatch, activations (G, L, P', D) or None). With ``capture``
-        (``"prompt"``, ``"last"`` or ``"mask"``) the FFN hooks are armed around these passes only
-        and keep those positions of each document.
-        """
-        batch_size = batch_size or compat.resolved_batch_size(self)
-        capturing = capture_ffn(self.model, hook_points=self.hook_points) if capture else nullcontext()
-        pbar = tqdm(total=sum(len(g.continuations) for g in groups), disable=disable_tqdm or self.rank != 0,
-                    desc=desc)
-        with capturing as capture_ffn_:
-            for batch in choice_batches(groups, batch_size):
-
-                def before_forward(layout, capture_ffn_=capture_ffn_):
-                    if capture_ffn_ is not None:
-                        capture_ffn_.select = layout.select(capture)
-
-                with torch.no_grad(), self._autocast(), self._interventions():
-                    scored = score_groups(self.backend, self.model, self._prompt_tensor,
-                                          [groups[g] for g in batch], self.tokenizer, self.softmax_dtype,
-                                          before_forward=before_forward, layout=self._layout)
-                acts = capture_ffn_.take()[scored.group_rows] if capture_ffn_ is not None else None  # (G, L, P', D)
-                yield batch, scored, acts
-                pbar.update(sum(len(groups[g].continuations) for g in batch))
-        pbar.close()
-
-    def activation_batches(self, groups: list[ChoiceGroup], capture: str, batch_size: int | None = None,
-                           disable_tqdm: bool = False, desc: str = "Capturing"):
-        """FFN activations of ``groups`` at ``capture`` positions, without scoring them (the baseline pass).
-
-        Yields (group indices, activations (G, L, P', D)) per batch of at most ``batch_size``
-        documents, longest first. Each document gets the row its scorer would give it, but only the
-        model body runs (the T5 encoder; no vocabulary head) and the pass stops at the last hooked
-        layer (:func:`~skillneuron_harness.neurons.capture.run_until`), so the activations equal
-        :meth:`scored_batches`' at a fraction of the cost.
-        """
-        batch_size = batch_size or compat.resolved_batch_size(self)
-        last = self.model.get_submodule(self.hook_points[-1].module_name)
-        one_each = [ChoiceGroup(g.context, g.continuations[:1]) for g in groups]  # batches of documents
-        pbar = tqdm(total=len(groups), disable=disable_tqdm or self.rank != 0, desc=desc, unit="doc")
-        with capture_ffn(self.model, hook_points=self.hook_points) as capture_ffn_:
-            for batch in choice_batches(one_each, batch_size):
-                step = activation_pass(self.backend, self.model, self._prompt_tensor,
-                                       [groups[g] for g in batch], self.tokenizer, layout=self._layout)
-                capture_ffn_.select = step.layout.select(capture)
-                with torch.no_grad(), self._autocast(), self._interventions(), step.context:
-                    run_until(step.body, last, **step.inputs)
-                yield batch, capture_ffn_.take()  # (G, L, P', D): row g is document g
-                pbar.update(len(batch))
-        pbar.close()
-
-    def _autocast(self):
-        return torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
-                              enabled=self.mixed_precision_dtype is not None)
-
     # ------------------------------------------------------------ checks of a run
     def preflight(self, task_dict, cached: bool = False) -> None:
-        """Refuse, before ``evaluate`` does any work, a run these options cannot serve (lm_eval_bridge calls it).
+        """Refuse, before ``evaluate`` does any work, a run these options cannot serve (host/bridge.py calls it).
 
         ``--use_cache`` with ``skill_neurons=`` or ``suppress=`` (cached answers skip, or predate, our
         forward passes: a warm cache would report an empty ``skill_neurons`` section or unsuppressed
@@ -575,10 +412,10 @@ class PromptTunedLM(HFLM):
             generation_kwargs["do_sample"] = do_sample = False
         if do_sample is False and generation_kwargs["temperature"] == 0.0:
             generation_kwargs.pop("temperature")
-        embeds, mask = self._generation_inputs(context, attention_mask)
+        embeds, mask = self.engine.generation_inputs(context, attention_mask)
         decoded_start = 1 if self.backend == "seq2seq" else 0  # generate returns new tokens only
         criteria = stop_sequences_criteria(self.tokenizer, stop, decoded_start, context.shape[0])
-        with torch.no_grad(), self._autocast(), self._interventions():
+        with torch.no_grad(), self.engine.autocast(), self.engine.interventions():
             out = self.model.generate(
                 inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_length - context.shape[1],
                 stopping_criteria=criteria, pad_token_id=self.tokenizer.pad_token_id, use_cache=True,
@@ -586,28 +423,6 @@ class PromptTunedLM(HFLM):
             )
         # HFLM strips the context from causal outputs: give it back what `generate(input_ids)` gives.
         return torch.cat([context, out], dim=1) if self.backend == "causal" else out
-
-    def _generation_inputs(self, context: torch.Tensor, attention_mask: torch.Tensor):
-        """Left-padded (B, T) ids -> embeddings with the prompt next to the text.
-
-        Decoders keep the padding on the left, ``[pad][prompt][text]``; encoders get it on the
-        right, ``[prompt][text][pad]``, so that T5's relative positions between prompt and text
-        do not depend on the other rows of the batch.
-        """
-        lengths = attention_mask.sum(dim=1).tolist()
-        width = context.shape[1]
-        rows, masks = [], []
-        for ids, n in zip(context, lengths, strict=True):
-            text = ids[width - n:].unsqueeze(0)  # (1, n)
-            row = self._prompt_embeds(text)[0]  # (P + n, d)
-            pad = self._prompt_embeds(ids[: width - n].unsqueeze(0))[0, self.num_virtual_tokens:]  # (T - n, d)
-            ones = attention_mask.new_ones(row.shape[0])
-            zeros = attention_mask.new_zeros(pad.shape[0])
-            if self.backend == "causal":
-                rows.append(torch.cat([pad, row])), masks.append(torch.cat([zeros, ones]))
-            else:
-                rows.append(torch.cat([row, pad])), masks.append(torch.cat([ones, zeros]))
-        return torch.stack(rows), torch.stack(masks)  # (B, P + T, d), (B, P + T)
 
 
 # Replaces the bridge's lazy placeholder (or stands in for it when imported directly).

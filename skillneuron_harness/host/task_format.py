@@ -100,3 +100,28 @@ def _user_format(task_name: str) -> TaskFormat | None:
 
     spec = (load_yaml(path, resolve_func=False).get("metadata") or {}).get("released_format")
     return TaskFormat.from_metadata(task_name, spec) if spec else None
+
+
+def warn_on_format(lm, requests) -> None:
+    """Once per task: a released prompt on a task not rendered as it was trained (prompts/release.py)."""
+    release = lm.soft_prompt.release if lm.soft_prompt is not None else None
+    if release is None:
+        return
+    import logging
+
+    from skillneuron_harness.prompts.release import format_mismatch
+
+    warned = lm.__dict__.setdefault("_format_warned", set())
+    by_task: dict[str, tuple] = {}  # task -> (first doc id, its choices)
+    for req in requests:
+        name = getattr(req, "task_name", None)
+        if name is None or name in warned:
+            continue
+        doc = by_task.setdefault(name, (req.doc_id, []))
+        if req.doc_id == doc[0]:
+            doc[1].append(req.args[1])
+    for name, (_, words) in by_task.items():
+        warned.add(name)
+        message = format_mismatch(release, name, words)
+        if message:
+            logging.getLogger("skillneuron_harness.host.model").warning("prompt=%s: %s", lm.args.prompt, message)

@@ -48,11 +48,9 @@ def task_manager(include_path: Sequence[str] = ()):
 @functools.lru_cache(maxsize=4)
 def _task_manager(include_path: tuple[str, ...]):
     # Indexing every YAML of lm-eval takes seconds: build each manager once.
-    from lm_eval.tasks import TaskManager
+    from skillneuron_harness.host.evaluate import task_manager as fresh
 
-    from skillneuron_harness.host.bridge import task_folder
-
-    return TaskManager(include_path=[str(task_folder()), *include_path])
+    return fresh(include_path)
 
 
 def load_task(name: str, include_path: Sequence[str] = (), *, hint: str = "pass a task folder with --include-path"):
@@ -130,7 +128,8 @@ def document_groups(task, docs: Iterable, lm, *, name: str | None = None, doc_id
         spans.append((doc_id, len(instances), n_choices, len(requests) - n_choices,
                       gold_label(task, doc, task_name=name, doc_id=doc_id)))
         instances.extend(requests[:n_choices])  # the conditional requests come first
-    groups, members = lm.choice_groups(lm.encode_requests(instances), instances)
+    groups, members = lm.engine.choice_groups(lm.encode_requests(instances),
+                                              [compat.instance_key(inst) for inst in instances])
     group_of = {m[0]: g for g, m in enumerate(members)}
     out = []
     for doc_id, start, n, extra, gold in spans:
@@ -140,6 +139,12 @@ def document_groups(task, docs: Iterable, lm, *, name: str | None = None, doc_id
                             "documents cannot share one scored context.")
         out.append(Document(doc_id, groups[g], gold, extra))
     return out
+
+
+def choice_group(lm, context: str, continuations: list[str]):
+    """One document's :class:`~skillneuron_harness.core.scoring.ChoiceGroup` from its context and choice strings."""
+    groups, _ = lm.engine.choice_groups(lm.encode_pairs((context, c) for c in continuations))
+    return groups[0]
 
 
 # ------------------------------------------------------------------ the running evaluation
@@ -200,7 +205,7 @@ class LmEvalRun:
         mine = list(range(rank, total, world))
         documents = document_groups(task, [docs[i] for i in mine], self.lm, name=name, doc_ids=mine)
         # The capture-only pass: no scoring, no vocabulary head, stopped after the last hooked layer.
-        batches = self.lm.activation_batches([d.group for d in documents], capture=positions,
-                                             batch_size=batch_size, desc=desc)
+        batches = self.lm.engine.activation_batches([d.group for d in documents], capture=positions,
+                                                    batch_size=batch_size, desc=desc)
         gold = [d.gold for d in documents]
         return total, ((acts, [gold[g] for g in batch]) for batch, acts in batches)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from skillneuron_harness.core.constants import DEFAULT_TOP
+
 log = logging.getLogger(__name__)
 
-TOP = 0.02
+TOP = DEFAULT_TOP
 
 
 def _score_file(summary: dict | None) -> Path | None:

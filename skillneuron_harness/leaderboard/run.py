@@ -22,32 +22,22 @@ from skillneuron_harness.leaderboard.units import Unit, save_unit, scan
 
 def load_model(entry: Entry, options: RunOptions, extra: dict[str, str]):
     """The entry's lm-eval model, built as ``lm_eval --model M --model_args ...`` would build it."""
-    from skillneuron_harness.host import bridge as lm_eval_bridge
-
-    lm_eval_bridge.activate()  # prompt_tuned and our task folder, before lm-eval's modules load
-    from lm_eval.api.registry import get_model
+    from skillneuron_harness.host.evaluate import load_model as load
+    from skillneuron_harness.host.evaluate import model_class
 
     try:
-        cls = get_model(entry.model)
+        model_class(entry.model)
     except ValueError as err:
         raise SpecError(f"entry '{entry.label}': model: {err}") from err
-    return cls.create_from_arg_string(entry.args_string(extra),
-                                      {"batch_size": options.batch_size, "device": options.device})
+    return load(entry.model, entry.args_string(extra), batch_size=options.batch_size, device=options.device)
 
 
 def evaluate_unit(lm, unit: Unit, options: RunOptions, manager) -> dict:
     """One ``simple_evaluate`` call: the unit's task on the loaded model."""
-    from skillneuron_harness.host import bridge as lm_eval_bridge
+    from skillneuron_harness.host.evaluate import evaluate
 
-    lm_eval_bridge.activate()  # lifts prompt_tuned's skill-neuron summary to a top-level results section
-    import lm_eval.evaluator as evaluator
-
-    from skillneuron_harness.host.compat import quiet_git_probe
-
-    with quiet_git_probe():
-        return evaluator.simple_evaluate(model=lm, tasks=[unit.task.name], limit=options.limit,
-                                         bootstrap_iters=options.bootstrap_iters, task_manager=manager,
-                                         log_samples=False)
+    return evaluate(lm, [unit.task.name], limit=options.limit, bootstrap_iters=options.bootstrap_iters,
+                    task_manager=manager)
 
 
 def _summary(results: dict, task: str) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.neurons.io import read_task_stats
 from skillneuron_harness.neurons.predictivity import average_over_prompts
 from skillneuron_harness.neurons.selection import skill_neuron_mask
@@ -80,7 +81,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("directories", nargs="+", type=Path, help="skill_neurons= folders of runs (one per prompt)")
     parser.add_argument("--task", required=True, help="task name, e.g. sst2")
     parser.add_argument("--output", "--out", required=True, type=Path, help="folder for <task>.safetensors / .json")
-    parser.add_argument("--top", type=float, default=0.02, help="fraction of each layer's neurons marked skill")
+    parser.add_argument("--top", type=float, default=DEFAULT_TOP, help="fraction of each layer's neurons marked skill")
     args = parser.parse_args(argv)
     from skillneuron_harness.core.atomic import save_safetensors, write_json
     from skillneuron_harness.core.errors import SkillNeuronError

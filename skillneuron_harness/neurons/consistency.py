@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.neurons.predictivity import average_over_prompts
 from skillneuron_harness.neurons.selection import (
     descending_order,
@@ -217,7 +218,7 @@ def consistency_report(
     score_adv: torch.Tensor,
     *,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
-    top_fraction: float = 0.02,
+    top_fraction: float = DEFAULT_TOP,
     seed: int = 0,
     num_draws: int = 1,
     acc_clean: float | None = None,

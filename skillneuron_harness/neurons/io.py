@@ -50,6 +50,7 @@ from typing import Any
 import torch
 
 from skillneuron_harness.core.atomic import save_safetensors, write_json
+from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.neurons.selection import descending_order
 from skillneuron_harness.neurons.statistics import (
@@ -121,7 +122,7 @@ def summarize(
     position: torch.Tensor,
     *,
     top_n: int = 20,
-    top_fraction: float = 0.02,
+    top_fraction: float = DEFAULT_TOP,
 ) -> dict[str, Any]:
     """Per layer mean/max score, skill neurons per layer, and the model-wide top ``top_n``.
 
@@ -185,7 +186,7 @@ def write_task_stats(
     subtasks: Sequence[BinarySubtask] | None = None,
     extra: dict[str, torch.Tensor] | None = None,
     top_n: int = 20,
-    top_fraction: float = 0.02,
+    top_fraction: float = DEFAULT_TOP,
     subtask_baseline: torch.Tensor | None = None,
     subtask_fire_counts: torch.Tensor | None = None,
 ) -> tuple[Path, Path]:

@@ -38,6 +38,7 @@ from typing import ClassVar
 import torch
 from tqdm import tqdm
 
+from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.core.observers import EvaluationRun, ScoredDocuments, ScoringObserver, TaskInfo
 from skillneuron_harness.core.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
@@ -117,7 +118,7 @@ class SkillNeuronConfig(OptionGroup):
     baseline_source: BaselineSource = field(default=BaselineSource.TRAIN, metadata={
         "help": "baseline of an adversarial task: `train` (its clean twin's training split) or `self` (the "
                 "adversarial set itself, as Ackermann & Ohmer's `--adversarial True`); see docs/statistics.md"})
-    top: float = field(default=0.02, metadata={
+    top: float = field(default=DEFAULT_TOP, metadata={
         "help": "fraction of each layer's neurons called skill neurons in the summaries"})
     include_path: str | None = field(default=None, metadata={
         "help": "task folders to load clean twins from when they are neither evaluated in the run nor in the "

@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from skillneuron_harness.core.atomic import carry_over, recover_dir, replace_dir, staging_dir, write_json
+from skillneuron_harness.core.constants import PEFT_TASK_TYPES
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.prompts.loading import FORMATS, PromptError, SoftPrompt, load_soft_prompt
 
@@ -75,8 +76,7 @@ def convert(source: str, base: str, output: str, format: str = "auto", overwrite
     if prompt.width != width:
         raise ConversionError(f"SRC={source}: the prompt is {prompt.width} wide but --base {base} has hidden size "
                               f"{width}; use the base model the prompt was trained for.")
-    task_type = {"seq2seq": TaskType.SEQ_2_SEQ_LM, "causal": TaskType.CAUSAL_LM,
-                 "masked": TaskType.FEATURE_EXTRACTION}[backend]
+    task_type = TaskType(PEFT_TASK_TYPES[backend])
     config = PromptTuningConfig(task_type=task_type, num_virtual_tokens=prompt.num_virtual_tokens,
                                 num_transformer_submodules=1 if backend == "seq2seq" else None)
     peft_model = get_peft_model(model, config)

@@ -44,6 +44,8 @@ import torch
 
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.prompts.release import ReleaseInfo, release_info
+from skillneuron_harness.prompts.release import hidden_size as release_hidden_size
+from skillneuron_harness.prompts.release import model_kind as release_model_kind
 
 TENSOR_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".npy")
 FORMATS = ("peft", "tensor", "skill_neuron", "prompt_transferability")
@@ -306,3 +308,22 @@ def check_adapter_config(path: Path, arg: str) -> None:
         raise PromptError(f"{arg}={path.parent}: {path} is not a PEFT adapter config (no 'peft_type'); save the "
                           "adapter again with save_pretrained.")
 
+
+def check_base_model(prompt, config, pretrained: str, arg: str = "prompt") -> str | None:
+    """Raise when the prompt's width differs from the model's hidden size.
+
+    Returns a warning when the release names another model kind. Runs on the config alone, before
+    any weights are loaded.
+    """
+    width = release_hidden_size(config)
+    release = prompt.release
+    needs = f"; the file was trained on {release.base_model} (folder {release.folder}): pass " \
+            f"pretrained={release.base_model}" if release else "; use the base model the prompt was trained for"
+    if width is not None and prompt.width != width:
+        raise PromptError(f"{arg}={prompt.source}: the prompt is {prompt.width} wide but pretrained={pretrained} "
+                          f"has hidden size {width}{needs}.")
+    if release is not None and release_model_kind(config) not in (release.kind, "other") and prompt.format != "tensor":
+        return (f"{arg}={prompt.source} was trained on {release.base_model} ({release.folder}) but pretrained="
+                f"{pretrained} is a {release_model_kind(config)} model: the layout is that of the model given, so this "
+                "is a cross-model evaluation.")
+    return None

@@ -191,25 +191,3 @@ def format_mismatch(release: ReleaseInfo, task_name: str, choices: list[str]) ->
             f"Robust-Neurons, answer words {trained}); task {task_name!r} uses {what} and {rendering}, "
             f"so this measures transfer to another format. The format-matched tasks are "
             f"{' / '.join(release.variants)}.")
-
-
-def check_base_model(prompt, config, pretrained: str, arg: str = "prompt") -> str | None:
-    """Raise when the prompt's width differs from the model's hidden size.
-
-    Returns a warning when the release names another model kind. Runs on the config alone, before
-    any weights are loaded.
-    """
-    from skillneuron_harness.prompts.loading import PromptError
-
-    width = hidden_size(config)
-    release = prompt.release
-    needs = f"; the file was trained on {release.base_model} (folder {release.folder}): pass " \
-            f"pretrained={release.base_model}" if release else "; use the base model the prompt was trained for"
-    if width is not None and prompt.width != width:
-        raise PromptError(f"{arg}={prompt.source}: the prompt is {prompt.width} wide but pretrained={pretrained} "
-                          f"has hidden size {width}{needs}.")
-    if release is not None and model_kind(config) not in (release.kind, "other") and prompt.format != "tensor":
-        return (f"{arg}={prompt.source} was trained on {release.base_model} ({release.folder}) but pretrained="
-                f"{pretrained} is a {model_kind(config)} model: the layout is that of the model given, so this "
-                "is a cross-model evaluation.")
-    return None

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from skillneuron_harness.core.constants import DEFAULT_TOP
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
@@ -21,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="lm-eval output folders and skill-neuron folders")
     p.add_argument("--out", "--output", default="report", help="output folder")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown", help="report format")
-    p.add_argument("--top", type=float, default=0.02, help="skill neurons: fraction of each layer's neurons")
+    p.add_argument("--top", type=float, default=DEFAULT_TOP, help="skill neurons: fraction of each layer's neurons")
     p.add_argument("--skip-unreadable", action="store_true",
                    help="report without the files that cannot be read (each is named on stderr) instead of stopping")
     return p

@@ -23,6 +23,7 @@ import math
 from collections import defaultdict
 from dataclasses import asdict
 
+from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.neurons.consistency import (
     DEFAULT_FRACTIONS,
     adversarial_histogram,
@@ -73,7 +74,7 @@ def paper_consistency(collection: Collection, fractions=DEFAULT_FRACTIONS) -> li
     return rows
 
 
-def paper_histograms(collection: Collection, top: float = 0.02) -> list[dict]:
+def paper_histograms(collection: Collection, top: float = DEFAULT_TOP) -> list[dict]:
     """Adversarial seed-mean scores of the model-wide top ``top`` clean skill neurons, per pair of tasks."""
     rows = []
     for (model, group, task, adv_task), pairs in sorted(_groups(collection).items()):
@@ -88,7 +89,7 @@ def paper_histograms(collection: Collection, top: float = 0.02) -> list[dict]:
     return rows
 
 
-def paper_spearman(collection: Collection, top: float = 0.02) -> dict[str, list[dict]]:
+def paper_spearman(collection: Collection, top: float = DEFAULT_TOP) -> dict[str, list[dict]]:
     """Seed matrices per (model, task) and task matrices per model (seed means of each task)."""
     by_task: dict[tuple, list] = defaultdict(list)
     for f in _own_files(collection):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from skillneuron_harness.core.atomic import write_json, write_text
+from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.neurons.statistics import json_safe
 from skillneuron_harness.report import figures, paper, tables
 from skillneuron_harness.report.collect import Collection, collect
@@ -19,7 +20,7 @@ from skillneuron_harness.report.collect import Collection, collect
 MIN_RVC_POINTS = 3  # prompts needed for a Spearman correlation that can mean anything
 
 
-def compute(collection: Collection, top: float = 0.02) -> dict[str, Any]:
+def compute(collection: Collection, top: float = DEFAULT_TOP) -> dict[str, Any]:
     """All tables of the report (plain values, NaN where undefined)."""
     consistency_rows = tables.consistency_table(collection, top=top)
     return {
@@ -236,7 +237,7 @@ def _paper_sections(p: dict, top: float) -> list[str]:
     return md
 
 
-def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdown", top: float = 0.02,
+def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdown", top: float = DEFAULT_TOP,
                  skip_unreadable: bool = False) -> Path:
     """Collect ``run_dirs``, compute the tables and write ``report.md`` (+ figures) or ``report.json``."""
     out = Path(out)

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import torch
 
+from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.neurons.statistics import (
     DEFAULT_FRACTIONS,
     accuracy,
@@ -159,7 +160,7 @@ def inhibitory_fraction_of_file(f: NeuronFile, mask: torch.Tensor) -> float:
     return inhibitory_fraction(acc, t["position"], mask)
 
 
-def skill_neuron_table(collection: Collection, top: float = 0.02, top_n: int = 10) -> list[dict]:
+def skill_neuron_table(collection: Collection, top: float = DEFAULT_TOP, top_n: int = 10) -> list[dict]:
     """Per (model, task): layer score distribution, top neurons, inhibitory share, seed agreement."""
     by_task: dict[tuple, list[NeuronFile]] = defaultdict(list)
     for f in _own_files(collection):
@@ -206,7 +207,7 @@ def consistency_pairs(collection: Collection) -> list[tuple[NeuronFile, NeuronFi
     return pairs
 
 
-def consistency_table(collection: Collection, top: float = 0.02, fractions: Sequence[float] = DEFAULT_FRACTIONS,
+def consistency_table(collection: Collection, top: float = DEFAULT_TOP, fractions: Sequence[float] = DEFAULT_FRACTIONS,
                       num_draws: int = 10) -> list[dict]:
     """Per prompt and adversarial task: the overlap curve, skill vs random adversarial predictivity."""
     rows = []

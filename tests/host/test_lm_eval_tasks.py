@@ -139,7 +139,7 @@ class Watcher(ScoringObserver):
 def test_an_observer_sees_begin_each_document_with_its_label_and_end(tiny_models, task_manager):
     lm = PromptTunedLM(pretrained=str(tiny_models["bert"]), device="cpu", batch_size=3)
     watcher = Watcher()
-    lm.observers.append(watcher)
+    lm.engine.observers.append(watcher)
     results = lm_eval.simple_evaluate(model=lm, tasks=["adv_sst2"], limit=5, task_manager=task_manager,
                                       log_samples=True)
     assert watcher.events == [("begin", ["adv_sst2"], "sst2"), ("end",)]

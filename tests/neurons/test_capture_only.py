@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 from skillneuron_harness.host.model import PromptTunedLM
+from skillneuron_harness.host.tasks import choice_group
 from skillneuron_harness.neurons.capture import run_until
 
 CONTEXTS = [
@@ -35,15 +36,15 @@ def _lm(path, prompt_file):
 
 
 def _compare(lm, positions, heads, choices=CHOICES):
-    groups = [lm.choice_group(c, ch) for c, ch in zip(CONTEXTS, choices, strict=True)]
+    groups = [choice_group(lm, c, ch) for c, ch in zip(CONTEXTS, choices, strict=True)]
     full = {}
-    for batch, _, acts in lm.scored_batches(groups, capture=positions, disable_tqdm=True):
+    for batch, _, acts in lm.engine.scored_batches(groups, capture=positions, disable_tqdm=True):
         full.update(zip(batch, acts, strict=True))  # group -> (L, P', D)
     calls = []
     handles = [lm.model.get_submodule(name).register_forward_hook(lambda *a: calls.append(1)) for name in heads]
     try:
         only = {}
-        for batch, acts in lm.activation_batches(groups, capture=positions, batch_size=2, disable_tqdm=True):
+        for batch, acts in lm.engine.activation_batches(groups, capture=positions, batch_size=2, disable_tqdm=True):
             only.update(zip(batch, acts, strict=True))
     finally:
         for h in handles:

@@ -22,6 +22,7 @@ from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokeni
 
 from skillneuron_harness.core.scoring import score_groups
 from skillneuron_harness.host.model import PromptTunedLM
+from skillneuron_harness.host.tasks import choice_group
 from skillneuron_harness.prompts import PromptError, load_soft_prompt
 
 CONTEXTS = [
@@ -102,7 +103,7 @@ def mask_row(model_path):
 
 def test_skill_neuron_layout_equals_reference(roberta, files):
     lm = PromptTunedLM(pretrained=str(roberta), prompt=str(files["skill_neuron"]), device="cpu", batch_size=4)
-    assert lm.soft_prompt.format == "skill_neuron" and lm.num_virtual_tokens == P
+    assert lm.soft_prompt.format == "skill_neuron" and lm.engine.num_virtual_tokens == P
     stored = torch.load(files["skill_neuron"], weights_only=True)["prompt"][0]  # (P-1, d)
     want = roberta_reference(roberta, torch.cat([mask_row(roberta), stored]), False, requests())
     got = [ll for ll, _ in lm.loglikelihood(requests())]
@@ -112,7 +113,7 @@ def test_skill_neuron_layout_equals_reference(roberta, files):
 
 def test_prompt_transferability_roberta_equals_reference(roberta, files):
     lm = PromptTunedLM(pretrained=str(roberta), prompt=str(files["pt_roberta"]), device="cpu", batch_size=4)
-    assert lm.soft_prompt.format == "prompt_transferability" and lm.num_virtual_tokens == P
+    assert lm.soft_prompt.format == "prompt_transferability" and lm.engine.num_virtual_tokens == P
     stored = torch.load(files["pt_roberta"], weights_only=True).detach()  # (P, d)
     first_rows = torch.cat([mask_row(roberta), stored[1:]])  # the first prompt vector replaced by <mask>
     want = roberta_reference(roberta, first_rows, True, requests())
@@ -147,14 +148,14 @@ def test_prompt_positions_hold_the_prompt_and_the_mask(roberta, files):
     """Skill-neuron positions 0..P-1 are the <mask> and the P-1 prompt vectors; the verbalizer is at 0."""
     lm = PromptTunedLM(pretrained=str(roberta), prompt=str(files["skill_neuron"]), device="cpu")
     layouts = []
-    group = lm.choice_group(CONTEXTS[0], CHOICES)
+    group = choice_group(lm, CONTEXTS[0], CHOICES)
     with torch.no_grad():
-        score_groups(lm.backend, lm.model, lm._prompt_tensor, [group], lm.tokenizer,
-                     before_forward=layouts.append, layout=lm._layout)
+        score_groups(lm.backend, lm.model, lm.engine.prompt, [group], lm.tokenizer,
+                     before_forward=layouts.append, layout=lm.engine.layout)
     (layout,) = layouts
     assert layout.num_virtual_tokens == P and layout.first_mask == [0]
     assert layout.last_context == [P + 1 + len(group.context) - 1]  # after [<mask>][prompt][<s>]
-    embeds = lm._prompt_tensor  # (P, d): row 0 is the model's <mask> embedding
+    embeds = lm.engine.prompt  # (P, d): row 0 is the model's <mask> embedding
     assert torch.equal(embeds[0], lm.model.get_input_embeddings().weight[lm.tokenizer.mask_token_id])
 
 

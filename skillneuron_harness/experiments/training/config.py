@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from skillneuron_harness.core.constants import BACKENDS
+
 INITS = ("random", "vocab", "text")
-BACKEND_CHOICES = ("auto", "seq2seq", "masked", "causal")
+BACKEND_CHOICES = ("auto", *BACKENDS)
 # The papers' learning rates: 5e-3 for T5 (seq2seq), 1e-3 for RoBERTa/BERT (masked LMs).
 DEFAULT_LR = {"seq2seq": 5e-3, "masked": 1e-3, "causal": 1e-3}
 # Changing any of these changes what the prompt becomes: a checkpoint made with other values cannot be resumed.

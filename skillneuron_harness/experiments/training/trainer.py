@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from skillneuron_harness.core.atomic import recover_dir, write_json
+from skillneuron_harness.core.constants import PEFT_TASK_TYPES
 from skillneuron_harness.core.scoring import score_groups
 from skillneuron_harness.experiments.training import checkpoint as ckpt
 from skillneuron_harness.experiments.training.config import TrainConfig, default_lr
@@ -41,7 +42,6 @@ from skillneuron_harness.experiments.training.data import (
 
 log = logging.getLogger(__name__)
 
-PEFT_TASK_TYPES = {"seq2seq": "SEQ_2_SEQ_LM", "causal": "CAUSAL_LM", "masked": "FEATURE_EXTRACTION"}
 INIT_NAMES = {"random": "RANDOM", "vocab": "SAMPLE_VOCAB", "text": "TEXT"}
 SUBSET_SEED = 0  # --limit-train picks the same documents for every --seed
 
@@ -80,7 +80,6 @@ def load_model(config: TrainConfig) -> PromptModel:
     from peft import PromptTuningConfig, get_peft_model
 
     from skillneuron_harness.host.model import PromptTunedLM
-    from skillneuron_harness.prompts import SoftPrompt
 
     lm = PromptTunedLM(pretrained=config.model, backend=config.backend, device=config.device, dtype="float32",
                        batch_size=config.eval_batch_size)
@@ -99,7 +98,7 @@ def load_model(config: TrainConfig) -> PromptModel:
     if trainable != ["prompt_encoder.default.embedding.weight"]:
         raise RuntimeError(f"Expected the prompt to be the only trainable tensor, found {trainable}.")
     # prompt_tuned's truncation (max_length minus the virtual tokens) must count the prompt.
-    lm.soft_prompt = SoftPrompt(pm.prompt.detach(), source="training", format="peft")
+    lm.engine.num_virtual_tokens = config.num_virtual_tokens
     return pm
 
 

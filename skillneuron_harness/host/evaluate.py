@@ -1,0 +1,62 @@
+"""One way for our commands to run lm-eval: the task manager, the model, the ``simple_evaluate`` call.
+
+``demo``, ``transfer``, ``suppression-curve``, ``replicate`` and ``leaderboard`` all evaluate
+through these three functions, so that each run sees the same task index (ours and lm-eval's, plus
+the caller's ``include_path``), the same model construction as ``lm_eval --model M --model_args
+...`` and the same evaluation call (the bridge active, lm-eval's git probe quiet, no samples kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def task_manager(include_path: Sequence[str] | None = None):
+    """A fresh lm-eval ``TaskManager`` indexing lm-eval's tasks, ours and ``include_path``.
+
+    Our folder is named explicitly, so that the index is the same with the startup bridge off.
+    """
+    from skillneuron_harness.host import bridge
+
+    bridge.activate()
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=[str(bridge.task_folder()), *(str(p) for p in include_path or ())])
+
+
+def model_class(model: str):
+    """The class lm-eval registers as ``model`` (``prompt_tuned``, ``hf``, ...); ValueError naming it if none."""
+    from skillneuron_harness.host import bridge
+
+    bridge.activate()  # prompt_tuned and our task folder, before lm-eval's modules load
+    from lm_eval.api.registry import get_model
+
+    return get_model(model)
+
+
+def load_model(model: str, model_args: str | dict[str, Any], *, batch_size: int | str | None = None,
+               device: str | None = None):
+    """The lm-eval model ``model`` built as ``lm_eval --model M --model_args ARGS`` builds it."""
+    cls = model_class(model)
+    extra = {"batch_size": batch_size, "device": device}
+    if isinstance(model_args, dict):
+        return cls.create_from_arg_obj(model_args, extra)
+    return cls.create_from_arg_string(model_args, extra)
+
+
+def evaluate(model, tasks: list[str], *, limit: int | float | None = None, task_manager=None,
+             bootstrap_iters: int | None = None, **kwargs) -> dict:
+    """``lm_eval.simple_evaluate`` on ``model`` (a loaded LM, or a registered name with ``model_args=``)."""
+    from skillneuron_harness.host import bridge
+
+    bridge.activate()  # lifts prompt_tuned's skill-neuron summary to a top-level results section
+    import lm_eval.evaluator as evaluator
+
+    from skillneuron_harness.host.compat import quiet_git_probe
+
+    if bootstrap_iters is not None:
+        kwargs["bootstrap_iters"] = bootstrap_iters
+    with quiet_git_probe():
+        return evaluator.simple_evaluate(model=model, tasks=tasks, limit=limit, task_manager=task_manager,
+                                         log_samples=False, **kwargs)
