@@ -15,10 +15,10 @@ import importlib
 import os
 import sys
 
-from skillneuron_harness.core.errors import SkillNeuronError, install_excepthook
+from skillneuron_harness.core.errors import install_excepthook
 
 COMMANDS = {
-    "eval": "skillneuron_harness.cli:run_lm_eval",
+    "eval": "skillneuron_harness.host.evaluate:run_lm_eval",
     "train": "skillneuron_harness.experiments.training.cli:main",
     "convert": "skillneuron_harness.prompts.convert:main",
     "average": "skillneuron_harness.neurons.average:main",
@@ -41,45 +41,6 @@ SUMMARIES = {
     "leaderboard": "rank models on AdvGLUE (or any suite) from a YAML spec: resumable runs, Markdown/CSV/JSON/HTML",
     "replicate": "Ackermann & Ohmer's protocol over a checkout of their released prompts, then the report",
 }
-
-
-BOOTSTRAP_FLAGS = ("--bootstrap_iters", "--bootstrap-iters")
-
-
-def _pop_bootstrap_iters(argv: list[str]) -> tuple[list[str], int | None]:
-    """``argv`` without ``--bootstrap_iters N`` (or ``=N``), and N."""
-    rest, value = [], None
-    args = iter(argv)
-    for arg in args:
-        flag, eq, inline = arg.partition("=")
-        if flag not in BOOTSTRAP_FLAGS:
-            rest.append(arg)
-            continue
-        raw = inline if eq else next(args, None)
-        if raw is None or not raw.strip().isdigit():
-            raise SkillNeuronError(f"{flag} takes a whole number of bootstrap resamples (got {raw!r}); "
-                                   "e.g. --bootstrap_iters 1000, or 0 to skip standard errors.")
-        value = int(raw)
-    return rest, value
-
-
-def run_lm_eval(argv: list[str]) -> int:
-    """Run lm-eval's CLI on ``argv`` with ``prompt_tuned`` and our task folder registered.
-
-    ``--bootstrap_iters N`` sets ``simple_evaluate``'s number of bootstrap resamples for the
-    standard errors (lm-eval's default, 100,000, takes minutes per f1/mcc metric on a CPU; 0 skips them).
-    """
-    from skillneuron_harness.host import bridge as lm_eval_bridge
-
-    argv, bootstrap_iters = _pop_bootstrap_iters(argv)
-    lm_eval_bridge.activate()
-    from lm_eval.__main__ import cli_evaluate
-
-    overrides = {} if bootstrap_iters is None else {"bootstrap_iters": bootstrap_iters}
-    sys.argv = ["lm_eval", *argv]
-    with lm_eval_bridge.evaluate_overrides(**overrides):
-        result = cli_evaluate()
-    return result if isinstance(result, int) else 0
 
 
 def _usage() -> str:

@@ -70,7 +70,7 @@ def test_other_failures_get_no_offline_hint():
 
 
 def test_bootstrap_iters_is_taken_out_of_lm_evals_arguments():
-    from skillneuron_harness.cli import _pop_bootstrap_iters
+    from skillneuron_harness.host.evaluate import pop_bootstrap_iters as _pop_bootstrap_iters
 
     assert _pop_bootstrap_iters(["--tasks", "advglue", "--bootstrap_iters", "1000", "--limit", "3"]) == (
         ["--tasks", "advglue", "--limit", "3"], 1000)
@@ -81,8 +81,8 @@ def test_bootstrap_iters_is_taken_out_of_lm_evals_arguments():
 def test_bootstrap_iters_without_a_number_is_refused():
     import pytest
 
-    from skillneuron_harness.cli import _pop_bootstrap_iters
     from skillneuron_harness.core.errors import SkillNeuronError
+    from skillneuron_harness.host.evaluate import pop_bootstrap_iters as _pop_bootstrap_iters
 
     with pytest.raises(SkillNeuronError, match="--bootstrap_iters takes a whole number"):
         _pop_bootstrap_iters(["--bootstrap_iters", "many"])

@@ -8,14 +8,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import skillneuron_harness
 
 PACKAGE = Path(skillneuron_harness.__file__).parent
 NAME = "skillneuron_harness"
-# The scoring core: the bottom layer, which the statistics, the prompt layouts and the model build on.
-SCORING_CORE = ("scoring", "observers", "options")
 
 
 def module_name(path: Path) -> str:
@@ -40,57 +36,119 @@ def imports(path: Path, module: str | None = None) -> set[str]:
     return found
 
 
-def sources(*units: str) -> list[Path]:
-    """The files of each unit: a subpackage (``neurons``) or a module (``scoring``)."""
-    files = []
-    for unit in units:
-        folder = PACKAGE / unit.replace(".", "/")
-        files += sorted(folder.rglob("*.py")) if folder.is_dir() else [folder.with_suffix(".py")]
-    assert files and all(f.exists() for f in files), f"no sources for {units}: update this test with the tree"
-    return files
-
-
-def offending(files: list[Path], forbidden: tuple[str, ...], module: str | None = None) -> list[str]:
-    bad = []
-    for f in files:
-        for name in sorted(imports(f, module)):
-            if any(name == x or name.startswith(x + ".") for x in forbidden):
-                where = f.relative_to(PACKAGE.parent) if f.is_relative_to(PACKAGE.parent) else f
-                bad.append(f"{where} imports {name}")
-    return bad
-
-
-def inside(*units: str) -> tuple[str, ...]:
-    return tuple(f"{NAME}.{u}" for u in units)
-
-
-RULES = {
-    "neurons/ takes tensors and writes files: no lm-eval, nothing above the statistics": (
-        ("neurons",),
-        ("lm_eval", *inside("models", "prompts", "report", "training", "demo", "leaderboard", "cli",
-                            "lm_eval_tasks", "lm_eval_compat", "lm_eval_bridge"))),
-    "the scoring core imports nothing above it": (
-        SCORING_CORE,
-        ("lm_eval", *inside("models", "prompts", "neurons", "report", "training", "demo", "leaderboard", "cli",
-                            "lm_eval_tasks", "lm_eval_compat", "lm_eval_bridge"))),
-    "prompts/ does not import models/": (("prompts",), inside("models")),
-    "report/ does not import the cli": (("report",), inside("cli")),
+# The layers, bottom first: a module may import its own unit and any unit of a lower rank, never a unit of
+# its own rank or above. The root package (``skillneuron_harness/__init__.py``) is rank 0 with the core.
+RANKS = {
+    "core": 0,          # scoring, observers, options, constants, errors, atomic
+    "neurons": 1,       # statistics on tensors, capture hooks, files
+    "prompts": 2,       # soft-prompt files, published layouts, convert
+    "engine": 3,        # the model plus a prompt, driven in batches, with observers
+    "host": 4,          # everything that imports lm-eval
+    "report": 5,        # reads files only
+    "experiments": 6,   # training, demo, transfer, suppression curves, replicate
+    "leaderboard": 7,
+    "cli": 8,
 }
 
 
-@pytest.mark.parametrize("rule", list(RULES))
-def test_layering(rule):
-    units, forbidden = RULES[rule]
-    assert offending(sources(*units), forbidden) == [], rule
+def unit_of(module: str) -> str | None:
+    """The layer of a module of the package (``skillneuron_harness.host.model`` -> ``host``), '' for the root."""
+    if module == NAME:
+        return ""
+    if not module.startswith(NAME + "."):
+        return None
+    return module.split(".")[1]
+
+
+def graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (lazy and relative imports included)."""
+    modules = {f"{NAME}.{module_name(f)}".rstrip("."): f for f in PACKAGE.rglob("*.py")}
+    edges = {}
+    for module, path in modules.items():
+        names = imports(path, module)
+        edges[module] = {n for n in names if n in modules and n != module}
+    return edges
+
+
+def upward_imports(edges: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for module, targets in sorted(edges.items()):
+        unit = unit_of(module)
+        assert unit == "" or unit in RANKS, f"{module}: add its folder to RANKS (and to docs/architecture.md)"
+        for target in sorted(targets):
+            other = unit_of(target)
+            if other in ("", unit):
+                continue
+            if unit == "" or RANKS[other] >= RANKS[unit]:
+                bad.append(f"{module} ({unit or 'root'}) imports {target} ({other})")
+    return bad
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_imports_point_only_down_the_layers():
+    assert upward_imports(graph()) == []
+
+
+def test_no_module_imports_itself_round_a_cycle():
+    assert cycles(graph()) == []
+
+
+def test_only_the_host_layer_imports_lm_eval():
+    bad = [f"{module} imports {name}" for module, path in
+           ((f"{NAME}.{module_name(f)}".rstrip("."), f) for f in PACKAGE.rglob("*.py"))
+           for name in sorted(imports(path, module))
+           if (name == "lm_eval" or name.startswith("lm_eval.")) and unit_of(module) != "host"]
+    assert bad == []
+
+
+def test_the_host_package_imports_nothing_at_start():
+    # The .pth line imports host/bridge.py at every interpreter start: host/__init__ must stay empty of imports.
+    assert imports(PACKAGE / "host" / "__init__.py", f"{NAME}.host") == set()
+
+
+def test_the_layer_rules_see_an_upward_import_and_a_cycle():
+    edges = {f"{NAME}.core.a": {f"{NAME}.host.b"}, f"{NAME}.host.b": {f"{NAME}.core.a"}}
+    assert upward_imports(edges) == [f"{NAME}.core.a (core) imports {NAME}.host.b (host)"]
+    assert cycles(edges) == [[f"{NAME}.core.a", f"{NAME}.host.b"]]
+    assert upward_imports({f"{NAME}.neurons.x": {f"{NAME}.neurons.y", NAME, f"{NAME}.core.z"}}) == []
 
 
 def test_the_scan_sees_lazy_and_relative_imports(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("import torch\n\ndef f():\n    from ..models import prompt_tuned\n    import lm_eval.api\n")
+    probe.write_text("import torch\n\ndef f():\n    from ..host import model\n    import lm_eval.api\n")
     found = imports(probe, f"{NAME}.neurons.probe")
-    assert {"torch", "lm_eval.api", f"{NAME}.models", f"{NAME}.models.prompt_tuned"} <= found
-    assert offending([probe], ("lm_eval", f"{NAME}.models"), f"{NAME}.neurons.probe") == [
-        f"{probe} imports lm_eval.api", f"{probe} imports {NAME}.models", f"{probe} imports {NAME}.models.prompt_tuned"]
+    assert {"torch", "lm_eval.api", f"{NAME}.host", f"{NAME}.host.model"} <= found
 
 
 def test_the_readme_layout_table_names_every_module_and_subpackage():

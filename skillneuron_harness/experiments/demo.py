@@ -238,11 +238,10 @@ def _train(config: DemoConfig, model_path: str):
 
 def run(config: DemoConfig) -> dict:
     """The demo (see the module docstring); returns the headline numbers."""
-    from lm_eval.utils import handle_non_serializable
-
     from skillneuron_harness.core.atomic import write_text
     from skillneuron_harness.experiments.runs import PromptSpec, write_manifest
     from skillneuron_harness.host.demo_model import SHIPPED_PROMPT, demo_model_path
+    from skillneuron_harness.host.evaluate import json_default as handle_non_serializable
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -115,7 +115,7 @@ def run_curve(model: str, prompts: list[PromptSpec], tasks: list[str], neurons: 
 
 def write_outputs(records: list[dict], out: Path, settings: dict) -> dict[str, Path]:
     """``suppression_curve.{json,csv,md,png}``."""
-    from skillneuron_harness.report import figures
+    import skillneuron_harness.report.figures as figures
     from skillneuron_harness.report.collect import CURVE_FILE
     from skillneuron_harness.report.render import markdown_table, pct
     from skillneuron_harness.report.tables import suppression_table

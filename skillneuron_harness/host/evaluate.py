@@ -1,5 +1,7 @@
 """One way for our commands to run lm-eval: the task manager, the model, the ``simple_evaluate`` call.
 
+``skillneuron eval`` (:func:`run_lm_eval`) is lm-eval's own CLI with our model and tasks registered.
+
 ``demo``, ``transfer``, ``suppression-curve``, ``replicate`` and ``leaderboard`` all evaluate
 through these three functions, so that each run sees the same task index (ours and lm-eval's, plus
 the caller's ``include_path``), the same model construction as ``lm_eval --model M --model_args
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from skillneuron_harness.core.errors import SkillNeuronError
 
 
 def task_manager(include_path: Sequence[str] | None = None):
@@ -60,3 +64,59 @@ def evaluate(model, tasks: list[str], *, limit: int | float | None = None, task_
     with quiet_git_probe():
         return evaluator.simple_evaluate(model=model, tasks=tasks, limit=limit, task_manager=task_manager,
                                          log_samples=False, **kwargs)
+
+
+# ------------------------------------------------------------------------------------ skillneuron eval
+BOOTSTRAP_FLAGS = ("--bootstrap_iters", "--bootstrap-iters")
+
+
+def pop_bootstrap_iters(argv: list[str]) -> tuple[list[str], int | None]:
+    """``argv`` without ``--bootstrap_iters N`` (or ``=N``), and N."""
+    rest, value = [], None
+    args = iter(argv)
+    for arg in args:
+        flag, eq, inline = arg.partition("=")
+        if flag not in BOOTSTRAP_FLAGS:
+            rest.append(arg)
+            continue
+        raw = inline if eq else next(args, None)
+        if raw is None or not raw.strip().isdigit():
+            raise SkillNeuronError(f"{flag} takes a whole number of bootstrap resamples (got {raw!r}); "
+                                   "e.g. --bootstrap_iters 1000, or 0 to skip standard errors.")
+        value = int(raw)
+    return rest, value
+
+
+def run_lm_eval(argv: list[str]) -> int:
+    """Run lm-eval's CLI on ``argv`` with ``prompt_tuned`` and our task folder registered.
+
+    ``--bootstrap_iters N`` sets ``simple_evaluate``'s number of bootstrap resamples for the
+    standard errors (lm-eval's default, 100,000, takes minutes per f1/mcc metric on a CPU; 0 skips them).
+    """
+    import sys
+
+    from skillneuron_harness.host import bridge as lm_eval_bridge
+
+    argv, bootstrap_iters = pop_bootstrap_iters(argv)
+    lm_eval_bridge.activate()
+    from lm_eval.__main__ import cli_evaluate
+
+    overrides = {} if bootstrap_iters is None else {"bootstrap_iters": bootstrap_iters}
+    sys.argv = ["lm_eval", *argv]
+    with lm_eval_bridge.evaluate_overrides(**overrides):
+        result = cli_evaluate()
+    return result if isinstance(result, int) else 0
+
+
+def json_default(value):
+    """``json.dump``'s ``default=`` as lm-eval writes its results (numpy scalars, sets, ...)."""
+    from lm_eval.utils import handle_non_serializable
+
+    return handle_non_serializable(value)
+
+
+def lm_eval_version() -> str:
+    """The installed lm-eval's version, for provenance records."""
+    import lm_eval
+
+    return getattr(lm_eval, "__version__", "unknown")

@@ -14,7 +14,8 @@ import math
 from dataclasses import asdict
 from datetime import datetime
 
-from skillneuron_harness.leaderboard import consistency, scores
+import skillneuron_harness.leaderboard.consistency as consistency
+import skillneuron_harness.leaderboard.scores as scores
 from skillneuron_harness.leaderboard.results import Standing
 from skillneuron_harness.neurons.statistics import json_safe
 

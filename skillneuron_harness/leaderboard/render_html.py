@@ -14,7 +14,7 @@ import html
 import math
 from pathlib import Path
 
-from skillneuron_harness.leaderboard import figures
+import skillneuron_harness.leaderboard.figures as figures
 from skillneuron_harness.leaderboard.render import (
     CHANCE_MARK,
     package_versions,

@@ -11,10 +11,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+import skillneuron_harness.report.figures as figures
+import skillneuron_harness.report.paper as paper
+import skillneuron_harness.report.tables as tables
 from skillneuron_harness.core.atomic import write_json, write_text
 from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.neurons.statistics import json_safe
-from skillneuron_harness.report import figures, paper, tables
 from skillneuron_harness.report.collect import Collection, collect
 
 MIN_RVC_POINTS = 3  # prompts needed for a Spearman correlation that can mean anything

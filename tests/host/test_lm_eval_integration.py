@@ -45,7 +45,8 @@ def modules_at_start(tmp_path, env=None) -> set[str]:
 
 def test_interpreter_start_imports_only_the_bridge(tmp_path):
     # The .pth line adds our package, the host package (an empty __init__) and the bridge module (and,
-    # in a checkout, the task_configs namespace entry) to what the interpreter loads anyway: no lm_eval, inspect or importlib.abc.
+    # in a checkout, the task_configs namespace entry) to what the interpreter loads anyway: no lm_eval,
+    # inspect or importlib.abc.
     off = modules_at_start(tmp_path, env={"SKILLNEURON_HARNESS_NO_BRIDGE": "1"})
     on = modules_at_start(tmp_path)
     assert on - off <= {"skillneuron_harness", "skillneuron_harness.host", "skillneuron_harness.host.bridge",

@@ -48,13 +48,13 @@ class RunState:
 
 def versions() -> dict:
     """Versions of everything that decides the numbers."""
-    import lm_eval
     import peft
     import transformers
 
     from skillneuron_harness import __version__
+    from skillneuron_harness.host.evaluate import lm_eval_version
 
-    return {"skillneuron_harness": __version__, "lm_eval": getattr(lm_eval, "__version__", "unknown"),
+    return {"skillneuron_harness": __version__, "lm_eval": lm_eval_version(),
             "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
             "python": platform.python_version()}
 

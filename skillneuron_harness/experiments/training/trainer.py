@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+import skillneuron_harness.experiments.training.checkpoint as ckpt
 from skillneuron_harness.core.atomic import recover_dir, write_json
 from skillneuron_harness.core.constants import PEFT_TASK_TYPES
 from skillneuron_harness.core.scoring import score_groups
-from skillneuron_harness.experiments.training import checkpoint as ckpt
 from skillneuron_harness.experiments.training.config import TrainConfig, default_lr
 from skillneuron_harness.experiments.training.data import (
     Example,
