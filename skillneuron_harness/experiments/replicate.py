@@ -30,6 +30,7 @@ from pathlib import Path
 
 from skillneuron_harness.core.constants import DEFAULT_TOP, PERCENTS
 from skillneuron_harness.core.errors import SkillNeuronError
+from skillneuron_harness.core.results import parse_limit
 from skillneuron_harness.experiments.runs import PromptSpec, add_run_arguments
 from skillneuron_harness.prompts.release import BASE_MODELS, TASK_TYPES, VARIANTS, variant
 
@@ -183,15 +184,14 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
 
     sn = {"sn_baseline_limit": args.sn_baseline_limit}  # all: the papers' whole training split
     if unit.kind in ("eval", "transfer"):
-        model_args, extra = {}, ""
+        model_args = {}
         if unit.kind == "eval":
             model_args = {"skill_neurons": str(unit.extra["neurons"]), **sn}
-            extra = "".join(f",{k}={v}" for k, v in model_args.items())
         lm = load_model(path, unit.prompt, device=args.device, batch_size=args.batch_size, dtype=args.dtype,
                         **model_args)
         write_manifest(unit.marker.parent, [unit.prompt])
         results = evaluate(lm, unit.tasks, model=path, prompt=unit.prompt, out_dir=unit.marker.parent,
-                           limit=args.limit, task_manager=manager, extra_model_args=extra)
+                           limit=args.limit, task_manager=manager, extra_model_args=model_args)
         return {task: results["results"][task].get("acc,none") for task in unit.tasks}
     if unit.kind == "average":
         from skillneuron_harness.neurons.average import main as average
@@ -290,7 +290,7 @@ def main(argv: list[str]) -> int:
             if shard_of[i] == shard:
                 print(f"  {'done' if unit.marker.is_file() else 'todo'}  {unit.describe()}")
         return 0
-    args.limit = int(args.limit) if args.limit is not None and args.limit >= 1 else args.limit
+    args.limit = parse_limit(args.limit)
     args.batch_size = int(args.batch_size) if str(args.batch_size).isdigit() else args.batch_size
     from skillneuron_harness.experiments.runs import task_manager
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from skillneuron_harness.core.atomic import write_json
+from skillneuron_harness.core.results import format_model_args, parse_limit
 from skillneuron_harness.report.collect import MANIFEST
 from skillneuron_harness.report.labels import prompt_label
 
@@ -75,17 +76,17 @@ def load_model(model: str, prompt: PromptSpec | None, *, device: str = "cpu", ba
 
 
 def evaluate(lm, tasks: list[str], *, model: str, prompt: PromptSpec | None, out_dir: Path | None,
-             limit: int | float | None = None, task_manager=None, extra_model_args: str = "") -> dict:
+             limit: int | float | None = None, task_manager=None, extra_model_args: dict | None = None) -> dict:
     """``lm_eval.simple_evaluate`` on a loaded model; the results JSON is saved in ``out_dir``."""
     from skillneuron_harness.host.evaluate import evaluate as run
 
     results = run(lm, tasks, limit=limit, task_manager=task_manager)
-    args = f"pretrained={model}" + (f",prompt={prompt.path}" if prompt else "") + extra_model_args
+    args = {"pretrained": model, "prompt": prompt.path if prompt else None, **(extra_model_args or {})}
     dtype = getattr(getattr(lm, "model", None), "dtype", None)  # as loaded: what the numbers were computed in
-    if dtype is not None and ",dtype=" not in args:
-        args += f",dtype={str(dtype).removeprefix('torch.')}"
+    if dtype is not None and "dtype" not in args:
+        args["dtype"] = str(dtype).removeprefix("torch.")
     results["config"]["model"] = "prompt_tuned"
-    results["config"]["model_args"] = args
+    results["config"]["model_args"] = format_model_args(args)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now().isoformat().replace(":", "-")
@@ -117,5 +118,5 @@ def run_options(args) -> tuple[list, int | str, int | float | None, object]:
     """The shared options of the commands that run lm-eval: prompts, batch size, limit, task index."""
     prompts = parse_prompts(args.prompts)
     batch_size = int(args.batch_size) if args.batch_size.isdigit() else args.batch_size
-    limit = int(args.limit) if args.limit is not None and args.limit >= 1 else args.limit
+    limit = parse_limit(args.limit)
     return prompts, batch_size, limit, task_manager(args.include_path)

@@ -94,8 +94,8 @@ def run_curve(model: str, prompts: list[PromptSpec], tasks: list[str], neurons: 
                 for control in controls[:1] if percent == 0 else controls:
                     config = SuppressionConfig(str(file), top=percent / 100, mode=mode, sigma=sigma, control=control,
                                                seed=seed)
-                    extra = f",suppress={file},suppress_top={percent / 100:g},suppress_mode={mode},suppress_control=" \
-                            f"{control},suppress_seed={seed}"
+                    extra = {"suppress": file, "suppress_top": f"{percent / 100:g}", "suppress_mode": mode,
+                             "suppress_control": control, "suppress_seed": seed}
                     run_dir = out / "runs" / prompt.label.replace("/", "_") / f"{control}_{percent:g}"
                     with lm.suppressed(config):
                         results = evaluate(lm, file_tasks, model=model, prompt=prompt, out_dir=run_dir, limit=limit,

@@ -48,16 +48,14 @@ def run_transfer(model: str, prompts, tasks: list[str], out: Path, *, skill_neur
     write_manifest(out, prompts)
     for prompt in prompts:
         name = prompt.label.replace("/", "_")
-        sn_args, extra = {}, ""
+        sn_args = {}
         if skill_neurons:
             sn_args["skill_neurons"] = str(out / "neurons" / name)
-            extra = f",skill_neurons={sn_args['skill_neurons']}"
             if sn_baseline_limit:
                 sn_args["sn_baseline_limit"] = sn_baseline_limit
-                extra += f",sn_baseline_limit={sn_baseline_limit}"
         lm = load_model(model, prompt, device=device, batch_size=batch_size, backend=backend, dtype=dtype, **sn_args)
         evaluate(lm, tasks, model=model, prompt=prompt, out_dir=out / "runs" / name, limit=limit,
-                 task_manager=manager, extra_model_args=extra)
+                 task_manager=manager, extra_model_args=sn_args)
         del lm
     return build_report([out], out / "report", top=top)
 

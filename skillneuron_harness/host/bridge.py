@@ -148,7 +148,9 @@ def _demo_defaults(kwargs: dict) -> None:
     if filled is not None and not _refused(model_args):
         kwargs["model_args"] = filled
         kwargs["batch_size"] = demo_batch_size(kwargs.get("batch_size"))
-        named = filled if isinstance(filled, dict) else dict(p.split("=", 1) for p in filled.split(",")[:2])
+        from skillneuron_harness.core.results import parse_model_args
+
+        named = parse_model_args(filled)
         logging.getLogger("skillneuron_harness.host.model").warning(
             DEMO_NOTE, named["pretrained"], named["prompt"], kwargs["batch_size"])
 

@@ -216,9 +216,9 @@ def demo_batch_size(batch_size) -> int | str:
 
 
 def _named(model_args) -> set[str]:
-    if isinstance(model_args, dict):
-        return set(model_args)
-    return {part.split("=", 1)[0].strip() for part in (model_args or "").split(",") if part.strip()}
+    from skillneuron_harness.core.results import parse_model_args
+
+    return set(model_args) if isinstance(model_args, dict) else set(parse_model_args(model_args))
 
 
 def fill_demo_model_args(model_args):

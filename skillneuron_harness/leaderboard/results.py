@@ -14,8 +14,8 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from skillneuron_harness.core.results import suppression_of, task_results
 from skillneuron_harness.leaderboard.units import SECTION, canonical_args
 from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
 
@@ -57,10 +57,6 @@ class Standing:
         return model_label(self.model_name)
 
 
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _versions(data: dict) -> dict[str, str]:
     recorded = (data.get(SECTION) or {}).get("versions")
     if recorded:
@@ -72,24 +68,10 @@ def _versions(data: dict) -> dict[str, str]:
 def read_cells(path: Path, data: dict | None = None) -> list[Cell]:
     """The task cells of one results JSON (groups, which have no config of their own, skipped)."""
     data = data if data is not None else json.loads(Path(path).read_text(encoding="utf-8"))
-    configs = data.get("configs") or {}
-    config = data.get("config") or {}
-    cells = []
-    for task, metrics in (data.get("results") or {}).items():
-        if task not in configs or _float(metrics.get("acc,none")) is None:
-            continue
-        task_config = configs[task] or {}
-        choices = task_config.get("doc_to_choice")
-        cells.append(Cell(
-            task=task, acc=float(metrics["acc,none"]), stderr=_float(metrics.get("acc_stderr,none")),
-            num_docs=((data.get("n-samples") or {}).get(task) or {}).get("effective"),
-            num_choices=len(choices) if isinstance(choices, list) else None,
-            clean_twin=(task_config.get("metadata") or {}).get("clean_twin"),
-            version=None if (data.get("versions") or {}).get(task) is None else str(data["versions"][task]),
-            limit=_float(config.get("limit")), source=str(path), versions=_versions(data),
-            skill_neurons=(data.get("skill_neurons") or {}).get(task),
-        ))
-    return cells
+    return [Cell(task=row.task, acc=row.acc, stderr=row.acc_stderr, num_docs=row.num_docs,
+                 num_choices=row.num_choices, clean_twin=row.clean_twin, version=row.version, limit=row.limit,
+                 source=row.source, versions=_versions(data), skill_neurons=row.skill_neurons)
+            for row in task_results(data, str(path))]
 
 
 def standing_of(label: str, data: dict, origin: str) -> Standing:
@@ -102,7 +84,7 @@ def standing_of(label: str, data: dict, origin: str) -> Standing:
 
 
 def _suppressed(config: dict) -> bool:
-    return any((config.get("suppression") or {}).get("neurons_per_layer") or [0])
+    return suppression_of(config) is not None
 
 
 def from_folders(folders: list[str | Path], taken: set[str] | None = None) -> list[Standing]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from skillneuron_harness.core.errors import SkillNeuronError
+from skillneuron_harness.core.results import format_model_args, parse_limit, parse_model_args
 
 # The AdvGLUE tasks and their clean twins (docs/tasks.md): the suite when the spec names none.
 DEFAULT_TASKS = ("adv_sst2", "adv_qqp", "adv_mnli", "adv_mnli_mismatched", "adv_qnli", "adv_rte",
@@ -76,7 +77,7 @@ class Entry:
 
     def args_string(self, extra: dict[str, str] | None = None) -> str:
         """lm-eval's ``k=v,k=v`` form of the model_args (and ``extra``)."""
-        return ",".join(f"{k}={v}" for k, v in {**self.model_args, **(extra or {})}.items())
+        return format_model_args({**self.model_args, **(extra or {})})
 
 
 @dataclass
@@ -98,13 +99,10 @@ def _parse_model_args(value: Any, where: str) -> dict[str, str]:
     if value is None:
         return {}
     if isinstance(value, str):
-        out = {}
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            key, sep, val = part.partition("=")
-            if not sep or not key.strip():
-                raise _fail(where, f"'{part}' is not key=value; write model_args as a mapping or 'k=v,k=v'.")
-            out[key.strip()] = val.strip()
-        return out
+        try:
+            return parse_model_args(value, strict=True)
+        except ValueError as err:
+            raise _fail(where, f"{err}; write model_args as a mapping or 'k=v,k=v'.") from None
     if isinstance(value, dict):
         if any(isinstance(v, (dict, list)) for v in value.values()):
             raise _fail(where, "values must be plain strings, numbers or booleans (lm-eval passes them as k=v).")
@@ -173,7 +171,7 @@ def _parse_run(raw: Any, where: str) -> RunOptions:
         if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
             raise SpecError(f"{where}: run.limit: a positive number of documents (or a fraction < 1), or null "
                             f"for all; got {limit!r}.")
-        opts.limit = int(limit) if limit >= 1 else float(limit)
+        opts.limit = parse_limit(limit)
     if isinstance(opts.bootstrap_iters, bool) or not isinstance(opts.bootstrap_iters, int) or opts.bootstrap_iters < 0:
         raise SpecError(f"{where}: run.bootstrap_iters: a whole number >= 0, got {opts.bootstrap_iters!r}.")
     if isinstance(opts.include_path, str):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from skillneuron_harness.core import atomic
+from skillneuron_harness.core.results import parse_model_args
 from skillneuron_harness.leaderboard.spec import Entry, SpecError
 from skillneuron_harness.leaderboard.suite import SuiteTask
 
@@ -42,13 +43,7 @@ _NOT_IDENTITY = ("prompt", "skill_neurons", "output_path")
 
 def canonical_args(model_args: Any) -> dict[str, str]:
     """``model_args`` (string or mapping) as a sorted mapping without the non-identity keys."""
-    if isinstance(model_args, dict):
-        items = {str(k): str(v) for k, v in model_args.items() if v is not None}
-    else:
-        items = {}
-        for part in filter(None, (p.strip() for p in str(model_args or "").split(","))):
-            key, _, value = part.partition("=")
-            items[key.strip()] = value.strip()
+    items = parse_model_args(model_args)
     out = {k: v for k, v in sorted(items.items()) if k not in _NOT_IDENTITY}
     if "skill_neurons" in items:
         out["skill_neurons"] = "on"

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from skillneuron_harness.core.errors import SkillNeuronError
+from skillneuron_harness.core.results import suppression_of, task_results
 from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
 
 log = logging.getLogger(__name__)
@@ -150,36 +151,17 @@ class _Prompts:
         return prompt
 
 
-def _num_choices(task_config: dict) -> int | None:
-    choices = task_config.get("doc_to_choice")
-    return len(choices) if isinstance(choices, list) else None
-
-
 def _read_results(path: Path, prompts: _Prompts) -> list[Evaluation]:
     data = json.loads(path.read_text(encoding="utf-8"))
     config = data.get("config") or {}
     model = model_label(model_name(config))
     prompt_path = config.get("prompt_source") or model_arg(config.get("model_args"), "prompt")
     prompt = prompts.get(prompt_path, config.get("prompt_sha256"), near=path)
-    suppression = config.get("suppression")
-    if suppression is not None and not any(suppression.get("neurons_per_layer") or [0]):
-        suppression = None  # suppress_top=0: the unsuppressed model
-    configs = data.get("configs") or {}
-    out = []
-    for task, metrics in (data.get("results") or {}).items():
-        if "acc,none" not in metrics or task not in configs:  # groups have no config of their own
-            continue
-        task_config = configs.get(task) or {}
-        out.append(Evaluation(
-            model=model, prompt=prompt, task=task, acc=float(metrics["acc,none"]),
-            acc_stderr=metrics.get("acc_stderr,none") if isinstance(metrics.get("acc_stderr,none"), float) else None,
-            num_docs=(data.get("n-samples") or {}).get(task, {}).get("effective"),
-            num_choices=_num_choices(task_config),
-            clean_twin=(task_config.get("metadata") or {}).get("clean_twin"),
-            suppression=suppression, source=str(path),
-            split_of=(task_config.get("metadata") or {}).get("split_of"),
-        ))
-    return out
+    suppression = suppression_of(config)
+    return [Evaluation(model=model, prompt=prompt, task=row.task, acc=row.acc, acc_stderr=row.acc_stderr,
+                       num_docs=row.num_docs, num_choices=row.num_choices, clean_twin=row.clean_twin,
+                       suppression=suppression, source=row.source, split_of=row.split_of)
+            for row in task_results(data, str(path))]
 
 
 def _read_neuron_file(path: Path, prompts: _Prompts) -> NeuronFile | None:

@@ -13,24 +13,13 @@ name; :func:`model_label` shortens any exact name to the label every table shows
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from skillneuron_harness.core.results import model_arg  # noqa: F401  (re-exported: the report's readers)
 
 _GENERIC_NAMES = {"adapter", "prompt", "best", "final", "checkpoint", "model", "task_prompt"}
 _TENSOR_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".npy")
 # model_args keys that name the weights, for lm-eval's models (hf, vllm, sglang: pretrained; APIs: model)
 _MODEL_KEYS = ("pretrained", "model", "engine")
-
-
-def model_arg(model_args: Any, key: str) -> str | None:
-    """One value of lm-eval ``model_args``, given as a dict or as ``"k=v,k=v"``."""
-    if isinstance(model_args, dict):
-        value = model_args.get(key)
-        return None if value is None else str(value)
-    for part in str(model_args or "").split(","):
-        k, _, v = part.partition("=")
-        if k.strip() == key:
-            return v.strip()
-    return None
 
 
 def _demo_model_name() -> str | None:
