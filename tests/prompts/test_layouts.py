@@ -6,8 +6,10 @@
   embeddings on the prompt, text positions 2, 3, ..., verbalizer at position 0.
 * Prompt-Transferability (T5): the prompt in front of the encoder input, first decoding step.
 
-Each reference builds the input embeddings and position ids by hand and runs the plain
-transformers model, one document at a time.
+Each RoBERTa reference builds the embedding layer's output by hand (the rows, their position rows, the
+token-type row, LayerNorm), as the releasing code's own embedding module does, and runs the plain
+transformers encoder and head with every position attending to the whole row (the formatters' all-ones
+mask), one document at a time; the T5 reference runs the plain model on the prompt and the text.
 """
 
 from __future__ import annotations
@@ -72,23 +74,30 @@ def files(roberta, tiny_models, tmp_path_factory):
 
 
 def roberta_reference(model_path, first_rows, zero_prompt_positions, reqs):
-    """Per document: embeddings and position ids by hand, the plain model, log-softmax at position 0."""
+    """Per document: the embedding layer by hand, the plain encoder and head, log-softmax at position 0.
+
+    Not ``model(inputs_embeds=..., position_ids=...)``: from transformers 5.25 on, position ids given
+    without an attention mask are read as packed-sequence boundaries (``find_packed_sequence_indices``),
+    and the prompt's repeated padding position would cut the row into blocks that do not see each other.
+    """
     tok = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForMaskedLM.from_pretrained(model_path).eval()
-    emb = model.get_input_embeddings()
+    emb = model.roberta.embeddings
+    start = model.config.pad_token_id + 1  # RoBERTa numbers positions from padding_idx + 1
     out = []
     with torch.no_grad():
-        if zero_prompt_positions:  # prompt positions use the padding row, set to zero in this copy
-            model.roberta.embeddings.position_embeddings.weight[1] = 0
         for req in reqs:
             context, word = req.args
             text = tok.encode(context)  # <s> context </s>
-            x = torch.cat([first_rows, emb(torch.tensor(text))])[None]  # (1, P + T, d)
-            if zero_prompt_positions:  # the text numbered from 2 as if the prompt were absent
-                positions = [1] * P + list(range(2, 2 + len(text)))
+            rows = torch.cat([first_rows, emb.word_embeddings(torch.tensor(text))])  # (P + T, d)
+            table = emb.position_embeddings.weight  # (max_positions, d)
+            if zero_prompt_positions:  # zero rows on the prompt, the text numbered as if the prompt were absent
+                pos = torch.cat([torch.zeros(P, table.shape[1]), table[start:start + len(text)]])  # (P + T, d)
             else:  # RoBERTa's own numbering over the whole row
-                positions = list(range(2, 2 + P + len(text)))
-            logits = model(inputs_embeds=x, position_ids=torch.tensor([positions])).logits[0, 0]
+                pos = table[start:start + P + len(text)]  # (P + T, d)
+            x = emb.LayerNorm(rows + pos + emb.token_type_embeddings.weight[0])[None]  # (1, P + T, d)
+            hidden = model.roberta.encoder(x).last_hidden_state  # no mask: one unpadded row, full attention
+            logits = model.lm_head(hidden)[0, 0]  # (V,)
             token = tok.encode(word.strip(), add_special_tokens=False)
             assert len(token) == 1
             out.append(float(torch.log_softmax(logits, -1)[token[0]]))
