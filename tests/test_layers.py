@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import skillneuron_harness
 
 PACKAGE = Path(skillneuron_harness.__file__).parent
