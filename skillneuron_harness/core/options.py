@@ -165,3 +165,45 @@ def refuse_unknown(keys: Iterable[str], valid: Iterable[str], *, model: str, sho
         f"--model {model}: unknown model_args {', '.join(parts)}. Valid: {', '.join(listed)}, and the "
         f"keywords of lm-eval's hf model (batch_size, device, dtype, trust_remote_code, ...)."
     )
+
+
+# ------------------------------------------------------------------------------ command lines
+_CLI_TYPES = {"int": int, "float": float, "str": str}
+
+
+def add_arguments(parser, cls) -> None:
+    """One ``--flag`` per field of the dataclass ``cls``, with its default, type, choices and help.
+
+    A field's metadata may give ``help``, ``choices``, ``flag`` (instead of ``--field-name``),
+    ``aliases`` and, for a ``bool``, ``flag_help``: a bool defaulting to True becomes a
+    ``store_false`` flag (``--no-field-name`` unless ``flag`` names another), one defaulting to
+    False a ``store_true`` flag. Lists are repeatable flags. The defaults are the dataclass's own,
+    so a command line cannot drift from the config it fills.
+    """
+    for f in fields(cls):
+        meta, kind = f.metadata, str(f.type).replace(" ", "")
+        if f.default is not MISSING:
+            default = f.default
+        elif f.default_factory is not MISSING:
+            default = f.default_factory()
+        else:
+            default = MISSING
+        name = f.name.replace("_", "-")
+        if kind == "bool":
+            flag = meta.get("flag") or (f"--no-{name}" if default else f"--{name}")
+            parser.add_argument(flag, *meta.get("aliases", ()), dest=f.name,
+                                action="store_false" if default else "store_true",
+                                help=meta.get("flag_help", meta.get("help", "")))
+            continue
+        kwargs = {"dest": f.name, "help": meta.get("help", "")}
+        if default is MISSING:
+            kwargs["required"] = True
+        else:
+            kwargs["default"] = default
+        if kind.startswith("list["):
+            kwargs.update(action="append", type=_CLI_TYPES[kind[5:-1]], help=kwargs["help"] + " Repeatable.")
+        else:
+            kwargs["type"] = _CLI_TYPES[kind.split("|")[0]]
+        if "choices" in meta:
+            kwargs["choices"] = meta["choices"]
+        parser.add_argument(meta.get("flag") or f"--{name}", *meta.get("aliases", ()), **kwargs)

@@ -22,6 +22,17 @@ from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.experiments.runs import add_run_arguments
 
 
+def _baseline_limit(value: str) -> str:
+    """``--sn-baseline-limit`` as replicate takes it: ``all`` or a number, checked when the command line is read."""
+    from skillneuron_harness.neurons.recorder import parse_baseline_limit
+
+    try:
+        parse_baseline_limit(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="skillneuron transfer", description=__doc__.split("\n\n")[0],
@@ -31,14 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", required=True, help="target tasks or groups (e.g. transfer_sentiment)")
     p.add_argument("--out", "--output", required=True, help="output folder")
     p.add_argument("--skill-neurons", action="store_true", help="also write skill-neuron files (skill_neurons=)")
-    p.add_argument("--sn-baseline-limit", type=int, default=None, help="training documents for the baseline")
+    p.add_argument("--sn-baseline-limit", type=_baseline_limit, default=None,
+                   help="training documents for the baselines: a number or all (default: 1,000)")
     p.add_argument("--top", type=float, default=DEFAULT_TOP, help="report: skill neurons per layer (fraction)")
     add_run_arguments(p)
     return p
 
 
 def run_transfer(model: str, prompts, tasks: list[str], out: Path, *, skill_neurons: bool = False,
-                 sn_baseline_limit: int | None = None, limit=None, batch_size="8", device: str = "cpu",
+                 sn_baseline_limit: int | str | None = None, limit=None, batch_size="8", device: str = "cpu",
                  backend: str = "auto", top: float = DEFAULT_TOP, manager=None, dtype: str | None = None) -> Path:
     """Evaluate every prompt on ``tasks``; returns the report's path."""
     from skillneuron_harness.experiments.runs import evaluate, load_model, task_manager, write_manifest

@@ -37,7 +37,8 @@ class TrainConfig:
 
     model: str = field(metadata={"help": "Hub id or local path of the frozen base model."})
     task: str = field(metadata={"help": "lm-eval task name (a multiple_choice task with a training split)."})
-    output: str = field(metadata={"help": "Folder for the PEFT adapter (best prompt), logs and checkpoint."})
+    output: str = field(metadata={"help": "Folder for the PEFT adapter (best prompt), logs and checkpoint.",
+                                  "aliases": ["--out"]})
     num_virtual_tokens: int = field(default=100, metadata={"help": "Soft-prompt length P (papers: 100)."})
     lr: float | None = field(
         default=None,
@@ -57,7 +58,8 @@ class TrainConfig:
     init: str = field(
         default="vocab",
         metadata={"help": "Prompt initialisation: random (N(0, 1), PEFT's RANDOM), vocab (embeddings of "
-                          "sampled vocabulary tokens) or text (embeddings of --init-text, repeated)."},
+                          "sampled vocabulary tokens) or text (embeddings of --init-text, repeated).",
+                  "choices": INITS},
     )
     init_text: str | None = field(default=None, metadata={"help": "The text for init='text'."})
     include_path: list[str] = field(
@@ -75,13 +77,16 @@ class TrainConfig:
         default=None, metadata={"help": "Stop after this many validations in a row without a new best."}
     )
     device: str = field(default="cpu", metadata={"help": "torch device, e.g. cpu or cuda:0."})
-    backend: str = field(default="auto", metadata={"help": "auto | seq2seq | masked | causal (as prompt_tuned)."})
+    backend: str = field(default="auto", metadata={"help": "auto | seq2seq | masked | causal (as prompt_tuned).",
+                                                   "choices": BACKEND_CHOICES})
     dropout: bool = field(
-        default=True, metadata={"help": "Keep the frozen model's dropout active while training (model.train())."}
+        default=True, metadata={"help": "Keep the frozen model's dropout active while training (model.train()).",
+                                "flag_help": "Train with dropout off."}
     )
     resume: bool = field(
         default=True,
-        metadata={"help": "Continue from the checkpoint in output; False starts afresh and overwrites it."},
+        metadata={"help": "Continue from the checkpoint in output; False starts afresh and overwrites it.",
+                  "flag": "--overwrite", "flag_help": "Discard a previous run in --output instead of resuming it."},
     )
 
     def __post_init__(self):
