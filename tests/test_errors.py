@@ -97,6 +97,21 @@ def test_a_closed_pipe_is_not_a_hub_failure():
     assert not is_hub_unreachable(BrokenPipeError(32, "Broken pipe"))
     assert not is_hub_unreachable(ConnectionResetError())
     assert is_hub_unreachable(requests.ConnectionError("huggingface.co: Name or service not known"))
+    assert not is_hub_unreachable(ConnectionError("connection to the database lost"))
+
+
+def test_datasets_builtin_connection_error_points_to_the_offline_recipe(tmp_path):
+    # datasets raises the builtin ConnectionError (sometimes `from None`): the hint must still be the last line.
+    code = ("import datasets\nfrom skillneuron_harness.core.errors import install_excepthook\n"
+            "install_excepthook()\ndatasets.load_dataset('AI-Secure/adv_glue', 'adv_sst2')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_DATASETS_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1",
+                              "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "home")})
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 1
+    assert any(line.startswith("ConnectionError: Couldn't reach") for line in lines), out.stderr[-2000:]
+    assert lines[-1].startswith("skillneuron-harness: the Hugging Face Hub could not be reached.")
+    assert "HF_DATASETS_CACHE=" in lines[-1]
 
 
 def test_a_reader_that_leaves_ends_the_command_quietly():

@@ -17,15 +17,17 @@ import sys
 
 TRACEBACK_ENV = "SKILLNEURON_HARNESS_TRACEBACK"
 OFFLINE_HINT = (
-    "skillneuron-harness: the Hugging Face Hub could not be reached. To run offline, fill a cache on a "
-    "connected machine, copy it, and run with HF_HOME=CACHE HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 "
-    "(one command: 'Offline use' in skillneuron-harness's README)."
+    "skillneuron-harness: the Hugging Face Hub could not be reached. Offline, give models as local folders "
+    "(pretrained=PATH) and datasets from a cache: HF_DATASETS_CACHE=DIR HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 "
+    "(a cache filled on a connected machine and copied; see 'Offline use' in skillneuron-harness's README)."
 )
 # What huggingface_hub, datasets, requests and httpx raise when the Hub is out of reach; matched by
 # name so that the hook imports none of them. Python's own ConnectionError family (BrokenPipeError when
-# a reader such as `head` closes our stdout) is not a Hub failure: builtins are skipped.
+# a reader such as `head` closes our stdout) is not a Hub failure: builtins are skipped ...
 _HUB_ERRORS = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectionError", "ConnectError",
                "ConnectTimeout", "ReadTimeout", "MaxRetryError", "NewConnectionError", "NameResolutionError"}
+# ... except a plain builtin ConnectionError whose message names the Hub (datasets' own).
+_HUB_WORDS = ("on the hub", "hugging face hub", "huggingface.co")
 
 
 class SkillNeuronError(ValueError):
@@ -57,9 +59,17 @@ def _chain(exc: BaseException | None):
         exc = exc.__cause__ or exc.__context__
 
 
+def _names_the_hub(exc: BaseException) -> bool:
+    # datasets raises the builtin ConnectionError itself ("Couldn't reach 'AI-Secure/adv_glue' on the Hub
+    # (OfflineModeIsEnabled)"), and sometimes `from None`, so only its message tells it from a closed pipe.
+    message = str(exc).lower()
+    return type(exc) is ConnectionError and any(word in message for word in _HUB_WORDS)
+
+
 def is_hub_unreachable(exc: BaseException | None) -> bool:
     """Whether ``exc`` (or an error it was raised from) is a failed connection to the Hub."""
-    return any(any(cls.__name__ in _HUB_ERRORS and cls.__module__ != "builtins" for cls in type(e).__mro__)
+    return any(_names_the_hub(e) or
+               any(cls.__name__ in _HUB_ERRORS and cls.__module__ != "builtins" for cls in type(e).__mro__)
                for e in _chain(exc))
 
 
