@@ -56,6 +56,11 @@ log = logging.getLogger(__name__)
 # Our model is in use: print its errors as one line under any front end (lm_eval, accelerate, scripts).
 install_excepthook()
 
+# lm-eval's default batch size is 1: one choice per forward pass. Not raised here (a large model on a GPU
+# could run out of memory), but said once, with the flag.
+SLOW_BATCH_NOTE = ("prompt_tuned: batch size 1 (lm-eval's default) scores one choice per forward pass, several times "
+                   "slower than batches; pass --batch_size 32 (or --batch_size auto on a GPU) for pretrained=%s.")
+
 # PEFT task types whose prompts each backend can take (encoder prompt tuning has no MLM type).
 COMPATIBLE_TASK_TYPES = {
     "seq2seq": {PEFT_TASK_TYPES["seq2seq"]},
@@ -220,6 +225,8 @@ class PromptTunedLM(HFLM):
             mixed_precision_dtype=self.mixed_precision_dtype, softmax_dtype=self.softmax_dtype, rank=self.rank,
             default_batch_size=lambda: compat.resolved_batch_size(self))
         compat.enable_cpu_data_parallel(self)
+        if str(self.batch_size) == "1":
+            log.warning(SLOW_BATCH_NOTE, self.pretrained)
         if options.suppression is not None:
             self.suppression = Suppression.from_config(self.model, options.suppression, self.engine.hook_points,
                                                        model_name=str(self.pretrained), backend=self.backend)

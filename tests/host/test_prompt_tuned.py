@@ -210,3 +210,15 @@ def test_model_info_names_the_prompt(tiny_models, adapters):
     assert info["prompt_format"] == "peft"
     assert info["prompt_num_virtual_tokens"] == P
     assert len(info["prompt_sha256"]) == 64
+
+
+def test_lm_eval_default_batch_size_is_named_once(tiny_models, caplog):
+    # lm-eval's default of 1 runs one choice per pass: said once, with the flag; a real batch size says nothing.
+    with caplog.at_level("WARNING", logger="skillneuron_harness.host.model"):
+        PromptTunedLM(pretrained=str(tiny_models["bert"]), device="cpu", batch_size=1)
+    slow = [r.getMessage() for r in caplog.records if "batch size 1" in r.getMessage()]
+    assert len(slow) == 1 and "--batch_size 32" in slow[0] and str(tiny_models["bert"]) in slow[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="skillneuron_harness.host.model"):
+        PromptTunedLM(pretrained=str(tiny_models["bert"]), device="cpu", batch_size=8)
+    assert not [r for r in caplog.records if "batch size 1" in r.getMessage()]
