@@ -224,11 +224,60 @@ class evaluate_overrides:  # noqa: N801  (used as a context manager, like contex
         _OVERRIDES.update(self.saved)
 
 
+# ----------------------------------------------------------------------------------- task names
+def _suggest_task_names(config_module) -> None:
+    """``Tasks not found: adv_sst`` gets the close names lm-eval and we know, as one line, before any model loads.
+
+    lm-eval's CLI resolves ``--tasks`` in ``EvaluatorConfig.process_tasks`` (host/compat.py item 19) and
+    raises ``ValueError("Tasks not found: ...")`` with a 15-line traceback; the same message with
+    ``difflib``'s close matches, as a :class:`~skillneuron_harness.core.errors.SkillNeuronError` (still a
+    ``ValueError``), replaces it. Anything else the method does or raises is untouched.
+    """
+    cls = getattr(config_module, "EvaluatorConfig", None)
+    original = getattr(cls, "process_tasks", None)
+    if original is None or getattr(original, "_skillneuron_bridge", False):
+        return
+    import functools
+
+    @functools.wraps(original)
+    def process_tasks(self, *args, **kwargs):
+        try:
+            return original(self, *args, **kwargs)
+        except ValueError as err:
+            message = str(err)
+            if not message.startswith("Tasks not found: "):
+                raise
+            raise _unknown_tasks(message, getattr(self, "include_path", None)) from err
+
+    process_tasks._skillneuron_bridge = True  # type: ignore[attr-defined]
+    cls.process_tasks = process_tasks
+
+
+def _unknown_tasks(message: str, include_path):
+    import difflib
+
+    from skillneuron_harness.core.errors import SkillNeuronError, install_excepthook
+
+    install_excepthook()  # before any model: our one-line report is not armed yet
+    missing = [name.strip() for name in message.removeprefix("Tasks not found: ").split(",") if name.strip()]
+    from skillneuron_harness.host.evaluate import task_manager
+
+    paths = [include_path] if isinstance(include_path, str) else list(include_path or ())
+    known = list(task_manager(paths).all_tasks)  # the index the CLI searched (lm-eval's, ours, include_path)
+    hints = []
+    for name in missing:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hints.append(f"{name}: did you mean {' or '.join(close)}?" if close else f"{name}: no task of that name")
+    return SkillNeuronError(f"Tasks not found: {', '.join(missing)} ({'; '.join(hints)}). `lm_eval ls tasks` lists "
+                            "every name; a task of your own needs --include_path DIR.")
+
+
 # ------------------------------------------------------------------------------------ the finder
 _AFTER_IMPORT = {
     "lm_eval.models": register_model,
     "lm_eval.tasks.manager": _index_with_our_folder,
     "lm_eval.evaluator": _wrap_simple_evaluate,
+    "lm_eval.config.evaluate_config": _suggest_task_names,
 }
 
 

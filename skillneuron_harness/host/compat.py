@@ -47,6 +47,9 @@ against one list. Checklist (0.4.13 / next0.5):
 16. ``lm_eval.loggers.utils.get_git_commit_hash``, also imported by name into ``lm_eval.evaluator``
     (:func:`quiet_git_probe`): it runs ``git describe`` with git's stderr on ours, so outside a git
     checkout every evaluation prints "fatal: not a git repository"; our own commands discard that.
+19. ``lm_eval.config.evaluate_config.EvaluatorConfig.process_tasks`` raises ``ValueError("Tasks not
+    found: a, b")`` for unknown ``--tasks`` (0.4.13's CLI); the bridge (``_suggest_task_names``)
+    re-raises it with close matches. Where the class or method is missing nothing is patched.
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.host.tasks.gold_label`.

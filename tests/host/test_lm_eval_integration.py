@@ -150,3 +150,14 @@ def test_our_errors_end_the_stock_cli_in_one_line(tmp_path):
     assert "unknown model_args promt= (did you mean prompt=?)" in last
     assert last.endswith("(full traceback: SKILLNEURON_HARNESS_TRACEBACK=1)")
     assert "demo model" not in out.stderr
+
+
+def test_a_misspelled_task_name_gets_close_matches_in_one_line(tmp_path):
+    # lm-eval's own "Tasks not found" traceback becomes one line with the names it was close to, before any model.
+    out = run([str(BIN / "lm_eval"), "--model", "prompt_tuned", "--model_args", "pretrained=no/such-model",
+               "--tasks", "adv_sst,sst2", "--limit", "1"], cwd=tmp_path)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr, out.stderr[-3000:]
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("SkillNeuronError: Tasks not found: adv_sst (adv_sst: did you mean adv_sst2"), last
+    assert "no/such-model" not in out.stderr  # nothing was loaded
