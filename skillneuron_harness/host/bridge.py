@@ -76,6 +76,17 @@ def task_folder():
     return installed if installed.is_dir() else package.parent / "task_configs"
 
 
+def task_manager(include_path=None):
+    """A fresh lm-eval ``TaskManager`` indexing lm-eval's tasks, ours and ``include_path``.
+
+    Our folder is named explicitly, so that the index is the same with the startup bridge off.
+    """
+    activate()
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=[str(task_folder()), *(str(p) for p in include_path or ())])
+
+
 # ------------------------------------------------------------------------------------------- models
 def _reads_model_entry_points(registry_module) -> bool:
     # Capability, not a name: upstream's get_model loads the group's entry points by its string.
@@ -260,8 +271,6 @@ def _unknown_tasks(message: str, include_path):
 
     install_excepthook()  # before any model: our one-line report is not armed yet
     missing = [name.strip() for name in message.removeprefix("Tasks not found: ").split(",") if name.strip()]
-    from skillneuron_harness.host.evaluate import task_manager
-
     paths = [include_path] if isinstance(include_path, str) else list(include_path or ())
     known = list(task_manager(paths).all_tasks)  # the index the CLI searched (lm-eval's, ours, include_path)
     hints = []

@@ -10,23 +10,16 @@ the caller's ``include_path``), the same model construction as ``lm_eval --model
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from skillneuron_harness.core.errors import SkillNeuronError
 
 
 def task_manager(include_path: Sequence[str] | None = None):
-    """A fresh lm-eval ``TaskManager`` indexing lm-eval's tasks, ours and ``include_path``.
-
-    Our folder is named explicitly, so that the index is the same with the startup bridge off.
-    """
+    """A fresh lm-eval ``TaskManager`` indexing lm-eval's tasks, ours and ``include_path`` (built by the bridge)."""
     from skillneuron_harness.host import bridge
 
-    bridge.activate()
-    from lm_eval.tasks import TaskManager
-
-    return TaskManager(include_path=[str(bridge.task_folder()), *(str(p) for p in include_path or ())])
+    return bridge.task_manager(include_path)
 
 
 def model_class(model: str):

@@ -76,26 +76,46 @@ def _released_formats() -> dict[str, TaskFormat]:
 
 
 def task_format(task_name: str | None) -> TaskFormat | None:
-    """The format of ``task_name``: our folder's YAMLs, then the run's own task index (user tasks)."""
+    """The format of ``task_name``.
+
+    In order: the config of the task lm-eval is evaluating under that name (a user's YAML loaded
+    with ``--include_path`` as much as ours), our folder's YAMLs (a pass over our tasks outside an
+    evaluation), then the YAML the running evaluation's ``TaskManager`` indexes under that name (a
+    user's clean twin, loaded for the baseline pass but not evaluated).
+    """
     if task_name is None:
         return None
+    task = _evaluated_task(task_name)
+    if task is not None:
+        spec = (task.config.metadata or {}).get("released_format")
+        return TaskFormat.from_metadata(task_name, spec) if spec else None
     formats = _released_formats()
     if task_name in formats:
         return formats[task_name]
-    return _user_format(task_name)
+    return _indexed_format(task_name)
 
 
-@functools.lru_cache(maxsize=256)
-def _user_format(task_name: str) -> TaskFormat | None:
-    from lm_eval.tasks import TaskManager
+def _evaluated_task(task_name: str):
+    """The ``Task`` called ``task_name`` in the ``evaluate`` call in progress (the bridge records it), or None."""
+    from skillneuron_harness.host.bridge import running_evaluation
+    from skillneuron_harness.host.compat import evaluated_tasks
 
-    last = getattr(TaskManager, "last_built", None)
-    manager = last() if last is not None else None
+    return evaluated_tasks(running_evaluation().get("task_dict")).get(task_name)
+
+
+def _indexed_format(task_name: str) -> TaskFormat | None:
+    from skillneuron_harness.host.bridge import running_evaluation
+
+    manager = running_evaluation().get("task_manager")
     entry = manager.task_index.get(task_name) if manager is not None else None
-    path = getattr(entry, "yaml_path", None) if entry is not None and not isinstance(entry, dict) else (
-        entry.get("yaml_path") if isinstance(entry, dict) else None)
-    if not path:
-        return None
+    path = getattr(entry, "yaml_path", None)
+    return _yaml_format(task_name, str(path)) if path else None
+
+
+# Keyed by the YAML's path, not by the task name alone: two runs in one process may index different
+# files under one name, and a cache by name would give the second run the first run's format.
+@functools.lru_cache(maxsize=256)
+def _yaml_format(task_name: str, path: str) -> TaskFormat | None:
     from lm_eval.tasks._yaml_loader import load_yaml
 
     spec = (load_yaml(path, resolve_func=False).get("metadata") or {}).get("released_format")
