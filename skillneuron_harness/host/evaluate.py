@@ -10,6 +10,7 @@ the caller's ``include_path``), the same model construction as ``lm_eval --model
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from skillneuron_harness.core.errors import SkillNeuronError
