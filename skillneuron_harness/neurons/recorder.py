@@ -498,6 +498,8 @@ class SkillNeuronRecorder(ScoringObserver):
             except (OSError, ValueError) as err:  # the run's own files are written: keep the results JSON
                 log.error("skill_neurons: consistency of %s against %s failed: %s", name, reference[2], err)
                 self.summaries[name]["consistency"] = {"reference": reference[2], "error": str(err)}
+        for name in sorted(finished):  # lm-eval's own output says nothing of them: one line per task
+            _say(summary_line(name, self.summaries[name], self.config.top))
 
     def _write(self, name: str, state: _TaskState, provenance: dict, subtasks) -> tuple[Path, Path] | None:
         """Write a task's files; a failure (disk full, folder gone) falls back to a temporary folder.
@@ -578,6 +580,24 @@ def _announcing_time(batches, total: int, name: str, rank: int):
             estimated = True  # longest documents come first: the estimate errs long
             _say(f"Skill-neuron baseline of {name}: about {_duration(elapsed * mine / done)} in all "
                  f"(measured on the first {done} documents).")
+
+
+def summary_line(task: str, summary: dict, top: float) -> str:
+    """``Skill neurons of adv_sst2: 148 documents, acc 0.446, top-2% overlap with sst2 0.044, PDR 0.447 -> FILE``."""
+    parts = [f"{summary.get('num_docs')} documents"]
+    if summary.get("accuracy") is not None:
+        parts.append(f"acc {summary['accuracy']:.3f}")
+    consistency = summary.get("consistency") or {}
+    at_top = [p for p in consistency.get("overlap") or () if abs(p.get("fraction", -1) - top) < 1e-9]
+    if at_top:
+        kind, _, where = str(consistency.get("reference", "")).partition(":")  # task:NAME or file:PATH
+        reference = (Path(where).stem if kind == "file" else where) or "the clean twin"
+        parts.append(f"top-{top:.0%} overlap with {reference} {at_top[0]['mean']:.3f}")
+    drop = (consistency.get("accuracy") or {}).get("performance_drop_rate")
+    if drop is not None:
+        parts.append(f"PDR {drop:.3f}")
+    files = summary.get("files") or []
+    return f"Skill neurons of {task}: {', '.join(parts)} -> {files[0] if files else 'not written'}"
 
 
 def _say(text: str) -> None:

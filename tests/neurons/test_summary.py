@@ -49,3 +49,16 @@ def test_spearman_p_value_is_exact_for_few_points():
     extreme = sum(abs(r(perm)) >= 0.6 - 1e-12 for perm in itertools.permutations([1, 2, 3, 4]))
     assert abs(rho - 0.6) < 1e-12 and abs(p - extreme / 24) < 1e-12
     assert all(math.isnan(x) for x in spearman_rho_p(torch.ones(4), torch.arange(4.0)))
+
+
+def test_the_end_of_a_run_names_each_task_in_one_line():
+    from skillneuron_harness.neurons.recorder import summary_line
+
+    clean = {"num_docs": 872, "accuracy": 0.806, "files": ["sn/sst2.safetensors", "sn/sst2.json"]}
+    adv = {"num_docs": 148, "accuracy": 0.446, "files": ["sn/adv_sst2.safetensors"],
+           "consistency": {"reference": "task:sst2", "accuracy": {"performance_drop_rate": 0.4467},
+                           "overlap": [{"fraction": 0.02, "mean": 0.0441}, {"fraction": 0.04, "mean": 0.1}]}}
+    assert summary_line("sst2", clean, 0.02) == "Skill neurons of sst2: 872 documents, acc 0.806 -> sn/sst2.safetensors"
+    assert summary_line("adv_sst2", adv, 0.02) == ("Skill neurons of adv_sst2: 148 documents, acc 0.446, top-2% "
+                                                   "overlap with sst2 0.044, PDR 0.447 -> sn/adv_sst2.safetensors")
+    assert summary_line("x", {"num_docs": 3, "files": []}, 0.02) == "Skill neurons of x: 3 documents -> not written"
