@@ -239,6 +239,8 @@ class evaluate_overrides:  # noqa: N801  (used as a context manager, like contex
 def _suggest_task_names(config_module) -> None:
     """``Tasks not found: adv_sst`` gets the close names lm-eval and we know, as one line, before any model loads.
 
+    ``prompt_tuned``'s own ``model_args`` checks run first, before lm-eval indexes its tasks.
+
     lm-eval's CLI resolves ``--tasks`` in ``EvaluatorConfig.process_tasks`` (host/compat.py item 19) and
     raises ``ValueError("Tasks not found: ...")`` with a 15-line traceback; the same message with
     ``difflib``'s close matches, as a :class:`~skillneuron_harness.core.errors.SkillNeuronError` (still a
@@ -252,6 +254,8 @@ def _suggest_task_names(config_module) -> None:
 
     @functools.wraps(original)
     def process_tasks(self, *args, **kwargs):
+        if getattr(self, "model", None) == MODEL_NAME:  # our checks first: indexing lm-eval's tasks takes seconds
+            _check_model_args(getattr(self, "model_args", None))
         try:
             return original(self, *args, **kwargs)
         except ValueError as err:
@@ -262,6 +266,18 @@ def _suggest_task_names(config_module) -> None:
 
     process_tasks._skillneuron_bridge = True  # type: ignore[attr-defined]
     cls.process_tasks = process_tasks
+
+
+def _check_model_args(model_args) -> None:
+    """``prompt_tuned``'s refusal of misspelled or malformed ``model_args`` (nothing is loaded)."""
+    from lm_eval.utils import simple_parse_args_string
+
+    from skillneuron_harness.core.errors import install_excepthook
+    from skillneuron_harness.host.model_args import parse_model_args
+
+    install_excepthook()
+    args = dict(model_args) if isinstance(model_args, dict) else simple_parse_args_string(model_args or "")
+    parse_model_args(args.pop("pretrained", None), args)
 
 
 def _unknown_tasks(message: str, include_path):

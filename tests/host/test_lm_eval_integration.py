@@ -161,3 +161,13 @@ def test_a_misspelled_task_name_gets_close_matches_in_one_line(tmp_path):
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("SkillNeuronError: Tasks not found: adv_sst (adv_sst: did you mean adv_sst2"), last
     assert "no/such-model" not in out.stderr  # nothing was loaded
+
+
+def test_model_args_are_checked_before_lm_eval_indexes_its_tasks(tmp_path):
+    # Both the key and the task are wrong: the key is reported, because it is checked before the task index is built.
+    out = run([str(BIN / "lm_eval"), "--model", "prompt_tuned", "--model_args", "sn_topp=0.1",
+               "--tasks", "no_such_task", "--limit", "1"], cwd=tmp_path)
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert "unknown model_args sn_topp= (did you mean sn_top=?)" in last, out.stderr[-2000:]
+    assert "Tasks not found" not in out.stderr
