@@ -178,7 +178,8 @@ def _wrap_simple_evaluate(evaluator_module) -> None:
     def simple_evaluate(*args, **kwargs):
         if (args[0] if args else kwargs.get("model")) == "prompt_tuned" and len(args) < 2:
             _demo_defaults(kwargs)
-        _RUNNING.append({"task_dict": None, "task_manager": kwargs.get("task_manager")})
+        running = {"task_dict": None, "task_manager": kwargs.get("task_manager")}
+        _RUNNING.append(running)
         try:
             results = original(*args, **{**kwargs, **_OVERRIDES})
         finally:
@@ -186,6 +187,8 @@ def _wrap_simple_evaluate(evaluator_module) -> None:
         config = results.get("config") if isinstance(results, dict) else None
         if isinstance(config, dict) and "skill_neurons" in config:
             results["skill_neurons"] = config.pop("skill_neurons")
+        if isinstance(config, dict):
+            _record_execution(config, running.get("lm"))
         return results
 
     original_evaluate = evaluator_module.evaluate
@@ -193,6 +196,8 @@ def _wrap_simple_evaluate(evaluator_module) -> None:
     @functools.wraps(original_evaluate)
     def evaluate(lm, task_dict, *args, **kwargs):
         outer = _RUNNING[-1] if _RUNNING else {}
+        if outer:
+            outer["lm"] = lm  # for _record_execution
         _preflight(lm, task_dict)
         _RUNNING.append({"task_dict": task_dict, "task_manager": outer.get("task_manager")})
         try:
@@ -203,6 +208,22 @@ def _wrap_simple_evaluate(evaluator_module) -> None:
     simple_evaluate._skillneuron_bridge = True  # type: ignore[attr-defined]
     evaluator_module.simple_evaluate = simple_evaluate
     evaluator_module.evaluate = evaluate
+
+
+def _record_execution(config: dict, lm) -> None:
+    """``config.device`` / ``config.batch_size`` as ``prompt_tuned`` ran, not as asked.
+
+    lm-eval records the ``device`` and ``batch_size`` arguments of ``simple_evaluate``: ``cuda:0`` for
+    a CPU run without ``--device`` (HFLM falls back to the CPU), None for a model passed loaded.
+    Other models' records are left as lm-eval writes them.
+    """
+    from skillneuron_harness.host.compat import unwrap_cache
+
+    model, _ = unwrap_cache(lm)
+    if model is None or getattr(model, "engine", None) is None or not hasattr(model, "batch_size"):
+        return
+    config["device"] = str(model.device)
+    config["batch_size"] = model.batch_size
 
 
 def _preflight(lm, task_dict) -> None:

@@ -106,3 +106,14 @@ def test_our_commands_quiet_lm_evals_git_probe(tmp_path, monkeypatch, capfd):
     err = capfd.readouterr().err
     assert "not a git repository" not in err and "after the probe" in err  # stderr itself is back
     assert logger_utils.get_git_commit_hash is probe and evaluator.get_git_commit_hash is probe
+
+
+def test_results_record_the_device_and_batch_size_the_model_ran_with(tiny_models, task_manager):
+    # lm-eval records its own arguments: None for both when the model is passed loaded (the leaderboard's units).
+    import lm_eval
+
+    from skillneuron_harness.host.model import PromptTunedLM
+
+    lm = PromptTunedLM(pretrained=str(tiny_models["bert"]), device="cpu", batch_size=3)
+    loaded = lm_eval.simple_evaluate(model=lm, tasks=["sst2"], limit=2, task_manager=task_manager, bootstrap_iters=0)
+    assert loaded["config"]["device"] == "cpu" and loaded["config"]["batch_size"] == 3
