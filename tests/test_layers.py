@@ -109,3 +109,39 @@ def test_the_readme_layout_table_names_every_module_and_subpackage():
     assert missing == [], "add a row to the README's Layout table for each"
     for item in listed:
         assert (PACKAGE.parent / item).exists(), f"the README's Layout table names {item}, which is not in the tree"
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` (module -> modules it imports), [] when it has none (depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        path.pop()
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+@pytest.mark.parametrize("unit", ["leaderboard", "report"])
+def test_no_import_cycle_between_modules(unit):
+    """Modules import each other one way only (a package's ``__init__`` re-exporting its modules aside)."""
+    files = {f"{NAME}.{module_name(f)}": f for f in sources(unit) if f.name != "__init__.py"}
+    graph = {m: {n for n in imports(f, m) if n in files and n != m} for m, f in files.items()}
+    assert _cycle(graph) == [], " -> ".join(_cycle(graph))
+
+
+def test_the_cycle_search_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []

@@ -13,12 +13,18 @@ import csv
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 from skillneuron_harness import atomic
-
-CHANCE_MARK = "~"
+from skillneuron_harness.leaderboard.render_html import to_html
+from skillneuron_harness.leaderboard.texts import (
+    CHANCE_MARK,
+    package_versions,
+    relative,
+    rules_text,
+    short_hash,
+    task_versions,
+)
 
 
 def fmt(value: dict, digits: int = 1) -> str:
@@ -30,46 +36,6 @@ def fmt(value: dict, digits: int = 1) -> str:
     if value.get("stderr") is not None:
         text += f" ± {100 * value['stderr']:.{digits}f}"
     return text + (f" {CHANCE_MARK}" if value.get("at_chance") else "")
-
-
-def short_hash(sha: str | None) -> str:
-    """The first 12 hex digits of a hash (``-`` for none)."""
-    return sha[:12] if sha else "-"
-
-
-def relative(path: str, out: Path) -> str:
-    """A results file as a path relative to the leaderboard folder when it lies inside it."""
-    try:
-        return os.path.relpath(path, out) if Path(path).resolve().is_relative_to(out.resolve()) else path
-    except (OSError, ValueError):
-        return path
-
-
-def task_versions(row: dict) -> str:
-    """``task=version; ...`` of an entry."""
-    return "; ".join(f"{t}={p['version']}" for t, p in sorted(row["provenance"]["tasks"].items()))
-
-
-def package_versions(row: dict) -> str:
-    """The package versions behind an entry's numbers (``|`` between differing sets)."""
-    return " | ".join(", ".join(f"{k} {v}" for k, v in sorted(vs.items())) for vs in row["provenance"]["versions"])
-
-
-def rules_text(doc: dict) -> list[str]:
-    """The definitions under the table, as Markdown list items."""
-    r = doc["rules"]
-    suite = doc["suite"]
-    score = suite["score"]
-    mean_of = ("(SST-2 + QQP + (MNLI-m + MNLI-mm)/2 + QNLI + RTE) / 5 of the adversarial accuracies"
-               if score == "AdvGLUE score" else "mean over the adversarial tasks (MNLI matched and mismatched as one)")
-    return [
-        f"- **{score}** = {mean_of}; **clean mean**: the same over their clean twins; ranked by {score}.",
-        "- **PDR** (performance drop rate) = 1 - adversarial mean / clean mean (lower is more robust).",
-        f"- **consistency**: overlap of the clean and adversarial top-{100 * r['consistency_top']:g}% skill neurons "
-        "per layer, mean over layers and adversarial tasks (entries that recorded skill neurons).",
-        f"- `{CHANCE_MARK}`: at chance level. Tasks: {r['chance_task']}; means: {r['chance_mean']}.",
-        f"- Numbers are accuracy in percent ± standard error ({r['stderr']}).",
-    ]
 
 
 def to_markdown(doc: dict, out: Path) -> str:
@@ -129,8 +95,6 @@ def to_csv(doc: dict, out: Path) -> str:
 
 def write_all(doc: dict, out: Path) -> dict[str, Path]:
     """``leaderboard.{json,csv,md}`` and ``index.html`` in ``out`` (each written atomically)."""
-    from skillneuron_harness.leaderboard.render_html import to_html
-
     out.mkdir(parents=True, exist_ok=True)
     return {
         "json": atomic.write_text(out / "leaderboard.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n"),

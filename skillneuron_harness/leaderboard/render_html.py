@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from skillneuron_harness.leaderboard import figures
-from skillneuron_harness.leaderboard.render import (
+from skillneuron_harness.leaderboard.texts import (
     CHANCE_MARK,
     package_versions,
     relative,
