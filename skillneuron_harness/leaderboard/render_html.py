@@ -10,10 +10,11 @@ package versions, files). Values at chance level are greyed and marked ``~``.
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 
+from skillneuron_harness.escape import html_text as _esc
+from skillneuron_harness.escape import script_element
 from skillneuron_harness.leaderboard import figures
 from skillneuron_harness.leaderboard.texts import (
     CHANCE_MARK,
@@ -50,7 +51,9 @@ SCRIPT = """
 (function(){
   const table=document.getElementById('board');
   const heads=Array.from(table.querySelectorAll('thead th[data-key]'));
-  function val(body,key){const td=body.querySelector('td[data-key="'+key+'"]');
+  function cell(body,key){const tds=body.querySelectorAll('td[data-key]');
+    for(let i=0;i<tds.length;i++){if(tds[i].dataset.key===key)return tds[i];}return null;}
+  function val(body,key){const td=cell(body,key);
     if(!td)return null;const v=td.getAttribute('data-v');
     if(v===null||v==='')return null;const n=Number(v);return isNaN(n)?v.toLowerCase():n;}
   heads.forEach(function(th){th.addEventListener('click',function(){
@@ -99,11 +102,7 @@ def _group_row(doc: dict, cols: list[dict]) -> list[str]:
         spans.append(["", 1])
     else:
         spans[-1][1] += 1
-    return [f'<th class="group {g}" colspan="{n}">{_esc(names.get(g, ""))}</th>' for g, n in spans]
-
-
-def _esc(value) -> str:
-    return html.escape(str(value), quote=True)
+    return [f'<th class="group {_esc(g)}" colspan="{n}">{_esc(names.get(g, ""))}</th>' for g, n in spans]
 
 
 def _tooltip(row: dict, col: dict, out: Path) -> str:
@@ -170,7 +169,7 @@ def to_html(doc: dict, out: Path) -> str:
             '<th class="text" data-key="model" data-best="asc">model</th>']
     for c in cols:
         best = "desc" if c["higher_is_better"] else "asc"
-        head.append(f'<th class="{c["kind"]}" data-key="{_esc(c["key"])}" data-best="{best}" '
+        head.append(f'<th class="{_esc(c["kind"])}" data-key="{_esc(c["key"])}" data-best="{best}" '
                     f'title="{_esc(c["title"])}">{_esc(short_title(c))}</th>')
     head.append('<th class="text" data-key="prompt" data-best="asc">prompt hash</th>')
     bodies = []
@@ -181,9 +180,9 @@ def to_html(doc: dict, out: Path) -> str:
                  f'<td class="text" data-key="model" data-v="{_esc(row["model"])}" title="{_esc(row["model_name"])}">'
                  f'{_esc(row["model"])}</td>']
         cells += [_cell(row, c, out) for c in cols]
-        cells.append(f'<td class="text" data-key="prompt" data-v="{_esc(row["prompt_sha256"] or "")}" '
-                     f'title="{_esc(row["prompt_sha256"] or "no prompt")}"><code>{short_hash(row["prompt_sha256"])}'
-                     "</code></td>")
+        sha = row["prompt_sha256"]
+        cells.append(f'<td class="text" data-key="prompt" data-v="{_esc(sha or "")}" '
+                     f'title="{_esc(sha or "no prompt")}"><code>{_esc(short_hash(sha))}</code></td>')
         bodies.append(f'<tbody class="entry" data-label="{_esc(row["label"])}"><tr>{"".join(cells)}</tr>'
                       f"{_details(row, len(cells), out)}</tbody>")
     rules = "".join(f"<li>{_esc(line[2:].replace('**', '').replace('`', ''))}</li>" for line in rules_text(doc))
@@ -202,6 +201,6 @@ def to_html(doc: dict, out: Path) -> str:
 <div class="figs"><figure>{figures.adversarial_vs_clean(doc)}</figure>
 <figure>{figures.robustness_vs_consistency(doc)}</figure></div>
 <ul class="rules">{rules}</ul>
-<script>{SCRIPT}</script>
+{script_element(SCRIPT)}
 </body></html>
 """

@@ -14,8 +14,8 @@ CHANCE_MARK = "~"
 
 
 def short_hash(sha: str | None) -> str:
-    """The first 12 hex digits of a hash (``-`` for none)."""
-    return sha[:12] if sha else "-"
+    """The first 12 hex digits of a hash (``-`` for none; a results file may hold anything there)."""
+    return str(sha)[:12] if sha else "-"
 
 
 def relative(path: str, out: Path) -> str:
