@@ -139,7 +139,8 @@ def _cell(row: dict, col: dict, out: Path) -> str:
             text += f'<span class="se">±{100 * value["stderr"]:.1f}</span>'
         if value.get("at_chance"):
             text += f'<sup class="mark">{CHANCE_MARK}</sup>'
-    return (f'<td data-key="{_esc(col["key"])}" data-v="{repr(v) if defined else ""}" class="{" ".join(classes)}" '
+    data_v = _esc(repr(v)) if defined else ""
+    return (f'<td data-key="{_esc(col["key"])}" data-v="{data_v}" class="{" ".join(classes)}" '
             f'title="{_esc(_tooltip(row, col, out))}">{text}</td>')
 
 
@@ -174,7 +175,7 @@ def to_html(doc: dict, out: Path) -> str:
     head.append('<th class="text" data-key="prompt" data-best="asc">prompt hash</th>')
     bodies = []
     for row in doc["entries"]:
-        cells = [f'<td data-key="rank" data-v="{row["rank"]}">{row["rank"]}</td>',
+        cells = [f'<td data-key="rank" data-v="{_esc(row["rank"])}">{_esc(row["rank"])}</td>',
                  f'<td class="text" data-key="label" data-v="{_esc(row["label"])}"><button class="prov" '
                  f'title="provenance">&#9656;</button> {_esc(row["label"])}</td>',
                  f'<td class="text" data-key="model" data-v="{_esc(row["model"])}" title="{_esc(row["model_name"])}">'
