@@ -67,12 +67,13 @@ def script_element(code: str) -> str:
 # CommonMark's line endings (\n, \r\n, \r) and the other vertical spaces: a line break inside a table
 # cell ends the row, inside a list item it can start a heading or a new block.
 _MD_NEWLINES = re.compile("\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
-# `|` splits a table cell; `\` could escape our own separator; ` opens a code span; [ ] open links and
+# `|` splits a table cell; `\` before punctuation (or at the end, before our own text) escapes it, elsewhere
+# it is a plain backslash and stays as typed ("source \ target"); ` opens a code span; [ ] open links and
 # images; < opens raw HTML and autolinks (entities make it inert text); & keeps a literal "&lt;" as typed;
 # * ~ and a _ at a word's edge emphasise or strike (one inside a word, as in adv_sst2, never does).
 _MD_INLINE = {"\\": "\\\\", "|": "\\|", "`": "\\`", "[": "\\[", "]": "\\]", "*": "\\*", "~": "\\~", "_": "\\_",
               "<": "&lt;", ">": "&gt;", "&": "&amp;"}
-_MD_INLINE_RE = re.compile("[\\\\|`\\[\\]*~<>&]|(?<![^\\W_])_|_(?![^\\W_])")
+_MD_INLINE_RE = re.compile(r"\\(?=[!-/:-@\[-`{-~]|\Z)|[|`\[\]*~<>&]|(?<![^\W_])_|_(?![^\W_])")
 # What turns the start of a line into a block: heading, list item, setext underline, thematic break, fence.
 _MD_BLOCK_START = "#+-*=_~"
 

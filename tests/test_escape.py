@@ -35,7 +35,7 @@ PAYLOADS = [
     '=HYPERLINK("http://evil.example/?x","click")', "a | b", "a \\| b", "trailing \\", "line\nbreak\r\nand\rmore",
     "[click](javascript:alert(1))", "![x](http://evil.example/t.png)", "<http://evil.example>", "``code``",
     "`", "&lt;script&gt;", "&amp;", "# heading", "- item", "1. item", "> quote", "\u2028\u2029", "javascript:alert(1)",
-    "plain org/base-model", "", "  spaced  ", "*emph* _under_",
+    "plain org/base-model", "", "  spaced  ", "*emph* _under_", "source \\ target", "C:\\runs\\x", "\\<b>\\*", "(x\\)",
 ]
 NEWLINES = re.compile("\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 
