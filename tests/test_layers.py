@@ -134,6 +134,11 @@ def test_only_the_host_layer_imports_lm_eval():
     assert bad == []
 
 
+def test_escape_is_pure():
+    # Every renderer (report, leaderboard, experiments) escapes through core/escape.py: it imports nothing of ours.
+    assert [n for n in imports(PACKAGE / "core" / "escape.py", f"{NAME}.core.escape") if n.startswith(NAME)] == []
+
+
 def test_the_host_package_imports_nothing_at_start():
     # The .pth line imports host/bridge.py at every interpreter start: host/__init__ must stay empty of imports.
     assert imports(PACKAGE / "host" / "__init__.py", f"{NAME}.host") == set()

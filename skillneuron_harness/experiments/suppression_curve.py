@@ -25,6 +25,7 @@ from pathlib import Path
 
 from skillneuron_harness.core.atomic import atomic_path, write_json, write_text
 from skillneuron_harness.core.constants import PERCENTS
+from skillneuron_harness.core.escape import csv_cell
 from skillneuron_harness.experiments.runs import PromptSpec, add_run_arguments
 
 
@@ -128,7 +129,7 @@ def write_outputs(records: list[dict], out: Path, settings: dict) -> dict[str, P
     with atomic_path(paths["csv"]) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["model"])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)  # names may start like formulas
     paths["md"] = out / "suppression_curve.md"
     write_text(paths["md"], "# Suppression curve\n\nAccuracy (%), mean ± SEM over prompts.\n\n" + markdown_table(
         ["model", "prompts of", "task", "neurons", "n (%)", "accuracy", "prompts"],

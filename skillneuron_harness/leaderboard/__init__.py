@@ -7,7 +7,8 @@ evaluates the missing units through lm-eval; :mod:`.results` reads results JSONs
 ``--from`` folders) into standings; :mod:`.scores` holds the pure numbers (AdvGLUE score, drop
 rate, standard errors, chance level); :mod:`.consistency` the skill-neuron overlap; :mod:`.rank`
 builds the ranked, versioned document; :mod:`.render`, :mod:`.render_html` and :mod:`.figures`
-write it as Markdown, CSV, JSON and one self-contained HTML page; :mod:`.build` chains the steps
+write it as Markdown, CSV, JSON and one self-contained HTML page (with the wording they share in
+:mod:`.texts`); :mod:`.build` chains the steps
 and :mod:`.cli` is the command.
 """
 

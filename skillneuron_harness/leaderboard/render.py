@@ -9,16 +9,21 @@ the provenance columns. The JSON is the document itself (docs/leaderboard.md).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
-import os
 from pathlib import Path
 
 from skillneuron_harness.core import atomic
-
-CHANCE_MARK = "~"
+from skillneuron_harness.core.escape import csv_line, md_code, md_text
+from skillneuron_harness.leaderboard.render_html import to_html
+from skillneuron_harness.leaderboard.texts import (
+    CHANCE_MARK,
+    package_versions,
+    relative,
+    rules_text,
+    short_hash,
+    task_versions,
+)
 
 
 def fmt(value: dict, digits: int = 1) -> str:
@@ -32,90 +37,63 @@ def fmt(value: dict, digits: int = 1) -> str:
     return text + (f" {CHANCE_MARK}" if value.get("at_chance") else "")
 
 
-def short_hash(sha: str | None) -> str:
-    """The first 12 hex digits of a hash (``-`` for none)."""
-    return sha[:12] if sha else "-"
-
-
-def relative(path: str, out: Path) -> str:
-    """A results file as a path relative to the leaderboard folder when it lies inside it."""
-    try:
-        return os.path.relpath(path, out) if Path(path).resolve().is_relative_to(out.resolve()) else path
-    except (OSError, ValueError):
-        return path
-
-
-def task_versions(row: dict) -> str:
-    """``task=version; ...`` of an entry."""
-    return "; ".join(f"{t}={p['version']}" for t, p in sorted(row["provenance"]["tasks"].items()))
-
-
-def package_versions(row: dict) -> str:
-    """The package versions behind an entry's numbers (``|`` between differing sets)."""
-    return " | ".join(", ".join(f"{k} {v}" for k, v in sorted(vs.items())) for vs in row["provenance"]["versions"])
-
-
-def rules_text(doc: dict) -> list[str]:
-    """The definitions under the table, as Markdown list items."""
-    r = doc["rules"]
-    suite = doc["suite"]
-    score = suite["score"]
-    mean_of = ("(SST-2 + QQP + (MNLI-m + MNLI-mm)/2 + QNLI + RTE) / 5 of the adversarial accuracies"
-               if score == "AdvGLUE score" else "mean over the adversarial tasks (MNLI matched and mismatched as one)")
-    return [
-        f"- **{score}** = {mean_of}; **clean mean**: the same over their clean twins; ranked by {score}.",
-        "- **PDR** (performance drop rate) = 1 - adversarial mean / clean mean (lower is more robust).",
-        f"- **consistency**: overlap of the clean and adversarial top-{100 * r['consistency_top']:g}% skill neurons "
-        "per layer, mean over layers and adversarial tasks (entries that recorded skill neurons).",
-        f"- `{CHANCE_MARK}`: at chance level. Tasks: {r['chance_task']}; means: {r['chance_mean']}.",
-        f"- Numbers are accuracy in percent ± standard error ({r['stderr']}).",
-    ]
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def to_markdown(doc: dict, out: Path) -> str:
-    """``leaderboard.md``: the table, the definitions and each entry's provenance."""
+    """``leaderboard.md``: the table, the definitions and each entry's provenance.
+
+    Every value from a results file or the spec goes through :mod:`skillneuron_harness.core.escape`: a label
+    or model name holding ``|``, a line break or HTML shows as text and keeps the table's shape.
+    """
     cols = doc["columns"]
-    lines = [f"# {doc['title']}", ""]
-    header = ["rank", "entry", "model", *[c["title"] for c in cols], "prompt hash"]
+    lines = [f"# {md_text(doc['title'])}", ""]
+    header = ["rank", "entry", "model", *[md_text(c["title"]) for c in cols], "prompt hash"]
     align = ["---", "---", "---", *["---:"] * len(cols), "---"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += [_md_row(header), "|" + "|".join(align) + "|"]
     for row in doc["entries"]:
-        cells = [str(row["rank"]), row["label"], row["model"], *[fmt(row["values"][c["key"]]) for c in cols],
-                 f"`{short_hash(row['prompt_sha256'])}`"]
-        lines.append("| " + " | ".join(cells) + " |")
+        cells = [md_text(row["rank"]), md_text(row["label"]), md_text(row["model"]),
+                 *[fmt(row["values"][c["key"]]) for c in cols],
+                 md_code(short_hash(row["prompt_sha256"]), in_table=True)]
+        lines.append(_md_row(cells))
     lines += ["", *rules_text(doc), "", "## Provenance", ""]
     for row in doc["entries"]:
         args = ",".join(f"{k}={v}" for k, v in row["model_args"].items())
-        lines += [f"### {row['rank']}. {row['label']}", "",
-                  f"- model: `{row['lm_eval_model']}`, weights `{row['model_name']}`",
-                  f"- model_args: `{args or '-'}`",
-                  f"- prompt sha256: `{row['prompt_sha256'] or '-'}` ({row['prompt_source'] or 'no prompt'})",
-                  f"- task versions: {task_versions(row) or '-'}",
-                  f"- packages: {package_versions(row) or '-'}"]
+        lines += [f"### {md_text(row['rank'])}. {md_text(row['label'])}", "",
+                  f"- model: {md_code(row['lm_eval_model'])}, weights {md_code(row['model_name'])}",
+                  f"- model_args: {md_code(args or '-')}",
+                  f"- prompt sha256: {md_code(row['prompt_sha256'] or '-')} "
+                  f"({md_text(row['prompt_source'] or 'no prompt')})",
+                  f"- task versions: {md_text(task_versions(row) or '-')}",
+                  f"- packages: {md_text(package_versions(row) or '-')}"]
         if row["provenance"]["missing_tasks"]:
-            lines.append(f"- not evaluated: {', '.join(row['provenance']['missing_tasks'])}")
+            lines.append(f"- not evaluated: {md_text(', '.join(row['provenance']['missing_tasks']))}")
         for task, p in sorted(row["provenance"]["tasks"].items()):
             limit = "all" if p["limit"] is None else f"{p['limit']:g}"
-            lines.append(f"- `{task}`: {p['num_docs']} docs (limit {limit}), `{relative(p['source'], out)}`")
+            lines.append(f"- {md_code(task)}: {md_text(p['num_docs'])} docs (limit {limit}), "
+                         f"{md_code(relative(p['source'], out))}")
         lines.append("")
     return "\n".join(lines)
 
 
 def to_csv(doc: dict, out: Path) -> str:
-    """``leaderboard.csv``: one row per entry, fractions with stderr and chance verdict, then provenance."""
-    buf = io.StringIO()
+    """``leaderboard.csv``: one row per entry, fractions with stderr and chance verdict, then provenance.
+
+    Numbers are written as numbers; text that a spreadsheet would read as a formula gets a leading
+    ``'`` (:func:`skillneuron_harness.core.escape.csv_cell`), the header too (task names come from results files).
+    """
     keys = [c["key"] for c in doc["columns"]]
     header = ["rank", "label", "model", "model_name", "lm_eval_model"]
     for k in keys:
         header += [k, f"{k}_stderr", f"{k}_at_chance"]
     header += ["prompt_sha256", "model_args", "task_versions", "limits", "packages", "sources"]
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
+    records = [csv_line(header)]
     for row in doc["entries"]:
         line = [row["rank"], row["label"], row["model"], row["model_name"], row["lm_eval_model"]]
         for k in keys:
             v = row["values"][k]
-            line += ["" if v["value"] is None else repr(v["value"]), "" if v["stderr"] is None else repr(v["stderr"]),
+            line += ["" if v["value"] is None else v["value"], "" if v["stderr"] is None else v["stderr"],
                      "" if v["at_chance"] is None else str(v["at_chance"]).lower()]
         tasks = row["provenance"]["tasks"]
         line += [row["prompt_sha256"] or "", ",".join(f"{k}={v}" for k, v in row["model_args"].items()),
@@ -123,14 +101,12 @@ def to_csv(doc: dict, out: Path) -> str:
                                                       for p in tasks.values()})),
                  package_versions(row),
                  "; ".join(f"{t}={relative(p['source'], out)}" for t, p in sorted(tasks.items()))]
-        writer.writerow(line)
-    return buf.getvalue()
+        records.append(csv_line(line))
+    return "".join(records)
 
 
 def write_all(doc: dict, out: Path) -> dict[str, Path]:
     """``leaderboard.{json,csv,md}`` and ``index.html`` in ``out`` (each written atomically)."""
-    from skillneuron_harness.leaderboard.render_html import to_html
-
     out.mkdir(parents=True, exist_ok=True)
     return {
         "json": atomic.write_text(out / "leaderboard.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n"),

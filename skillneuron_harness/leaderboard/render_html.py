@@ -10,12 +10,13 @@ package versions, files). Values at chance level are greyed and marked ``~``.
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 
 import skillneuron_harness.leaderboard.figures as figures
-from skillneuron_harness.leaderboard.render import (
+from skillneuron_harness.core.escape import html_text as _esc
+from skillneuron_harness.core.escape import script_element
+from skillneuron_harness.leaderboard.texts import (
     CHANCE_MARK,
     package_versions,
     relative,
@@ -50,7 +51,9 @@ SCRIPT = """
 (function(){
   const table=document.getElementById('board');
   const heads=Array.from(table.querySelectorAll('thead th[data-key]'));
-  function val(body,key){const td=body.querySelector('td[data-key="'+key+'"]');
+  function cell(body,key){const tds=body.querySelectorAll('td[data-key]');
+    for(let i=0;i<tds.length;i++){if(tds[i].dataset.key===key)return tds[i];}return null;}
+  function val(body,key){const td=cell(body,key);
     if(!td)return null;const v=td.getAttribute('data-v');
     if(v===null||v==='')return null;const n=Number(v);return isNaN(n)?v.toLowerCase():n;}
   heads.forEach(function(th){th.addEventListener('click',function(){
@@ -99,11 +102,7 @@ def _group_row(doc: dict, cols: list[dict]) -> list[str]:
         spans.append(["", 1])
     else:
         spans[-1][1] += 1
-    return [f'<th class="group {g}" colspan="{n}">{_esc(names.get(g, ""))}</th>' for g, n in spans]
-
-
-def _esc(value) -> str:
-    return html.escape(str(value), quote=True)
+    return [f'<th class="group {_esc(g)}" colspan="{n}">{_esc(names.get(g, ""))}</th>' for g, n in spans]
 
 
 def _tooltip(row: dict, col: dict, out: Path) -> str:
@@ -140,7 +139,8 @@ def _cell(row: dict, col: dict, out: Path) -> str:
             text += f'<span class="se">±{100 * value["stderr"]:.1f}</span>'
         if value.get("at_chance"):
             text += f'<sup class="mark">{CHANCE_MARK}</sup>'
-    return (f'<td data-key="{_esc(col["key"])}" data-v="{repr(v) if defined else ""}" class="{" ".join(classes)}" '
+    data_v = _esc(repr(v)) if defined else ""
+    return (f'<td data-key="{_esc(col["key"])}" data-v="{data_v}" class="{" ".join(classes)}" '
             f'title="{_esc(_tooltip(row, col, out))}">{text}</td>')
 
 
@@ -170,20 +170,20 @@ def to_html(doc: dict, out: Path) -> str:
             '<th class="text" data-key="model" data-best="asc">model</th>']
     for c in cols:
         best = "desc" if c["higher_is_better"] else "asc"
-        head.append(f'<th class="{c["kind"]}" data-key="{_esc(c["key"])}" data-best="{best}" '
+        head.append(f'<th class="{_esc(c["kind"])}" data-key="{_esc(c["key"])}" data-best="{best}" '
                     f'title="{_esc(c["title"])}">{_esc(short_title(c))}</th>')
     head.append('<th class="text" data-key="prompt" data-best="asc">prompt hash</th>')
     bodies = []
     for row in doc["entries"]:
-        cells = [f'<td data-key="rank" data-v="{row["rank"]}">{row["rank"]}</td>',
+        cells = [f'<td data-key="rank" data-v="{_esc(row["rank"])}">{_esc(row["rank"])}</td>',
                  f'<td class="text" data-key="label" data-v="{_esc(row["label"])}"><button class="prov" '
                  f'title="provenance">&#9656;</button> {_esc(row["label"])}</td>',
                  f'<td class="text" data-key="model" data-v="{_esc(row["model"])}" title="{_esc(row["model_name"])}">'
                  f'{_esc(row["model"])}</td>']
         cells += [_cell(row, c, out) for c in cols]
-        cells.append(f'<td class="text" data-key="prompt" data-v="{_esc(row["prompt_sha256"] or "")}" '
-                     f'title="{_esc(row["prompt_sha256"] or "no prompt")}"><code>{short_hash(row["prompt_sha256"])}'
-                     "</code></td>")
+        sha = row["prompt_sha256"]
+        cells.append(f'<td class="text" data-key="prompt" data-v="{_esc(sha or "")}" '
+                     f'title="{_esc(sha or "no prompt")}"><code>{_esc(short_hash(sha))}</code></td>')
         bodies.append(f'<tbody class="entry" data-label="{_esc(row["label"])}"><tr>{"".join(cells)}</tr>'
                       f"{_details(row, len(cells), out)}</tbody>")
     rules = "".join(f"<li>{_esc(line[2:].replace('**', '').replace('`', ''))}</li>" for line in rules_text(doc))
@@ -202,6 +202,6 @@ def to_html(doc: dict, out: Path) -> str:
 <div class="figs"><figure>{figures.adversarial_vs_clean(doc)}</figure>
 <figure>{figures.robustness_vs_consistency(doc)}</figure></div>
 <ul class="rules">{rules}</ul>
-<script>{SCRIPT}</script>
+{script_element(SCRIPT)}
 </body></html>
 """

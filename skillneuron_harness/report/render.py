@@ -16,6 +16,7 @@ import skillneuron_harness.report.paper as paper
 import skillneuron_harness.report.tables as tables
 from skillneuron_harness.core.atomic import write_json, write_text
 from skillneuron_harness.core.constants import DEFAULT_TOP
+from skillneuron_harness.core.escape import md_link_target, md_text
 from skillneuron_harness.neurons.statistics import json_safe
 from skillneuron_harness.report.collect import Collection, collect
 
@@ -58,11 +59,20 @@ def num(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+def markdown_table(header: list, rows: list[list]) -> str:
+    """A GitHub Markdown table.
+
+    Every cell is escaped (:func:`skillneuron_harness.core.escape.md_text`), so that a model or task name
+    holding ``|``, a line break or HTML keeps the table's shape and shows as text.
+    """
+    lines = ["| " + " | ".join(md_text(c) for c in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _image(caption: str, path: Path) -> str:
+    """A figure under ``figures/`` as a Markdown image."""
+    return f"![{md_text(caption)}](figures/{md_link_target(path.name)})"
 
 
 def _slug(*parts: str) -> str:
@@ -73,8 +83,9 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
     """The Markdown text and the figures it links (written under ``out/figures``)."""
     fig_dir = out / "figures"
     made: list[Path] = []
+    runs = ", ".join(md_text(s) for s in data["sources"])
     md = ["# Skill-neuron report", "",
-          f"Runs: {', '.join(data['sources'])}. Numbers are percent, mean ± SEM over the prompts (seeds) of a "
+          f"Runs: {runs}. Numbers are percent, mean ± SEM over the prompts (seeds) of a "
           "group; a group is the task a prompt was trained on.", ""]
 
     md += ["## Accuracy", ""]
@@ -98,7 +109,7 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
         for model, t in transfers.items():
             path = figures.transfer_heatmap(t, fig_dir / f"transfer_{_slug(model)}.png", model)
             made.append(path)
-            md += [f"### {model}", "", f"![transfer matrix, {model}](figures/{path.name})", ""]
+            md += [f"### {md_text(model)}", "", _image(f"transfer matrix, {model}", path), ""]
             for kind, fmt in (("absolute", lambda v: pct(v[0], v[1])), ("relative", lambda v: num(v[0], 1))):
                 md += [f"{kind.capitalize()}:", "", markdown_table(
                     ["source \\ target", *t["targets"]],
@@ -120,7 +131,7 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
         for r in data["skill_neurons"]:
             path = figures.layer_score_distribution(r, fig_dir / f"scores_{_slug(r['model'], r['task'])}.png")
             made.append(path)
-            md += [f"### {r['task']} ({r['model']})", "", f"![score distribution](figures/{path.name})", "",
+            md += [f"### {md_text(r['task'])} ({md_text(r['model'])})", "", _image("score distribution", path), "",
                    "Top neurons:", "", markdown_table(
                        ["rank", "layer", "neuron", "score"],
                        [[i + 1, n["layer"], n["neuron"], pct(n["score"], n["sem"])]
@@ -134,7 +145,7 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
         path = figures.overlap_curves(summary, fig_dir / "consistency_overlap.png")
         path2 = figures.skill_vs_random(summary, fig_dir / "consistency_skill_vs_random.png", data["top_fraction"])
         made += [path, path2]
-        md += [f"![overlap vs n](figures/{path.name})", "", f"![skill vs random](figures/{path2.name})", ""]
+        md += [_image("overlap vs n", path), "", _image("skill vs random", path2), ""]
         fractions = summary[0]["fractions"]
         md.append(markdown_table(
             ["model", "prompts of", "adversarial task", *[f"n={100 * f:g}%" for f in fractions],
@@ -158,7 +169,7 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
         md += ["## Robustness vs consistency", "",
                "One point per prompt and adversarial task: consistency (overlap averaged over n = "
                "2..20%) against adversarial accuracy.", "",
-               f"![robustness vs consistency](figures/{path.name})", "",
+               _image("robustness vs consistency", path), "",
                markdown_table(["robustness measure", "Spearman rho", "p-value", "prompts"],
                               [["adversarial accuracy", num(a["rho"]), num(a["p"], 3), a["n"]],
                                ["PDR", num(p["rho"]), num(p["p"], 3), p["n"]]]), "",
@@ -169,7 +180,7 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
         made.append(path)
         md += ["## Suppression", "", "Accuracy with the top n% skill neurons of each layer (or as many random "
                "neurons) suppressed at all positions; adversarial tasks use the clean twin's skill neurons.", "",
-               f"![suppression curves](figures/{path.name})", ""]
+               _image("suppression curves", path), ""]
         percents = sorted({r["percent"] for r in data["suppression"]})
         keyed = {(r["model"], r["group"], r["task"], r["control"], r["percent"]): r for r in data["suppression"]}
         rows = []
@@ -223,7 +234,8 @@ def _paper_sections(p: dict, top: float) -> list[str]:
                "(analysis.py:804-830, 871, 961-1003). `--top` sets n.", ""]
         for r in p["histograms"]:
             bins = [f"{100 * a:.0f}-{100 * b:.0f}%" for a, b in zip(r["edges"][:-1], r["edges"][1:], strict=True)]
-            md += [f"{r['model']}, {r['task']} -> {r['adversarial_task']} ({r['k']} neurons, {r['prompts']} prompts):",
+            md += [f"{md_text(r['model'], line_start=True)}, {md_text(r['task'])} -> {md_text(r['adversarial_task'])} "
+                   f"({r['k']} neurons, {r['prompts']} prompts):",
                    "", markdown_table(["adversarial score", *bins], [["neurons", *r["counts"]]]), ""]
     spear = p["spearman"]
     if spear["seeds"] or spear["tasks"]:
@@ -233,9 +245,9 @@ def _paper_sections(p: dict, top: float) -> list[str]:
                "410-480 between the seed means of tasks). The two lists hold different neurons paired by index "
                "order: the released definition, reproduced as is.", ""]
         for m in spear["seeds"]:
-            md += [f"Seeds of {m['task']} ({m['model']}):", "", _matrix(m), ""]
+            md += [f"Seeds of {md_text(m['task'])} ({md_text(m['model'])}):", "", _matrix(m), ""]
         for m in spear["tasks"]:
-            md += [f"Tasks ({m['model']}, seed means):", "", _matrix(m), ""]
+            md += [f"Tasks ({md_text(m['model'])}, seed means):", "", _matrix(m), ""]
     return md
 
 

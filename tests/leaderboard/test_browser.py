@@ -107,3 +107,48 @@ def test_rows_sorting_provenance_and_screenshot(page, browser, tmp_path):
     assert details.is_displayed()
     for text in ("sha-/p/strong", "org/base-model", "adv_rte version 1.0"):
         assert text in details.text
+
+
+def test_hostile_values_run_no_script_and_leave_the_page_whole(tmp_path, browser):
+    """Prompt hashes such as "<script>`" and "`//</script>" (which once ran script), "<script><!--" (which cut
+    the page off), attribute breakers and <img onerror> in labels, model names and a task name."""
+    import json
+
+    from selenium.webdriver.common.by import By
+    from synthetic_runs import HOSTILE_TASK, write_hostile
+
+    paths = build_leaderboard(None, tmp_path / "board", from_dirs=[write_hostile(tmp_path)])
+    doc = json.loads(paths["json"].read_text(encoding="utf-8"))
+    labels = [r["label"] for r in doc["entries"]]
+    browser.get(Path(paths["html"]).as_uri())
+    assert browser.execute_script("return window.__pwned === undefined")
+    assert browser.title == "Robustness leaderboard"  # not "pwned"
+    assert browser.execute_script(
+        "return Array.from(document.querySelectorAll('*')).filter(e => e.tagName === 'IMG' || "
+        "Array.from(e.attributes).some(a => a.name.startsWith('on') || a.name === 'autofocus')).length") == 0
+    assert len(browser.find_elements(By.TAG_NAME, "script")) == 1
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".figs svg")) == 2  # the page goes on after the table
+    assert len(browser.find_elements(By.CSS_SELECTOR, "ul.rules li")) == 5
+    assert _labels(browser) == labels
+    shown = [td.text for td in browser.find_elements(By.CSS_SELECTOR, '#board td[data-key="prompt"] code')]
+    assert shown == [(r["prompt_sha256"] or "-")[:12] for r in doc["entries"]]  # as text, whole
+
+    # the sort script still works, on the hostile task's column too (its key holds quotes and brackets)
+    browser.find_element(By.CSS_SELECTOR, 'th[data-key="label"]').click()
+    assert _labels(browser) == sorted(labels, key=str.lower)
+    hostile = [th for th in browser.find_elements(By.CSS_SELECTOR, "thead th[data-key]")
+               if th.get_attribute("data-key") == HOSTILE_TASK]
+    assert len(hostile) == 1
+    hostile[0].click()
+    with_task = [r["label"] for r in doc["entries"] if r["values"][HOSTILE_TASK]["value"] is not None]
+    assert _labels(browser)[: len(with_task)] == with_task and hostile[0].get_attribute("aria-sort") == "descending"
+    browser.find_element(By.CSS_SELECTOR, 'th[data-key="rank"]').click()
+    assert _labels(browser) == labels
+
+    # provenance of the entry whose hash is "<script>`": shown as text
+    body = browser.find_elements(By.CSS_SELECTOR, "#board tbody.entry")[labels.index(
+        next(r["label"] for r in doc["entries"] if r["prompt_sha256"] == "<script>`"))]
+    body.find_element(By.CSS_SELECTOR, "button.prov").click()
+    details = body.find_element(By.CSS_SELECTOR, "tr.details")
+    assert details.is_displayed() and "prompt sha256 <script>`" in details.text
+    assert browser.execute_script("return window.__pwned === undefined") and browser.title == "Robustness leaderboard"
