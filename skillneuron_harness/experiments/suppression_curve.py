@@ -64,7 +64,7 @@ def neuron_file(source: Path, task: str, clean_twin: str | None) -> Path:
 
 def clean_twins(tasks: list[str], manager) -> dict[str, str | None]:
     """``metadata.clean_twin`` of each task (None for clean tasks)."""
-    loaded = manager.load(tasks)["tasks"]  # TaskManager.load: flat {name: Task} (lm_eval_compat item 10)
+    loaded = manager.load(tasks)["tasks"]  # TaskManager.load: flat {name: Task} (host/compat.py item 10)
     return {name: (getattr(task.config, "metadata", None) or {}).get("clean_twin") for name, task in loaded.items()}
 
 

@@ -230,7 +230,7 @@ def _preflight(lm, task_dict) -> None:
     """Let the model check the whole run (its tasks, ``--use_cache``) before ``evaluate`` does any work.
 
     A model with a ``preflight(task_dict, cached)`` method (``prompt_tuned``) gets it called; others
-    are untouched. ``CachingLM`` (``--use_cache``) keeps the model as ``.lm`` (lm_eval_compat item 15).
+    are untouched. ``CachingLM`` (``--use_cache``) keeps the model as ``.lm`` (host/compat.py item 15).
     """
     from skillneuron_harness.host.compat import unwrap_cache
 
