@@ -62,3 +62,9 @@ def test_the_end_of_a_run_names_each_task_in_one_line():
     assert summary_line("adv_sst2", adv, 0.02) == ("Skill neurons of adv_sst2: 148 documents, acc 0.446, top-2% "
                                                    "overlap with sst2 0.044, PDR 0.447 -> sn/adv_sst2.safetensors")
     assert summary_line("x", {"num_docs": 3, "files": []}, 0.02) == "Skill neurons of x: 3 documents -> not written"
+    # a model too narrow for the top-2 % (no neuron selected) has no overlap: JSON null, or NaN before it is written
+    for undefined in (None, math.nan):
+        tiny = {"num_docs": 4, "files": ["a.json"], "consistency": {"reference": "task:sst2",
+                "overlap": [{"fraction": 0.02, "k": 0, "mean": undefined}]}}
+        assert summary_line("adv", tiny, 0.02) == ("Skill neurons of adv: 4 documents, top-2% overlap with sst2 "
+                                                   "undefined -> a.json")
