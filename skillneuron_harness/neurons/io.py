@@ -235,7 +235,7 @@ def write_task_stats(
     }
     L, P, D = baseline.shape  # noqa: N806
     summary: dict[str, Any] = {
-        "num_documents": int(tensors["class_counts"].sum()),
+        "num_docs": int(tensors["class_counts"].sum()),  # the one name, as in the provenance and results JSON
         "class_counts": tensors["class_counts"].tolist(),
         "shape": {"layers": L, "positions": P, "neurons": D, "classes": fire_counts.shape[0]},
         "subtasks": [s.label for s in subtasks or ()],

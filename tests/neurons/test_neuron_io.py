@@ -59,7 +59,7 @@ def test_binary_roundtrip_and_summary(tmp_path):
     torch.testing.assert_close(t["score"], pred.max(1).values, rtol=0, atol=1e-6)
 
     summary = stats.summary
-    assert summary["num_documents"] == n0 + n1 and summary["class_counts"] == [n0, n1]
+    assert summary["num_docs"] == n0 + n1 and summary["class_counts"] == [n0, n1]
     assert summary["shape"] == {"layers": L, "positions": P, "neurons": D, "classes": 2}
     for layer in range(L):
         assert summary["layers"][layer]["max_score"] == pytest.approx(float(pred[layer].max()))
@@ -94,7 +94,7 @@ def test_multiclass_and_undefined(tmp_path):
     stats = io.read_task_stats(tmp_path, "tiny")
     assert "predictivity" not in stats.tensors and "score" not in stats.tensors
     assert "side without documents" in stats.summary["predictivity_undefined"]
-    assert stats.summary["num_documents"] == 12
+    assert stats.summary["num_docs"] == 12
 
 
 def test_bad_inputs(tmp_path):
