@@ -262,7 +262,7 @@ def _suggest_task_names(config_module) -> None:
 
     ``prompt_tuned``'s own ``model_args`` checks run first, before lm-eval indexes its tasks.
 
-    lm-eval's CLI resolves ``--tasks`` in ``EvaluatorConfig.process_tasks`` (host/compat.py item 19) and
+    lm-eval's CLI resolves ``--tasks`` in ``EvaluatorConfig.process_tasks`` (host/compat.py item 17) and
     raises ``ValueError("Tasks not found: ...")`` with a 15-line traceback; the same message with
     ``difflib``'s close matches, as a :class:`~skillneuron_harness.core.errors.SkillNeuronError` (still a
     ``ValueError``), replaces it. Anything else the method does or raises is untouched.

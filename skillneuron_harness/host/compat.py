@@ -47,9 +47,13 @@ against one list. Checklist (0.4.13 / next0.5):
 16. ``lm_eval.loggers.utils.get_git_commit_hash``, also imported by name into ``lm_eval.evaluator``
     (:func:`quiet_git_probe`): it runs ``git describe`` with git's stderr on ours, so outside a git
     checkout every evaluation prints "fatal: not a git repository"; our own commands discard that.
-19. ``lm_eval.config.evaluate_config.EvaluatorConfig.process_tasks`` raises ``ValueError("Tasks not
+17. ``lm_eval.config.evaluate_config.EvaluatorConfig.process_tasks`` raises ``ValueError("Tasks not
     found: a, b")`` for unknown ``--tasks`` (0.4.13's CLI); the bridge (``_suggest_task_names``)
     re-raises it with close matches. Where the class or method is missing nothing is patched.
+18. The wording of two notes that ``lm_eval.api.task`` logs as warnings (:func:`quiet_task_notes`):
+    "metric M is defined, but aggregation / higher_is_better is not" while a task is built, and
+    "Custom kwargs can be passed to `--metadata`" from ``Task.download`` for every ``custom_dataset``
+    task. Where the wording changes the notes are simply shown again.
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.host.tasks.gold_label`.
@@ -60,8 +64,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import logging
 import os
+import re
 import sys
+from pathlib import Path
 
 #: ``from_pretrained`` keys HFLM reads from, or forwards with, its ``**kwargs`` (item 1).
 MODEL_LOADING_KEYS = (
@@ -220,3 +227,58 @@ def quiet_git_probe():
     finally:
         for module in patched:
             module.get_git_commit_hash = probe
+
+
+# The notes lm-eval logs that say nothing to a user of our tasks (item 18).
+_DEFAULTS_NOTE = re.compile(r"metric \S+ is defined, but (aggregation|higher_is_better) is not")
+_CUSTOM_KWARGS_NOTE = "Custom kwargs can be passed to `--metadata`"
+
+
+class _OurTasksNotes(logging.Filter):
+    """Drops lm-eval's ``custom_dataset`` note for tasks whose loader is one of our templates'.
+
+    Every task built on ``task_configs/templates/*_jsonl.yaml`` reads its file through our loader,
+    which takes no ``--metadata``; the note is kept for anybody else's ``custom_dataset``.
+    """
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _CUSTOM_KWARGS_NOTE not in str(record.msg):
+            return True
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_name != "download":  # Task.download logs the note
+            frame = frame.f_back
+        loader = getattr(getattr(frame and frame.f_locals.get("self"), "config", None), "custom_dataset", None)
+        source = getattr(getattr(loader, "__code__", None), "co_filename", "")
+        return not (source and Path(source).resolve().is_relative_to(self.folder))
+
+
+def quiet_our_task_notes(folder: Path) -> None:
+    """Install :class:`_OurTasksNotes` on lm-eval's task logger once per process."""
+    logger = logging.getLogger("lm_eval.api.task")
+    if not any(isinstance(f, _OurTasksNotes) for f in logger.filters):
+        logger.addFilter(_OurTasksNotes(folder.resolve()))
+
+
+class _DefaultsNotes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _DEFAULTS_NOTE.search(str(record.msg))
+
+
+@contextlib.contextmanager
+def quiet_task_notes():
+    """Inside: lm-eval's "metric is defined, but aggregation is not" notes are dropped (item 18).
+
+    Used where we build a task the user did not ask to evaluate (a clean twin read for its
+    training documents): lm-eval already printed them for the tasks of the run, if at all.
+    """
+    logger, notes = logging.getLogger("lm_eval.api.task"), _DefaultsNotes()
+    logger.addFilter(notes)
+    try:
+        yield
+    finally:
+        logger.removeFilter(notes)
+

@@ -18,8 +18,9 @@ from skillneuron_harness.core.errors import SkillNeuronError
 
 def task_manager(include_path: Sequence[str] | None = None):
     """A fresh lm-eval ``TaskManager`` indexing lm-eval's tasks, ours and ``include_path`` (built by the bridge)."""
-    from skillneuron_harness.host import bridge
+    from skillneuron_harness.host import bridge, compat
 
+    compat.quiet_our_task_notes(bridge.task_folder())
     return bridge.task_manager(include_path)
 
 

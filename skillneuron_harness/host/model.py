@@ -42,6 +42,7 @@ from skillneuron_harness.core.options import ModelArgsError
 from skillneuron_harness.core.scoring import AUTO_MODEL_CLASSES, resolve_backend
 from skillneuron_harness.engine import PromptEngine
 from skillneuron_harness.host import compat
+from skillneuron_harness.host.bridge import task_folder
 from skillneuron_harness.host.model_args import PromptArgs, parse_model_args
 from skillneuron_harness.host.task_format import task_format, warn_on_format
 from skillneuron_harness.host.tasks import LmEvalRun
@@ -434,3 +435,4 @@ class PromptTunedLM(HFLM):
 
 # Replaces the bridge's lazy placeholder (or stands in for it when imported directly).
 model_registry.register("prompt_tuned", target=PromptTunedLM)
+compat.quiet_our_task_notes(task_folder())  # our JSONL templates take no --metadata: lm-eval's note misleads

@@ -169,16 +169,19 @@ class LmEvalRun:
                 self._tasks[name] = evaluated[name]
                 return self._tasks[name]
             try:
-                if manager is not None and not self.include_path and name in manager.all_tasks:
-                    self._tasks[name] = compat.load_tasks(manager, [name])[name]
-                else:
-                    self._tasks[name] = load_task(name, self.include_path, hint=self.hint)
+                with compat.quiet_task_notes():  # a task read for its labels or training split, not evaluated
+                    self._tasks[name] = self._load(name, manager)
             except TaskError:
                 raise
             except Exception as err:  # noqa: BLE001  (lm-eval's own loading errors: datasets, YAML)
                 raise TaskError(f"skill_neurons: cannot load task {name!r} to read its labels and training split "
                                 f"({err}); {self.hint} for tasks outside ours and lm-eval's folders.") from err
         return self._tasks[name]
+
+    def _load(self, name: str, manager):
+        if manager is not None and not self.include_path and name in manager.all_tasks:
+            return compat.load_tasks(manager, [name])[name]
+        return load_task(name, self.include_path, hint=self.hint)
 
     def task(self, name: str) -> TaskInfo:
         return task_info(self._task(name), name)
