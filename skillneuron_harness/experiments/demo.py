@@ -31,11 +31,11 @@ import json
 import logging
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from skillneuron_harness.core.constants import DEFAULT_TOP
+from skillneuron_harness.core.logs import host_logs, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -176,38 +176,6 @@ def headline(results: dict, config: DemoConfig) -> dict:
     return out
 
 
-@contextmanager
-def quiet_host_logs():
-    """lm-eval's, ``datasets``' and ``transformers``' messages limited to errors inside the block.
-
-    Their per-task notices (cached dataset found, default metric settings, ...) repeat for every
-    task and would bury the demo's stage lines; errors still show.
-    """
-    names = ("lm_eval", "lm-eval", "datasets", "transformers", "huggingface_hub", "accelerate")
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
-    verbosity = []
-    try:
-        import datasets
-        import transformers
-
-        verbosity = [(datasets.utils.logging, datasets.utils.logging.get_verbosity()),
-                     (transformers.utils.logging, transformers.utils.logging.get_verbosity())]
-    except ImportError:  # pragma: no cover (both are dependencies)
-        pass
-    try:
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        for module, _ in verbosity:
-            module.set_verbosity_error()
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-        for module, level in verbosity:
-            module.set_verbosity(level)
-
-
 def _stage(text: str) -> None:
     print(text, flush=True)
 
@@ -338,11 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron demo``."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     from skillneuron_harness.host.demo_model import DemoModelMissing
 
     try:
-        with quiet_host_logs():
+        with host_logs():
             run(DemoConfig(**vars(args)))
     except (ValueError, DemoModelMissing) as err:
         print(f"skillneuron demo: {err}")

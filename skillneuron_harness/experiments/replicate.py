@@ -30,6 +30,7 @@ from pathlib import Path
 
 from skillneuron_harness.core.constants import DEFAULT_TOP, PERCENTS
 from skillneuron_harness.core.errors import SkillNeuronError
+from skillneuron_harness.core.logs import host_logs, setup_logging
 from skillneuron_harness.core.results import parse_limit
 from skillneuron_harness.experiments.runs import PromptSpec, add_run_arguments
 from skillneuron_harness.prompts.release import BASE_MODELS, TASK_TYPES, VARIANTS, variant
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron replicate``."""
     args = build_parser().parse_args(argv)
+    setup_logging()
     world = os.environ.get("WORLD_SIZE", "1")
     if world.isdigit() and int(world) > 1 and not args.dry_run:
         # every process would run every unit (lm-eval's data parallelism splits one evaluation, not a plan)
@@ -311,7 +313,8 @@ def main(argv: list[str]) -> int:
         start = time.perf_counter()
         if unit.kind != "average":  # averaging reads files only
             manager = manager or task_manager(args.include_path)
-        record = run_unit(unit, paths[unit.model], args, manager)
+        with host_logs(args.verbose):
+            record = run_unit(unit, paths[unit.model], args, manager)
         mark_done(unit.marker, {"unit": unit.describe(), "seconds": time.perf_counter() - start, **record})
         shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
         print(f"{head}: {shown} ({time.perf_counter() - start:.1f} s)", flush=True)

@@ -112,6 +112,9 @@ def add_run_arguments(parser) -> None:
                         help="weights' dtype, as lm-eval's dtype= (bfloat16 or float16 on a GPU: several times faster "
                              "than the checkpoint's float32; the results JSON records the dtype used)")
     parser.add_argument("--include-path", action="append", default=[], help="extra lm-eval task folders")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show lm-eval's, datasets' and transformers' notices too (by default: errors only, "
+                             "so that the one line per unit stays readable)")
 
 
 def run_options(args) -> tuple[list, int | str, int | float | None, object]:

@@ -143,15 +143,18 @@ def write_outputs(records: list[dict], out: Path, settings: dict) -> dict[str, P
 def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron suppression-curve``."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from skillneuron_harness.core.logs import host_logs, setup_logging
+
+    setup_logging(logging.INFO)
     from skillneuron_harness.experiments.runs import run_options
 
     try:
         prompts, batch_size, limit, manager = run_options(args)
-        records = run_curve(args.model, prompts, args.tasks, [Path(n) for n in args.neurons], Path(args.out),
-                            percents=args.percents, mode=args.mode, sigma=args.sigma, seed=args.seed,
-                            random=args.random, limit=limit, batch_size=batch_size, device=args.device,
-                            backend=args.backend, manager=manager, dtype=args.dtype)
+        with host_logs(args.verbose):
+            records = run_curve(args.model, prompts, args.tasks, [Path(n) for n in args.neurons], Path(args.out),
+                                percents=args.percents, mode=args.mode, sigma=args.sigma, seed=args.seed,
+                                random=args.random, limit=limit, batch_size=batch_size, device=args.device,
+                                backend=args.backend, manager=manager, dtype=args.dtype)
     except (FileNotFoundError, ValueError) as err:
         print(f"skillneuron suppression-curve: {err}")
         return 2

@@ -75,15 +75,18 @@ def run_transfer(model: str, prompts, tasks: list[str], out: Path, *, skill_neur
 def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron transfer``."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from skillneuron_harness.core.logs import host_logs, setup_logging
+
+    setup_logging(logging.INFO)
     from skillneuron_harness.experiments.runs import run_options
 
     try:
         prompts, batch_size, limit, manager = run_options(args)
-        path = run_transfer(args.model, prompts, args.tasks, Path(args.out), skill_neurons=args.skill_neurons,
-                            sn_baseline_limit=args.sn_baseline_limit, limit=limit, batch_size=batch_size,
-                            device=args.device, backend=args.backend, top=args.top,
-                            manager=manager, dtype=args.dtype)
+        with host_logs(args.verbose):
+            path = run_transfer(args.model, prompts, args.tasks, Path(args.out), skill_neurons=args.skill_neurons,
+                                sn_baseline_limit=args.sn_baseline_limit, limit=limit, batch_size=batch_size,
+                                device=args.device, backend=args.backend, top=args.top,
+                                manager=manager, dtype=args.dtype)
     except (FileNotFoundError, ValueError) as err:
         print(f"skillneuron transfer: {err}")
         return 2

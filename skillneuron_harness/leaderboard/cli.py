@@ -11,7 +11,6 @@ where they stopped when the same command is run again.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -25,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "--output", required=True, help="leaderboard folder: finished units and the outputs")
     p.add_argument("--from", dest="from_dirs", nargs="+", default=[], metavar="DIR",
                    help="existing lm-eval output folders (results_*.json) to add without running")
+    p.add_argument("--verbose", action="store_true",
+                   help="show lm-eval's, datasets' and transformers' notices too (by default: errors only, so that "
+                        "the one line per unit stays readable)")
     return p
 
 
@@ -34,13 +36,15 @@ def main(argv: list[str]) -> int:
     if args.spec is None and not args.from_dirs:
         print("skillneuron leaderboard: give a spec file, --from folders, or both.", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from skillneuron_harness.core.errors import install_excepthook
+    from skillneuron_harness.core.logs import host_logs, setup_logging
     from skillneuron_harness.leaderboard.build import build_leaderboard
 
+    setup_logging()
     install_excepthook()
     try:
-        paths = build_leaderboard(args.spec, Path(args.out), from_dirs=args.from_dirs)
+        with host_logs(args.verbose):
+            paths = build_leaderboard(args.spec, Path(args.out), from_dirs=args.from_dirs)
     except (FileNotFoundError, ValueError) as err:
         print(f"skillneuron leaderboard: {err}", file=sys.stderr)
         return 2

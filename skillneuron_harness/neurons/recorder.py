@@ -28,6 +28,7 @@ for the rest.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sys
 import time
@@ -593,7 +594,8 @@ def summary_line(task: str, summary: dict, top: float) -> str:
         kind, _, where = str(consistency.get("reference", "")).partition(":")  # task:NAME or file:PATH
         reference = (Path(where).stem if kind == "file" else where) or "the clean twin"
         mean = at_top[0].get("mean")  # None where no layer has a top-k set at this size (tiny models, few neurons)
-        parts.append(f"top-{top:.0%} overlap with {reference} " + ("undefined" if mean is None or mean != mean else f"{mean:.3f}"))
+        shown = "undefined" if mean is None or math.isnan(mean) else f"{mean:.3f}"
+        parts.append(f"top-{top:.0%} overlap with {reference} {shown}")
     drop = (consistency.get("accuracy") or {}).get("performance_drop_rate")
     if drop is not None:
         parts.append(f"PDR {drop:.3f}")

