@@ -199,11 +199,23 @@ def _wrap_simple_evaluate(evaluator_module) -> None:
         if outer:
             outer["lm"] = lm  # for _record_execution
         _preflight(lm, task_dict)
+        from skillneuron_harness.host import paired
+
+        # evaluate takes keywords (lm-eval's @positional_deprecated); with positional ones nothing is forced
+        pairings = paired.plan(task_dict) if not args else []
+        keep_samples = kwargs.get("log_samples", True)
+        if pairings:
+            kwargs["log_samples"] = True  # the paired metrics join the per-document samples
         _RUNNING.append({"task_dict": task_dict, "task_manager": outer.get("task_manager")})
         try:
-            return original_evaluate(lm, task_dict, *args, **kwargs)
+            results = original_evaluate(lm, task_dict, *args, **kwargs)
         finally:
             _RUNNING.pop()
+        if pairings and isinstance(results, dict):  # rank 0 (the others get None)
+            paired.add_paired_metrics(results, pairings)
+            if not keep_samples:
+                results.pop("samples", None)
+        return results
 
     simple_evaluate._skillneuron_bridge = True  # type: ignore[attr-defined]
     evaluator_module.simple_evaluate = simple_evaluate

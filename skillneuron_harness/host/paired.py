@@ -1,0 +1,86 @@
+"""Paired metrics in lm-eval's results: every adversarial task whose clean twin ran in the same evaluation.
+
+An evaluated task is *paired* when its ``metadata.clean_twin`` is evaluated too and its documents
+name their clean original: a perturbed twin's documents carry ``clean_doc_id`` (the clean task's
+``doc_id``). For such a run the bridge has lm-eval keep its per-document samples
+(``log_samples``), :func:`add_paired_metrics` joins them, and drops them again unless the caller
+asked for them. The metrics (:mod:`skillneuron_harness.core.paired`) go into the adversarial
+task's row of ``results["results"]`` beside ``acc`` (with ``_stderr`` and ``higher_is_better``, so
+that lm-eval's table prints them), and ``results["paired"][task]`` says what was paired with what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from skillneuron_harness.core.paired import HIGHER_IS_BETTER, Pair, paired_metrics
+from skillneuron_harness.host import compat
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """An adversarial task, its clean twin, and how a document names its clean original."""
+
+    task: str
+    clean: str
+    key: str  # "clean_doc_id": the adversarial doc's field holding the clean doc_id
+
+
+def plan(task_dict) -> list[Pairing]:
+    """The pairings an evaluation's task dict allows (none: nothing changes in the run)."""
+    tasks = compat.evaluated_tasks(task_dict)
+    out = []
+    for name, task in sorted(tasks.items()):
+        metadata = getattr(task.config, "metadata", None) or {}
+        clean = metadata.get("clean_twin")
+        if clean in tasks and metadata.get("perturbation"):
+            out.append(Pairing(name, clean, "clean_doc_id"))
+    return out
+
+
+def _prediction(sample: dict) -> int:
+    scores = [r[0] if isinstance(r, (list, tuple)) else r for r in sample["filtered_resps"]]  # (loglik, greedy)
+    return max(range(len(scores)), key=lambda i: float(scores[i]))  # the argmax lm-eval's acc takes
+
+
+def _correct(sample: dict) -> bool:
+    if "acc" in sample:
+        return bool(sample["acc"])
+    return _prediction(sample) == sample["target"]
+
+
+def pairs_of(pairing: Pairing, samples: dict) -> tuple[list[Pair], int]:
+    """(the pairs both evaluated, the number of adversarial documents whose original was not)."""
+    clean = {int(s["doc_id"]): s for s in samples.get(pairing.clean, [])}
+    out, unpaired = [], 0
+    for s in samples.get(pairing.task, []):
+        key = s["doc"].get(pairing.key)
+        original = clean.get(int(key)) if key is not None else None
+        if original is None:
+            unpaired += 1
+            continue
+        out.append(Pair(clean_key=int(key), clean_pred=_prediction(original), clean_correct=_correct(original),
+                        adv_pred=_prediction(s), adv_correct=_correct(s),
+                        changed_words=s["doc"].get("changed_words"), changed_chars=s["doc"].get("changed_chars")))
+    return out, unpaired
+
+
+def add_paired_metrics(results: dict, pairings: list[Pairing]) -> None:
+    """Write each pairing's metrics into ``results`` (lm-eval's dict, its ``samples`` still in it)."""
+    samples = results.get("samples") or {}
+    section = results.setdefault("paired", {})
+    for pairing in pairings:
+        pairs, unpaired = pairs_of(pairing, samples)
+        metrics = paired_metrics(pairs)
+        section[pairing.task] = {"clean_twin": pairing.clean, "key": pairing.key, "unpaired": unpaired,
+                                 **{k: None if v != v else v for k, v in metrics.items()}}
+        row = (results.get("results") or {}).get(pairing.task)
+        if row is None or not metrics:
+            continue
+        filter_key = next((k.partition(",")[2] for k in row if k.startswith("acc,")), "none")
+        for name, value in metrics.items():
+            if name in ("pairs", "clean_documents"):
+                continue
+            row[f"{name},{filter_key}"] = "N/A" if value != value else value  # NaN as lm-eval writes a stderr
+        better = results.setdefault("higher_is_better", {}).setdefault(pairing.task, {})
+        better.update({m: h for m, h in HIGHER_IS_BETTER.items() if m in metrics})
