@@ -289,3 +289,44 @@ def null_score_quantiles(fire_counts: torch.Tensor, class_counts: torch.Tensor,
     above = _mixture_cdf(nulls, candidates) >= target[..., None]  # (L, Q, K')
     first = np.where(above.any(-1), above.argmax(-1), candidates.shape[-1] - 1)
     return torch.from_numpy(np.take_along_axis(candidates, first[..., None], -1)[..., 0].T.copy())  # (Q, L)
+
+
+# ---------------------------------------------------------------------------------------------
+# The summary of a task's file
+# ---------------------------------------------------------------------------------------------
+
+
+def null_summary(fire_counts: torch.Tensor, class_counts: torch.Tensor, subtasks: Sequence[BinarySubtask],
+                 score: torch.Tensor, *, top_fraction: float, fdr: float = DEFAULT_FDR,
+                 subtask_fire_counts: torch.Tensor | None = None,
+                 quantiles: Sequence[float] = DEFAULT_QUANTILES) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """The ``null`` block of a task's summary, with the neurons' p-values and q-values [L, D].
+
+    Per layer: the chance line (``chance_score``, the null quantiles of the neuron score), the
+    neurons significant at FDR ``fdr`` (Benjamini-Hochberg within the layer) and how many of the
+    layer's top ``top_fraction`` skill neurons (by ``score`` [L, D]) are among them.
+    """
+    from skillneuron_harness.neurons.selection import top_fraction_mask
+
+    counts = subtask_fire_counts if subtask_fire_counts is not None else fire_counts
+    p = neuron_p_values(subtask_cell_p_values(counts, class_counts, subtasks))  # (L, D)
+    q = benjamini_hochberg(p)  # (L, D)
+    significant = q <= fdr  # (L, D)
+    skill = top_fraction_mask(score, top_fraction)  # (L, D)
+    line = null_score_quantiles(counts, class_counts, subtasks, quantiles)  # (Q, L)
+    layers = [{"layer": layer,
+               "chance_score": {f"{qq:g}": float(line[i, layer]) for i, qq in enumerate(quantiles)},
+               "significant": int(significant[layer].sum()),
+               "significant_skill_neurons": int((significant[layer] & skill[layer]).sum())}
+              for layer in range(score.shape[0])]
+    block = {
+        "fdr": fdr,
+        "test": "exact permutation (hypergeometric) p-value per cell; Bonferroni over the subtasks x positions "
+                "of a neuron; Benjamini-Hochberg within each layer",
+        "chance_score": "quantiles of the neuron score when no cell predicts the label (independent cells)",
+        "skill_neurons_per_layer": int(skill[0].sum()) if score.shape[0] else 0,
+        "significant": int(significant.sum()),
+        "significant_skill_neurons": int((significant & skill).sum()),
+        "layers": layers,
+    }
+    return block, p, q
