@@ -16,12 +16,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 
 from skillneuron_harness.core.constants import DEFAULT_TOP
+from skillneuron_harness.neurons.null_sets import (
+    combined_overlap_p_value,
+    overlap_p_values,
+    random_overlap,
+    skill_vs_random_test,
+    subset_mean_null,
+)
 from skillneuron_harness.neurons.predictivity import average_over_prompts
 from skillneuron_harness.neurons.selection import (
     descending_order,
@@ -69,13 +76,23 @@ def overlap_per_layer(score_clean: torch.Tensor, score_adv: torch.Tensor, fracti
 
 @dataclass
 class ConsistencyPoint:
-    """One point of the consistency curve: top-``fraction`` (k neurons per layer)."""
+    """One point of the consistency curve: top-``fraction`` (k neurons per layer).
+
+    With its null (:mod:`~skillneuron_harness.neurons.null_sets`): ``random`` = k / D, the
+    expected overlap of random k-subsets; ``hits``, the intersections summed over layers;
+    ``p_per_layer``, P(Hypergeom(D, k, k) >= intersection) per layer; ``p_value``, the same for
+    the sum over layers (independent layers, exact convolution).
+    """
 
     fraction: float
     k: int
     mean: float
     sem: float
     per_layer: list[float]
+    random: float = math.nan
+    hits: int | None = None
+    p_value: float = math.nan
+    p_per_layer: list[float] = field(default_factory=list)
 
 
 def consistency_curve(
@@ -96,13 +113,19 @@ def consistency_curve(
             continue
         per_layer = overlap_per_layer(score_clean, score_adv, fraction)  # (L,)
         mean, sem = _mean_sem(per_layer)
+        k, num_neurons = top_k(score_clean.shape[1], fraction), score_clean.shape[1]
+        hits = [round(float(v) * k) for v in per_layer]  # intersections per layer
         points.append(
             ConsistencyPoint(
                 fraction=float(fraction),
-                k=top_k(score_clean.shape[1], fraction),
+                k=k,
                 mean=mean,
                 sem=sem,
                 per_layer=per_layer.tolist(),
+                random=random_overlap(num_neurons, k),
+                hits=sum(hits),
+                p_value=combined_overlap_p_value(hits, num_neurons, k),
+                p_per_layer=overlap_p_values(hits, num_neurons, k),
             )
         )
     return points
@@ -110,7 +133,14 @@ def consistency_curve(
 
 @dataclass
 class SkillVsRandom:
-    """Adversarial score of the clean skill neurons vs random neurons of the same count."""
+    """Adversarial score of the clean skill neurons vs random neurons of the same count.
+
+    ``random_*`` are the means over ``num_draws`` random draws; ``expected_random_mean`` is their
+    exact expectation (the mean over layers of each layer's mean score). The test
+    (:func:`~skillneuron_harness.neurons.null_sets.skill_vs_random_test`): ``difference`` = sum
+    over layers of skill mean - layer mean, its null ``variance``, ``z``, the two-sided
+    ``p_value`` (and ``p_per_layer``), and ``differ`` = p_value < ``alpha``.
+    """
 
     fraction: float
     k: int
@@ -120,6 +150,14 @@ class SkillVsRandom:
     random_per_layer: list[float]
     skill_mean: float
     random_mean: float
+    expected_random_mean: float = math.nan
+    difference: float = math.nan
+    variance: float = math.nan
+    z: float = math.nan
+    p_value: float = math.nan
+    p_per_layer: list[float] = field(default_factory=list)
+    differ: bool | None = None
+    alpha: float = math.nan
 
 
 def adversarial_predictivity_of_clean_skill_neurons(
@@ -136,7 +174,8 @@ def adversarial_predictivity_of_clean_skill_neurons(
     uniformly without replacement from all D neurons of the layer (skill neurons included),
     averaged over ``num_draws`` draws. Draws come from ``torch.Generator().manual_seed(seed)``
     with ``torch.randperm(D)[:k]`` per draw, layer by layer (draw-major order), so results are
-    reproducible across runs and machines.
+    reproducible across runs and machines. The test of skill against random neurons does not
+    depend on the draws (see :class:`SkillVsRandom`).
     """
     _check_pair(score_clean, score_adv)
     if num_draws < 1:
@@ -155,6 +194,7 @@ def adversarial_predictivity_of_clean_skill_neurons(
             idx = torch.randperm(num_neurons, generator=gen)[:k]  # (k,)
             random[layer] += adv[layer, idx].mean()
     random /= num_draws  # (L,)
+    test = skill_vs_random_test([skill], [adv], k)
     return SkillVsRandom(
         fraction=float(fraction),
         k=k,
@@ -164,6 +204,14 @@ def adversarial_predictivity_of_clean_skill_neurons(
         random_per_layer=random.tolist(),
         skill_mean=float(skill.mean()),
         random_mean=float(random.mean()),
+        expected_random_mean=float(subset_mean_null(adv, k)[0].mean()),
+        difference=test.difference,
+        variance=test.variance,
+        z=test.z,
+        p_value=test.p_value,
+        p_per_layer=test.p_per_layer,
+        differ=test.differ,
+        alpha=test.alpha,
     )
 
 

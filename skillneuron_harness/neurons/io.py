@@ -34,8 +34,10 @@ holds ``format`` = ``pt``, ``task``, ``subtasks`` (e.g. ``1:0`` or ``0:2;1:0+2``
 JSON file holds ``task``, ``provenance`` (what the caller gives: model, prompt hash, split, number of
 documents, baseline source and size, positions used, ...; ``versions`` is filled in), a
 ``tensors`` table (dtype and shape of each tensor) and a ``summary``: number of documents, class
-counts, per layer mean and max score, skill neurons per layer for ``top_fraction``, and the
-``top_n`` neurons of the model-wide ranking as (layer, neuron, position, predictivity).
+counts, per layer mean and max score, skill neurons per layer for ``top_fraction``, the
+``top_n`` neurons of the model-wide ranking as (layer, neuron, position, predictivity, and their
+null p- and q-values), and ``null``: per layer the chance line of the score and the neurons
+significant at the false discovery rate (:func:`~skillneuron_harness.neurons.null.null_summary`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ import torch
 from skillneuron_harness.core.atomic import save_safetensors, write_json
 from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.core.errors import SkillNeuronError
+from skillneuron_harness.neurons.null import DEFAULT_FDR, null_summary
 from skillneuron_harness.neurons.selection import descending_order
 from skillneuron_harness.neurons.statistics import (
     BinarySubtask,
@@ -123,10 +126,14 @@ def summarize(
     *,
     top_n: int = 20,
     top_fraction: float = DEFAULT_TOP,
+    p_value: torch.Tensor | None = None,
+    q_value: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Per layer mean/max score, skill neurons per layer, and the model-wide top ``top_n``.
 
-    Neurons are ranked model-wide as Ackermann & Ohmer (ties: the higher flat index first).
+    Neurons are ranked model-wide as Ackermann & Ohmer (ties: the higher flat index first). With
+    the neurons' null ``p_value`` and ``q_value`` [L, D] (:mod:`~skillneuron_harness.neurons.null`)
+    each top neuron carries its own.
     """
     num_layers, num_neurons = score.shape
     flat = score.detach().cpu().reshape(-1)  # (L * D,)
@@ -147,6 +154,8 @@ def summarize(
                 "neuron": int(i) % num_neurons,
                 "position": int(pos[i]),
                 "predictivity": float(flat[i]),
+                **({"p_value": float(p_value.reshape(-1)[i]), "q_value": float(q_value.reshape(-1)[i])}
+                   if p_value is not None and q_value is not None else {}),
             }
             for i in order
         ],
@@ -189,11 +198,14 @@ def write_task_stats(
     top_fraction: float = DEFAULT_TOP,
     subtask_baseline: torch.Tensor | None = None,
     subtask_fire_counts: torch.Tensor | None = None,
+    fdr: float = DEFAULT_FDR,
 ) -> tuple[Path, Path]:
     """Derive and write ``<task>.safetensors`` and ``<task>.json``; returns both paths.
 
     ``subtasks`` default to :func:`~skillneuron_harness.neurons.statistics.binary_subtasks`.
-    ``provenance`` must be JSON-serialisable; ``versions`` is added when absent.
+    ``provenance`` must be JSON-serialisable; ``versions`` is added when absent. The summary's
+    ``null`` block (:func:`~skillneuron_harness.neurons.null.null_summary`) counts the neurons
+    significant at false discovery rate ``fdr``.
     """
     _check_shapes(baseline, fire_counts, class_counts)
     st_path, json_path = task_paths(directory, task)
@@ -241,7 +253,12 @@ def write_task_stats(
         "subtasks": [s.label for s in subtasks or ()],
     }
     if undefined is None:
-        summary.update(summarize(derived["score"], derived["position"], top_n=top_n, top_fraction=top_fraction))
+        null, p_value, q_value = null_summary(
+            tensors["fire_counts"], tensors["class_counts"], subtasks, derived["score"], top_fraction=top_fraction,
+            fdr=fdr, subtask_fire_counts=tensors.get("subtask_fire_counts"))
+        summary.update(summarize(derived["score"], derived["position"], top_n=top_n, top_fraction=top_fraction,
+                                 p_value=p_value, q_value=q_value))
+        summary["null"] = null
     else:
         summary["predictivity_undefined"] = undefined
     document = {

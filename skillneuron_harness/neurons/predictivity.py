@@ -172,6 +172,11 @@ def predictivity(
     return torch.maximum(acc, 1.0 - acc)  # (L, P, D)
 
 
+def balanced_by_default(subtasks: Sequence[BinarySubtask]) -> bool:
+    """Wang et al.'s rule: balanced accuracy when the decomposition uses more than two classes."""
+    return len({c for s in subtasks for c in (*s.positive, *s.negative)}) > 2
+
+
 def subtask_predictivity(
     fire_counts: torch.Tensor, class_counts: torch.Tensor, subtasks: Sequence[BinarySubtask],
     balanced: bool | None = None,
@@ -185,7 +190,7 @@ def subtask_predictivity(
     read at three words; Robust-Neurons' plain ``neuron_accuracy / data_size``).
     """
     if balanced is None:
-        balanced = len({c for s in subtasks for c in (*s.positive, *s.negative)}) > 2
+        balanced = balanced_by_default(subtasks)
     per = fire_counts if fire_counts.dim() == 5 else [fire_counts] * len(subtasks)
     if len(per) != len(subtasks):
         raise ValueError(f"{len(per)} per-subtask count tensors for {len(subtasks)} subtasks")

@@ -45,6 +45,7 @@ from skillneuron_harness.core.observers import EvaluationRun, ScoredDocuments, S
 from skillneuron_harness.core.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 from skillneuron_harness.neurons.capture import HookPoint
 from skillneuron_harness.neurons.io import read_task_stats, write_task_stats
+from skillneuron_harness.neurons.null import DEFAULT_FDR
 from skillneuron_harness.neurons.statistics import (
     BaselineAccumulator,
     BinarySubtask,
@@ -121,6 +122,9 @@ class SkillNeuronConfig(OptionGroup):
                 "adversarial set itself, as Ackermann & Ohmer's `--adversarial True`); see docs/statistics.md"})
     top: float = field(default=DEFAULT_TOP, metadata={
         "help": "fraction of each layer's neurons called skill neurons in the summaries"})
+    fdr: float = field(default=DEFAULT_FDR, metadata={
+        "help": "false discovery rate of the neurons counted as significant in the summaries (exact permutation "
+                "p-values, Benjamini-Hochberg within each layer; see docs/statistics.md)"})
     include_path: str | None = field(default=None, metadata={
         "help": "task folders to load clean twins from when they are neither evaluated in the run nor in the "
                 "run's task index (ours, lm-eval's, `--include_path`)"})
@@ -138,6 +142,9 @@ class SkillNeuronConfig(OptionGroup):
         self.top = as_float("sn_top", self.top, example=0.02)
         if not 0 < self.top <= 1:
             raise ModelArgsError(f"sn_top={self.top}: a fraction of neurons per layer in (0, 1], e.g. 0.02.")
+        self.fdr = as_float("sn_fdr", self.fdr, example=DEFAULT_FDR)
+        if not 0 < self.fdr < 1:
+            raise ModelArgsError(f"sn_fdr={self.fdr}: a false discovery rate in (0, 1), e.g. {DEFAULT_FDR}.")
         self.baseline, self.reference = as_str("sn_baseline", self.baseline), as_str("sn_reference", self.reference)
         self.subtasks, self.include_path = as_str("sn_subtasks", self.subtasks), as_str("sn_include_path",
                                                                                         self.include_path)
@@ -511,7 +518,7 @@ class SkillNeuronRecorder(ScoringObserver):
         import tempfile
 
         kwargs = {**state.counter.state(), "provenance": provenance, "subtasks": subtasks,
-                  "top_fraction": self.config.top}
+                  "top_fraction": self.config.top, "fdr": self.config.fdr}
         if state.subtasks is not None:  # Wang et al.: each subtask counted against its own baseline
             kwargs.update(state.subtasks.write_args())
         try:
@@ -588,6 +595,11 @@ def summary_line(task: str, summary: dict, top: float) -> str:
     parts = [f"{summary.get('num_docs')} documents"]
     if summary.get("accuracy") is not None:
         parts.append(f"acc {summary['accuracy']:.3f}")
+    null = summary.get("null") or {}
+    if null.get("significant_skill_neurons") is not None:
+        layers = len(null.get("layers") or ())
+        parts.append(f"{null['significant_skill_neurons']} of {null.get('skill_neurons_per_layer', 0) * layers} "
+                     f"skill neurons significant (FDR {null.get('fdr', DEFAULT_FDR):g})")
     consistency = summary.get("consistency") or {}
     at_top = [p for p in consistency.get("overlap") or () if abs(p.get("fraction", -1) - top) < 1e-9]
     if at_top:
@@ -596,11 +608,20 @@ def summary_line(task: str, summary: dict, top: float) -> str:
         mean = at_top[0].get("mean")  # None where no layer has a top-k set at this size (tiny models, few neurons)
         shown = "undefined" if mean is None or math.isnan(mean) else f"{mean:.3f}"
         parts.append(f"top-{top:.0%} overlap with {reference} {shown}")
+        if shown != "undefined" and at_top[0].get("random") is not None:
+            parts[-1] += f" (random {at_top[0]['random']:.3f}, p {_p_text(at_top[0].get('p_value'))})"
     drop = (consistency.get("accuracy") or {}).get("performance_drop_rate")
     if drop is not None:
         parts.append(f"PDR {drop:.3f}")
     files = summary.get("files") or []
     return f"Skill neurons of {task}: {', '.join(parts)} -> {files[0] if files else 'not written'}"
+
+
+def _p_text(p) -> str:
+    """A p-value in a line of text: ``0.03``, ``<1e-300``, ``n/a``."""
+    if p is None or p != p:
+        return "n/a"
+    return "<1e-300" if p == 0 else f"{p:.2g}"
 
 
 def _say(text: str) -> None:

@@ -9,7 +9,9 @@ parallelism each rank fills its own and :func:`all_reduce_` sums them with a sin
 Everything derived from them lives in pure functions, one idea per module, re-exported here:
 :mod:`~skillneuron_harness.neurons.predictivity` (subtasks, accuracy, predictivity, scores,
 subtask baselines), :mod:`~skillneuron_harness.neurons.selection` (top-k, tie order, union) and
-:mod:`~skillneuron_harness.neurons.consistency` (clean vs adversarial, the paper's analyses) and
+:mod:`~skillneuron_harness.neurons.consistency` (clean vs adversarial, the paper's analyses),
+:mod:`~skillneuron_harness.neurons.null` (exact p-values of the counts, FDR, the chance line),
+:mod:`~skillneuron_harness.neurons.null_sets` (random overlaps, skill vs random neurons) and
 :mod:`~skillneuron_harness.neurons.summary` (mean and SEM over prompts, std, Spearman with p).
 Shapes: L layers, P positions, D neurons per layer, C classes, B documents in a batch.
 """
@@ -41,10 +43,29 @@ from skillneuron_harness.neurons.consistency import (  # noqa: F401  (re-exporte
     spearman_correlation,
     top_predictivity_spearman,
 )
+from skillneuron_harness.neurons.null import (  # noqa: F401  (re-exported)
+    DEFAULT_FDR,
+    DEFAULT_QUANTILES,
+    benjamini_hochberg,
+    cell_p_values,
+    hypergeom_tails,
+    neuron_p_values,
+    null_score_quantiles,
+    subtask_cell_p_values,
+)
+from skillneuron_harness.neurons.null_sets import (  # noqa: F401  (re-exported)
+    SkillVsRandomTest,
+    combine_skill_vs_random,
+    combined_overlap_p_value,
+    overlap_p_values,
+    random_overlap,
+    skill_vs_random_test,
+)
 from skillneuron_harness.neurons.predictivity import (  # noqa: F401  (re-exported)
     BinarySubtask,
     accuracy,
     average_over_prompts,
+    balanced_by_default,
     binary_subtasks,
     has_both_sides,
     inhibitory_fraction,

@@ -68,13 +68,34 @@ def layer_score_distribution(row: dict, path: Path) -> Path:
     data = [[100 * v for v in layer] for layer in row["layer_scores"]]
     ax.boxplot(data, positions=range(row["layers"]), widths=0.6, showfliers=True,
                flierprops={"markersize": 2})
-    ax.axhline(50, color="grey", linestyle="--", linewidth=1, label="chance predictivity (50%)")
+    _chance_lines(ax, row.get("chance_score"), row["layers"])
     ax.set_xlabel("layer")
     ax.set_ylabel("neuron score: predictivity (%)")
     ax.set_title(f"Skill-neuron scores per layer: {row['task']}\n{row['model']}\n"
                  f"({row['neurons_per_layer']} neurons per layer, mean over {row['prompts']} prompt(s))", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)
+
+
+def _chance_lines(ax, chance: dict | None, num_layers: int) -> None:
+    """The null quantiles of the neuron score per layer (steps), or, without counts, the 50 % floor."""
+    if not chance:
+        ax.axhline(50, color="grey", linestyle="--", linewidth=1,
+                   label="50% (floor of predictivity; no counts for the chance line)")
+        return
+    styles = {"0.5": ("--", "chance: median score of noise"), "0.95": (":", "chance: 95% of noise scores")}
+    for key, values in chance.items():
+        style, label = styles.get(key, ("-.", f"chance: {100 * float(key):g}% of noise scores"))
+        edges = [x - 0.5 for x in range(num_layers + 1)]  # one step per layer's box
+        ax.step(edges, [100 * v for v in values] + [100 * values[-1]], where="post", color="grey", linestyle=style,
+                linewidth=1.2, label=label)
+
+
+def p_text(p: float | None) -> str:
+    """A p-value for a figure or table: ``p = 0.031``, ``p < 0.001``; ``n/a`` when undefined."""
+    if p is None or not math.isfinite(p):
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 
 def overlap_curves(summary: list[dict], path: Path) -> Path:
@@ -90,7 +111,13 @@ def overlap_curves(summary: list[dict], path: Path) -> Path:
                     label=f"{s['adversarial_task']} vs {s['task']} "
                           f"({s['model']}, {s['prompts']} {s['group']} prompt(s))")
         top = max(top, max(x))
-    ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="random neurons (expected)")
+    exact = next((s for s in summary if s.get("overlap_random")), None)
+    if exact is not None:  # k / D per n: floor(n D) / D, the expectation of two random k-subsets
+        ax.plot([100 * f for f in exact["fractions"]], [100 * r if r is not None else None for r in
+                                                          exact["overlap_random"]],
+                color="grey", linestyle="--", linewidth=1, label="random neurons (expected, k/D)")
+    else:
+        ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="random neurons (expected)")
     ax.set_xlabel("skill neurons: top n% of each layer (%)")
     ax.set_ylabel("overlap |S_clean ∩ S_adv| / |S_adv| (%)")
     ax.set_ylim(0, 100)
@@ -111,7 +138,24 @@ def skill_vs_random(summary: list[dict], path: Path, top: float) -> Path:
         means = [100 * s[key][0] for s in summary]
         errs = [0 if s[key][1] is None or math.isnan(s[key][1]) else 100 * s[key][1] for s in summary]
         ax.bar(x + offset, means, width=0.4, yerr=errs, capsize=3, label=name)
-    ax.axhline(50, color="grey", linestyle="--", linewidth=1, label="chance predictivity (50%)")
+    chance = [(s.get("adversarial_chance_score") or [None])[0] for s in summary]
+    for i, c in enumerate(chance):  # each task's own chance line: the median score of noise
+        if c is not None and math.isfinite(c):
+            ax.hlines(100 * c, i - 0.45, i + 0.45, color="grey", linestyle="--", linewidth=1.2,
+                      label="chance: median score of noise" if i == next(
+                          j for j, v in enumerate(chance) if v is not None and math.isfinite(v)) else None)
+    if not any(c is not None and math.isfinite(c) for c in chance):
+        ax.axhline(50, color="grey", linestyle="--", linewidth=1,
+                   label="50% (floor of predictivity; no counts for the chance line)")
+    for i, s in enumerate(summary):  # the test of skill against random neurons, said on each pair of bars
+        test = s.get("skill_vs_random_test")
+        if test is None:
+            continue
+        verdict = "differ" if test["differ"] else "not significant"
+        top = max(100 * s["skill_adv_score"][0], 100 * s["random_adv_score"][0])
+        if not math.isfinite(top):
+            continue
+        ax.text(i, min(top + 4, 97), f"{verdict}\n({p_text(test['p_value'])})", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, labels)
     ax.set_ylabel("predictivity on adversarial data (%)")
     ax.set_ylim(40, 100)

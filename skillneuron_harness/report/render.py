@@ -122,12 +122,16 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
                "negative class. Seed agreement: Spearman correlation of the scores of two prompts, mean over pairs.",
                ""]
         md.append(markdown_table(
-            ["model", "task", "prompts", "layers x neurons", "mean score per layer", "inhibitory share",
-             "seed agreement (rho)"],
+            ["model", "task", "prompts", "layers x neurons", "mean score per layer", "chance per layer (median)",
+             "inhibitory share", "seed agreement (rho)"],
             [[r["model"], r["task"], r["prompts"], f"{r['layers']} x {r['neurons_per_layer']}",
-              " / ".join(pct(v, None, 1) for v in r["layer_mean"]), pct(*r["inhibitory"]),
-              f"{num(r['seed_agreement'][0])} ({r['seed_agreement'][2]} pairs)"] for r in data["skill_neurons"]]))
-        md.append("")
+              " / ".join(pct(v, None, 1) for v in r["layer_mean"]),
+              " / ".join(pct(v, None, 1) for v in (r.get("chance_score") or {}).get("0.5", [])) or "n/a",
+              pct(*r["inhibitory"]), f"{num(r['seed_agreement'][0])} ({r['seed_agreement'][2]} pairs)"]
+             for r in data["skill_neurons"]]))
+        md += ["", "Chance: the score a neuron gets from noise alone (the best of its positions when firing is "
+               "independent of the label; exact hypergeometric null of the counts, see docs/statistics.md), "
+               "the median of the prompts' null; the figures also draw its 95% quantile.", ""]
         for r in data["skill_neurons"]:
             path = figures.layer_score_distribution(r, fig_dir / f"scores_{_slug(r['model'], r['task'])}.png")
             made.append(path)
@@ -149,11 +153,15 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
         fractions = summary[0]["fractions"]
         md.append(markdown_table(
             ["model", "prompts of", "adversarial task", *[f"n={100 * f:g}%" for f in fractions],
-             "clean skill neurons: clean score", "adversarial score", "random: adversarial score"],
+             "clean skill neurons: clean score", "adversarial score", "random: adversarial score",
+             "skill vs random"],
             [[s["model"], s["group"], s["adversarial_task"], *[pct(*o) for o in s["overlap"]],
-              pct(*s["clean_skill_score"]), pct(*s["skill_adv_score"]), pct(*s["random_adv_score"])]
+              pct(*s["clean_skill_score"]), pct(*s["skill_adv_score"]), pct(*s["random_adv_score"]),
+              _verdict(s.get("skill_vs_random_test"))]
              for s in summary]))
-        md.append("")
+        md += ["", "Random overlap: k/D of two random k-subsets of a layer (hypergeometric p-values per prompt "
+               "in report.json). Skill vs random: two-sided randomisation test of the clean skill neurons' "
+               "adversarial score against random neurons of their layers, over the prompts of the group.", ""]
 
     rvc = data["robustness_vs_consistency"]
     adversarial = any(r["adversarial_task"] for r in data["accuracy"]) or summary
@@ -191,6 +199,13 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
         md += [markdown_table(["model", "prompts of", "task", "neurons", *[f"{n:g}%" for n in percents]], rows), ""]
     md += _paper_sections(data["paper"], data["top_fraction"])
     return "\n".join(md), made
+
+
+def _verdict(test: dict | None) -> str:
+    """``differ (p = 0.003)`` or ``not significant (p = 0.41)``."""
+    if not test:
+        return "n/a"
+    return f"{'differ' if test['differ'] else 'not significant'} ({figures.p_text(test['p_value'])})"
 
 
 def _matrix(m: dict) -> str:

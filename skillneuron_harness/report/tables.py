@@ -14,7 +14,11 @@ pure functions of :mod:`skillneuron_harness.neurons.statistics`; this module onl
   prompt-averaged score, the top neurons, the inhibitory share of the skill neurons and the seed
   agreement (mean pairwise Spearman correlation of the prompts' scores).
 * :func:`consistency_table`: per prompt, the overlap-vs-n curve of clean and adversarial skill
-  neurons and the adversarial predictivity of the clean skill neurons against random ones.
+  neurons (with the random expectation k/D and its p-value) and the adversarial predictivity of
+  the clean skill neurons against random ones (with its test; :func:`consistency_summary`
+  combines the prompts of a group).
+* :func:`null_quantiles_of_file`: the chance line of a file's neuron scores (the null model of
+  :mod:`skillneuron_harness.neurons.null`), drawn instead of 50 % in the figures.
 * :func:`robustness_vs_consistency`: per prompt, consistency (mean overlap over the curve) against
   adversarial accuracy and PDR, with Spearman's rho and its p-value.
 * :func:`suppression_table`: accuracy per (model, group, task, control, n), mean and SEM.
@@ -36,9 +40,11 @@ from skillneuron_harness.neurons.statistics import (
     adversarial_predictivity_of_clean_skill_neurons,
     average_over_prompts,
     binary_subtasks,
+    combine_skill_vs_random,
     consistency_curve,
     inhibitory_fraction,
     mean_sem,
+    null_score_quantiles,
     parse_subtasks,
     performance_drop_rate,
     spearman_rho_p,
@@ -48,6 +54,7 @@ from skillneuron_harness.neurons.statistics import (
 from skillneuron_harness.report.collect import Collection, Evaluation, NeuronFile
 
 NAN = math.nan
+CHANCE_QUANTILES = (0.5, 0.95)  # the chance lines drawn: median and 95 % of the null neuron score
 
 
 def _unsuppressed(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
@@ -160,6 +167,34 @@ def inhibitory_fraction_of_file(f: NeuronFile, mask: torch.Tensor) -> float:
     return inhibitory_fraction(acc, t["position"], mask)
 
 
+def null_quantiles_of_file(f: NeuronFile, quantiles: Sequence[float] = CHANCE_QUANTILES) -> torch.Tensor | None:
+    """The chance line of a file's scores: null quantiles of the neuron score per layer, float64 [Q, L].
+
+    :func:`~skillneuron_harness.neurons.null.null_score_quantiles` of the file's counts (its
+    subtasks' own counts when it has them); None when the file has no counts or a side without
+    documents.
+    """
+    t = f.tensors
+    if "fire_counts" not in t or "class_counts" not in t:
+        return None
+    num_classes = t["class_counts"].shape[0]
+    try:
+        subtasks = parse_subtasks(f.subtasks, num_classes) if f.subtasks else binary_subtasks(num_classes)
+        counts = t.get("subtask_fire_counts", t["fire_counts"])
+        return null_score_quantiles(counts, t["class_counts"], subtasks, quantiles)
+    except ValueError:
+        return None
+
+
+def _mean_chance(files: Sequence[NeuronFile]) -> dict[str, list[float]] | None:
+    """Per quantile, the mean over the files (prompts) of each file's chance line [L]; None if any lacks one."""
+    lines = [null_quantiles_of_file(f) for f in files]
+    if not lines or any(line is None for line in lines):
+        return None
+    mean = torch.stack(lines).mean(0)  # (R, Q, L) -> (Q, L)
+    return {f"{q:g}": mean[i].tolist() for i, q in enumerate(CHANCE_QUANTILES)}
+
+
 def skill_neuron_table(collection: Collection, top: float = DEFAULT_TOP, top_n: int = 10) -> list[dict]:
     """Per (model, task): layer score distribution, top neurons, inhibitory share, seed agreement."""
     by_task: dict[tuple, list[NeuronFile]] = defaultdict(list)
@@ -189,6 +224,7 @@ def skill_neuron_table(collection: Collection, top: float = DEFAULT_TOP, top_n: 
             "top_fraction": top,
             "inhibitory": list(mean_sem(inhibitory)[:2]),
             "seed_agreement": list(mean_sem(agreement)[:2]) + [len(agreement)],
+            "chance_score": _mean_chance(files),  # {quantile: [L]}: mean over prompts of each one's null line
         })
     return rows
 
@@ -216,16 +252,23 @@ def consistency_table(collection: Collection, top: float = DEFAULT_TOP, fraction
         curve = consistency_curve(score_clean, score_adv, fractions)
         defined = [p.mean for p in curve if math.isfinite(p.mean)]  # a small model's floor(f x D) can be 0
         skill = random = clean_skill = NAN
+        test = None
         if top_k(score_clean.shape[-1], top) > 0:
             versus = adversarial_predictivity_of_clean_skill_neurons(score_clean, score_adv, top, num_draws=num_draws)
             skill, random = versus.skill_mean, versus.random_mean
             clean_skill = float(score_clean[top_fraction_mask(score_clean, top)].mean())
+            test = {"difference": versus.difference, "variance": versus.variance, "p_value": versus.p_value,
+                    "differ": versus.differ}
+        chance = null_quantiles_of_file(adv, (0.5,))  # (1, L): the adversarial scores' median under the null
         rows.append({
             "model": adv.model, "prompt": adv.prompt.label, "prompt_key": adv.prompt.key, "group": adv.prompt.group,
             "task": clean.task, "adversarial_task": adv.task,
             "fractions": [p.fraction for p in curve], "overlap": [p.mean for p in curve],
             "consistency": sum(defined) / len(defined) if defined else NAN,
             "skill_adv_score": skill, "random_adv_score": random, "clean_skill_score": clean_skill,
+            "overlap_random": [p.random for p in curve], "overlap_p": [p.p_value for p in curve],
+            "skill_vs_random": test,
+            "adversarial_chance_score": float(chance.mean()) if chance is not None else NAN,
         })
     return rows
 
@@ -245,8 +288,18 @@ def consistency_summary(rows: list[dict]) -> list[dict]:
             "skill_adv_score": list(mean_sem(r["skill_adv_score"] for r in rs)[:2]),
             "random_adv_score": list(mean_sem(r["random_adv_score"] for r in rs)[:2]),
             "clean_skill_score": list(mean_sem(r["clean_skill_score"] for r in rs)[:2]),
+            "overlap_random": rs[0].get("overlap_random"),
+            "skill_vs_random_test": _combined_test(rs),
+            "adversarial_chance_score": list(mean_sem(r.get("adversarial_chance_score") for r in rs)[:2]),
         })
     return out
+
+
+def _combined_test(rows: list[dict]) -> dict | None:
+    """Skill vs random over the prompts of a group: their differences and null variances summed."""
+    test = combine_skill_vs_random([r.get("skill_vs_random") or {} for r in rows])
+    return None if test is None else {"p_value": test.p_value, "z": test.z, "differ": test.differ,
+                                      "alpha": test.alpha, "prompts": len(rows)}
 
 
 def robustness_vs_consistency(collection: Collection, consistency_rows: list[dict]) -> dict:

@@ -68,6 +68,23 @@ def reference_activations(family, model_path, prompt, sentences, render=TEMPLATE
     return np.stack(out)
 
 
+def bonferroni_permutation_p(cells: np.ndarray, labels: np.ndarray) -> float:
+    """min(1, P x min over positions of P(max(acc, 1 - acc) >= observed)) over label permutations, by scipy."""
+    from scipy.stats import hypergeom
+
+    n, n_pos = len(labels), int(labels.sum())
+    smallest = 1.0
+    for bits in cells.T:  # (N,) one position
+        fired = int(bits.sum())
+        xs = np.arange(max(0, fired - (n - n_pos)), min(fired, n_pos) + 1)  # positives that fire
+        agree = xs + (n - n_pos) - (fired - xs)  # correct documents for each
+        x_obs = int(bits[labels == 1].sum())
+        observed = max(agree[xs == x_obs][0], n - agree[xs == x_obs][0])
+        extreme = xs[np.maximum(agree, n - agree) >= observed]
+        smallest = min(smallest, float(hypergeom.pmf(extreme, n, n_pos, fired).sum()))
+    return min(1.0, cells.shape[1] * smallest)
+
+
 @pytest.mark.parametrize("family", ["t5", "bert", "gpt2"])
 def test_run_statistics_equal_independent_capture(family, tiny_models, tmp_path, task_manager):
     torch.manual_seed(3)
@@ -77,7 +94,7 @@ def test_run_statistics_equal_independent_capture(family, tiny_models, tmp_path,
     results = lm_eval.simple_evaluate(
         model="prompt_tuned",
         model_args=f"pretrained={tiny_models[family]},prompt={tmp_path / 'prompt.safetensors'},"
-                   f"skill_neurons={out},sn_baseline_limit={BASELINE_LIMIT}",
+                   f"skill_neurons={out},sn_baseline_limit={BASELINE_LIMIT},sn_fdr=0.1",
         tasks=["sst2", "adv_sst2"], limit=LIMIT, device="cpu", task_manager=task_manager, batch_size=4,
     )
     train = [r["sentence"] for r in rows("sst2", "train", BASELINE_LIMIT)]
@@ -98,6 +115,10 @@ def test_run_statistics_equal_independent_capture(family, tiny_models, tmp_path,
         assert section["num_docs"] == LIMIT
         assert section["positions"] == ("last" if family == "gpt2" else "prompt")
         assert section["accuracy"] == pytest.approx(results["results"][task]["acc,none"])
+        assert section["null"]["fdr"] == 0.1 and len(section["null"]["layers"]) == fires.shape[1]
+        for neuron in section["top_neurons"][:5]:  # each neuron's null p-value from the bits captured here
+            cells = fires[:, neuron["layer"], :, neuron["neuron"]]  # (N, P')
+            assert neuron["p_value"] == pytest.approx(bonferroni_permutation_p(cells, labels), rel=1e-9, abs=1e-15)
     consistency = results["skill_neurons"]["adv_sst2"]["consistency"]
     assert consistency["reference"] == "task:sst2"
     assert [p["fraction"] for p in consistency["overlap"]] == pytest.approx([0.02 * i for i in range(1, 11)])

@@ -62,6 +62,11 @@ def test_the_end_of_a_run_names_each_task_in_one_line():
     assert summary_line("adv_sst2", adv, 0.02) == ("Skill neurons of adv_sst2: 148 documents, acc 0.446, top-2% "
                                                    "overlap with sst2 0.044, PDR 0.447 -> sn/adv_sst2.safetensors")
     assert summary_line("x", {"num_docs": 3, "files": []}, 0.02) == "Skill neurons of x: 3 documents -> not written"
+    adv["null"] = {"fdr": 0.05, "skill_neurons_per_layer": 61, "significant_skill_neurons": 40, "layers": [{}] * 12}
+    adv["consistency"]["overlap"][0].update(random=0.0199, p_value=0.0012)
+    assert summary_line("adv_sst2", adv, 0.02) == (
+        "Skill neurons of adv_sst2: 148 documents, acc 0.446, 40 of 732 skill neurons significant (FDR 0.05), "
+        "top-2% overlap with sst2 0.044 (random 0.020, p 0.0012), PDR 0.447 -> sn/adv_sst2.safetensors")
     # a model too narrow for the top-2 % (no neuron selected) has no overlap: JSON null, or NaN before it is written
     for undefined in (None, math.nan):
         tiny = {"num_docs": 4, "files": ["a.json"], "consistency": {"reference": "task:sst2",

@@ -237,3 +237,44 @@ def test_transfer_section_appears_when_a_prompt_met_another_task(runs, tmp_path)
     report = compute(collect([runs]))
     assert report["transfer"]["tiny-model"]["transfer_run"]  # sst2 prompts on rte, the rte prompt on sst2
     assert "## Transfer" in build_report([runs], tmp_path / "rep").read_text()
+
+
+def test_figures_draw_the_null_not_fifty_percent(runs, tmp_path, monkeypatch):
+    import skillneuron_harness.report.figures as figures
+    from skillneuron_harness.neurons.statistics import binary_subtasks, null_score_quantiles
+
+    drawn = {}
+    original = figures._save
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        drawn[path.name] = ([(line.get_label(), list(line.get_ydata())) for line in ax.get_lines()]
+                            + [(c.get_label(), list(c.get_segments()[0][:, 1])) for c in ax.collections
+                               if hasattr(c, "get_segments") and c.get_segments()],
+                            [t.get_text() for t in ax.texts])
+        return original(fig, path)
+
+    monkeypatch.setattr(figures, "_save", keep)
+    assert cli(["report", str(runs), "--out", str(tmp_path), "--top", "0.1"]) == 0
+    data = compute(collect([runs]), top=0.1)
+    from safetensors.torch import load_file
+
+    lines, _ = drawn["scores_tiny-model_sst2.png"]
+    files = [load_file(runs / "neurons" / p / "sst2.safetensors") for p in ("sst2-33", "sst2-34", "sst2-35")]
+    expected = np.mean([null_score_quantiles(f["fire_counts"], f["class_counts"], binary_subtasks(2)).numpy()
+                        for f in files], axis=0)  # (Q, L): each prompt's chance line, then the mean
+    chance = {label: y for label, y in lines if label.startswith("chance")}
+    assert chance["chance: median score of noise"][:L] == pytest.approx(100 * expected[0])
+    assert chance["chance: 95% of noise scores"][:L] == pytest.approx(100 * expected[1])
+    assert (expected > 0.55).all()  # N = 40 documents, 3 positions: noise scores well above 50 %
+    assert not any(y and all(v == 50 for v in y) for _, y in lines)  # no 50 % line
+    summary = data["consistency"]["summary"][0]
+    lines, texts = drawn["consistency_skill_vs_random.png"]
+    assert any(label.startswith("chance") and y[0] == pytest.approx(100 * summary["adversarial_chance_score"][0])
+               for label, y in lines)
+    test = summary["skill_vs_random_test"]
+    assert test["prompts"] == 3 and 0 <= test["p_value"] <= 1
+    assert any(("not significant" if not test["differ"] else "differ") in t for t in texts)
+    overlap, _ = drawn["consistency_overlap.png"]
+    random = next(y for label, y in overlap if label.startswith("random"))
+    assert random == pytest.approx([100 * math.floor(f * D + 1e-9) / D for f in summary["fractions"]])
