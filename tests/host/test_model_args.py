@@ -65,6 +65,8 @@ def test_keys_of_lm_eval_hf_pass(tiny_models):
     ("sn_baseline_limit=0", "sn_baseline_limit=0: must be a positive"),
     ("sn_positions=promt", "sn_positions=promt: use one of auto, prompt, last, mask. Did you mean sn_positions=prompt"),
     ("sn_top=0", "sn_top=0.0: a fraction"),
+    ("sn_top=nan", "sn_top=nan: expected a finite number"),
+    ("sn_top=inf", "sn_top=inf: expected a finite number"),
 ])
 def test_skill_neuron_values_are_checked_with_the_argument_named(args, message, no_demo, tmp_path):
     with pytest.raises(ModelArgsError) as err:
@@ -77,6 +79,12 @@ def test_skill_neuron_values_are_checked_with_the_argument_named(args, message, 
     ("suppress_top=lots", "suppress_top=lots: expected a number"),
     ("suppress_mode=drop", "suppress_mode=drop: use one of zero, mean, mean_avg, noise, noise_doc"),
     ("suppress_control=rand", "Did you mean suppress_control=random?"),
+    ("suppress_mode=noise,suppress_sigma=nan", "suppress_sigma=nan: expected a finite number"),
+    ("suppress_mode=noise,suppress_sigma=inf", "suppress_sigma=inf: expected a finite number"),
+    ("suppress_mode=noise,suppress_sigma=-inf", "suppress_sigma=-inf: expected a finite number"),
+    ("suppress_top=nan", "suppress_top=nan: expected a finite number"),
+    (f"suppress_seed={2**70}", f"suppress_seed={2**70}: a seed is a whole number from 0 to 2^63-1"),
+    ("suppress_seed=-1", "suppress_seed=-1: a seed is a whole number from 0 to 2^63-1"),
 ])
 def test_suppression_values_are_checked_with_the_argument_named(args, message, no_demo, sn_file):
     with pytest.raises(ModelArgsError) as err:
