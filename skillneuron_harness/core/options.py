@@ -51,11 +51,16 @@ def _example(arg: str, example) -> str:
 
 
 def as_str(arg: str, value) -> str | None:
-    """A path or name; None stays None (``"None"`` was already turned into None by lm-eval)."""
+    """A path or name; None stays None (``"None"`` was already turned into None by lm-eval).
+
+    An empty value (``skill_neurons=,...``) is refused: as a path it would mean the current folder.
+    """
     if value is None:
         return None
     if isinstance(value, bool):
         raise ModelArgsError(f"{arg}={value}: expected a path or name, not a true/false flag.")
+    if not str(value).strip():
+        raise ModelArgsError(f"{arg}={value}: the value is empty; give a path or name, or leave {arg}= out.")
     return str(value)
 
 

@@ -134,3 +134,20 @@ def test_readme_tables_list_exactly_the_declared_arguments():
     assert names["suppress"] == declared["suppress"]
     assert [n for n in names["prompt"] if n not in ("pretrained", "max_length", "batch_size")] == declared["prompt"]
     assert sync_readme(text) == text, "README tables are stale: python -m skillneuron_harness.host.model_args README.md"
+
+
+@pytest.mark.parametrize("args", ["pretrained=/nowhere,skill_neurons=,sn_baseline_limit=8",
+                                  "pretrained=/nowhere,skill_neurons= ,sn_top=0.1"])
+def test_empty_skill_neurons_folder_is_refused_and_nothing_is_written(args, no_demo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # an empty folder would have meant the current one
+    with pytest.raises(ModelArgsError, match=r"skill_neurons= ?: the value is empty; give a path or name"):
+        from_string(args)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "arg"), [("pretrained=", "pretrained"), ("pretrained=/nowhere,prompt=", "prompt"),
+                                           ("pretrained=/nowhere,suppress=", "suppress"),
+                                           ("pretrained=/nowhere,skill_neurons=out,sn_reference=", "sn_reference")])
+def test_empty_paths_are_refused_naming_the_argument(args, arg, no_demo):
+    with pytest.raises(ModelArgsError, match=rf"^{arg}=: the value is empty"):
+        from_string(args)
