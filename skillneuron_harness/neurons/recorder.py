@@ -28,6 +28,7 @@ for the rest.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sys
 import time
@@ -119,7 +120,8 @@ class SkillNeuronConfig(OptionGroup):
         "help": "baseline of an adversarial task: `train` (its clean twin's training split) or `self` (the "
                 "adversarial set itself, as Ackermann & Ohmer's `--adversarial True`); see docs/statistics.md"})
     top: float = field(default=DEFAULT_TOP, metadata={
-        "help": "fraction of each layer's neurons called skill neurons in the summaries"})
+        "help": "fraction of each layer's neurons called skill neurons in the summaries; one that selects none "
+                "(floor(top x D) = 0 for the model's D neurons per layer) is refused with the least usable value"})
     include_path: str | None = field(default=None, metadata={
         "help": "task folders to load clean twins from when they are neither evaluated in the run nor in the "
                 "run's task index (ours, lm-eval's, `--include_path`)"})
@@ -260,7 +262,19 @@ class SkillNeuronRecorder(ScoringObserver):
         self._sharing: dict[str, str] = {}  # task -> its baseline source, for the line that announces the pass
         self._fallback_dir: str | None = None  # where files go when output_dir cannot be written (see _write)
         self._write_errors: dict[str, str] = {}
+        self._check_top()
         self._check_input_files()
+
+    def _check_top(self) -> None:
+        """Refuse an ``sn_top`` whose floor(top x D) selects no neuron of this model's layers (before any work)."""
+        from skillneuron_harness.neurons.selection import top_k
+
+        width = self.hook_points[0].width if self.hook_points else None
+        if width and top_k(width, self.config.top) == 0:
+            least = math.ceil(10_000 / width) / 10_000  # 1/D rounded up: floor(least x D) >= 1
+            raise ModelArgsError(f"sn_top={self.config.top:g}: floor({self.config.top:g} x {width}) = 0 of the {width} "
+                                 f"neurons per layer of this model are skill neurons, so nothing would be selected; "
+                                 f"use at least sn_top={least:g}.")
 
     def _check_input_files(self) -> None:
         """sn_baseline= / sn_reference= written for this model and these positions (before any work)."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import save_file
+from transformers import AutoConfig
 
 from skillneuron_harness.core.options import ModelArgsError
 from skillneuron_harness.host import model as prompt_tuned
@@ -151,3 +153,16 @@ def test_empty_skill_neurons_folder_is_refused_and_nothing_is_written(args, no_d
 def test_empty_paths_are_refused_naming_the_argument(args, arg, no_demo):
     with pytest.raises(ModelArgsError, match=rf"^{arg}=: the value is empty"):
         from_string(args)
+
+
+def test_sn_top_that_selects_no_neuron_of_the_model_is_refused_with_the_least_top(tiny_models, tmp_path):
+    width = AutoConfig.from_pretrained(tiny_models["gpt2"]).n_inner or 4 * AutoConfig.from_pretrained(
+        tiny_models["gpt2"]).n_embd  # D of GPT-2's MLP
+    least = math.ceil(10_000 / width) / 10_000
+    assert math.floor(0.001 * width) == 0 and math.floor(least * width) >= 1
+    with pytest.raises(ModelArgsError, match=rf"sn_top=0.001: floor\(0.001 x {width}\) = 0 .* use at least "
+                                             rf"sn_top={least:g}\."):
+        from_string(f"pretrained={tiny_models['gpt2']},skill_neurons={tmp_path / 'sn'},sn_top=0.001")
+    assert not (tmp_path / "sn").exists()
+    lm = from_string(f"pretrained={tiny_models['gpt2']},skill_neurons={tmp_path / 'sn'},sn_top={least:g}")
+    assert lm.engine.hook_points[0].width == width
