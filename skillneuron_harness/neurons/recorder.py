@@ -119,9 +119,11 @@ class SkillNeuronConfig(OptionGroup):
     baseline_source: BaselineSource = field(default=BaselineSource.TRAIN, metadata={
         "help": "baseline of an adversarial task: `train` (its clean twin's training split) or `self` (the "
                 "adversarial set itself, as Ackermann & Ohmer's `--adversarial True`); see docs/statistics.md"})
-    top: float = field(default=DEFAULT_TOP, metadata={
+    top: float | None = field(default=None, metadata={
+        "default": f"`{DEFAULT_TOP}`",
         "help": "fraction of each layer's neurons called skill neurons in the summaries; one that selects none "
-                "(floor(top x D) = 0 for the model's D neurons per layer) is refused with the least usable value"})
+                "(floor(top x D) = 0 for the model's D neurons per layer) is refused with the least usable value (left at "
+                "the default, a warning)"})
     include_path: str | None = field(default=None, metadata={
         "help": "task folders to load clean twins from when they are neither evaluated in the run nor in the "
                 "run's task index (ours, lm-eval's, `--include_path`)"})
@@ -136,7 +138,8 @@ class SkillNeuronConfig(OptionGroup):
             if self.batch_size < 1:
                 raise ModelArgsError(f"sn_batch_size={self.batch_size}: documents per baseline pass; must be "
                                      f"positive, e.g. {DEFAULT_BATCH_SIZE}.")
-        self.top = as_float("sn_top", self.top, example=0.02)
+        self.top_given = self.top is not None  # a default that selects nothing on a small model is only a warning
+        self.top = as_float("sn_top", self.top, example=0.02) if self.top_given else DEFAULT_TOP
         if not 0 < self.top <= 1:
             raise ModelArgsError(f"sn_top={self.top}: a fraction of neurons per layer in (0, 1], e.g. 0.02.")
         self.baseline, self.reference = as_str("sn_baseline", self.baseline), as_str("sn_reference", self.reference)
@@ -270,11 +273,16 @@ class SkillNeuronRecorder(ScoringObserver):
         from skillneuron_harness.neurons.selection import top_k
 
         width = self.hook_points[0].width if self.hook_points else None
-        if width and top_k(width, self.config.top) == 0:
-            least = math.ceil(10_000 / width) / 10_000  # 1/D rounded up: floor(least x D) >= 1
-            raise ModelArgsError(f"sn_top={self.config.top:g}: floor({self.config.top:g} x {width}) = 0 of the {width} "
-                                 f"neurons per layer of this model are skill neurons, so nothing would be selected; "
-                                 f"use at least sn_top={least:g}.")
+        if not width or top_k(width, self.config.top) > 0:
+            return
+        least = math.ceil(10_000 / width) / 10_000  # 1/D rounded up: floor(least x D) >= 1
+        message = (f"sn_top={self.config.top:g}: floor({self.config.top:g} x {width}) = 0 of the {width} neurons per "
+                   f"layer of this model are skill neurons, so nothing would be selected; use at least "
+                   f"sn_top={least:g}.")
+        if self.config.top_given:
+            raise ModelArgsError(message)
+        log.warning("%s (The counts and predictivities are written all the same.)", message.replace(
+            f"sn_top={self.config.top:g}:", f"the default sn_top={self.config.top:g}:", 1))
 
     def _check_input_files(self) -> None:
         """sn_baseline= / sn_reference= written for this model and these positions (before any work)."""

@@ -166,3 +166,26 @@ def test_sn_top_that_selects_no_neuron_of_the_model_is_refused_with_the_least_to
     assert not (tmp_path / "sn").exists()
     lm = from_string(f"pretrained={tiny_models['gpt2']},skill_neurons={tmp_path / 'sn'},sn_top={least:g}")
     assert lm.engine.hook_points[0].width == width
+
+
+@pytest.mark.parametrize(("pretrained", "message"), [
+    ("/nowhere/model", "pretrained=/nowhere/model: no such folder"),
+    ("not a/valid//id", "pretrained=not a/valid//id: neither a local folder (no such path) nor a valid Hub id"),
+])
+def test_a_model_that_cannot_exist_is_refused_in_one_line(pretrained, message, no_demo):
+    from skillneuron_harness.core.errors import SkillNeuronError
+
+    with pytest.raises(SkillNeuronError, match=re.escape(message)):
+        from_string(f"pretrained={pretrained}")
+
+
+def test_the_default_sn_top_on_a_narrow_model_is_a_warning_not_a_refusal(tmp_path, caplog):
+    from tiny_models import build_bert
+
+    model = build_bert(tmp_path / "bert", layers=1, ffn=32)  # floor(0.02 x 32) = 0
+    with caplog.at_level("WARNING"):
+        lm = from_string(f"pretrained={model},skill_neurons={tmp_path / 'sn'}")
+    assert lm.recorder.config.top == 0.02 and math.floor(0.02 * 32) == 0
+    assert "the default sn_top=0.02: floor(0.02 x 32) = 0" in caplog.text and "sn_top=0.0313" in caplog.text
+    with pytest.raises(ModelArgsError, match=r"sn_top=0.02: floor\(0.02 x 32\) = 0"):  # the same value, given
+        from_string(f"pretrained={model},skill_neurons={tmp_path / 'sn'},sn_top=0.02")
