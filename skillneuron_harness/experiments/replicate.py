@@ -246,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sn-baseline-limit", default="all",
                    help="training documents for the baselines: all (the papers' setting) or a number")
     p.add_argument("--top", type=float, default=DEFAULT_TOP, help="report: skill neurons per layer (fraction)")
-    p.add_argument("--dry-run", action="store_true", help="check the options and prompt files, print the plan and its size, run nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the options and prompt files, print the plan and its size, run nothing")
     p.add_argument("--shard", type=parse_shard, default=None, metavar="K/N",
                    help="run shard K of N (one process per GPU, every other argument the same): units are shared "
                         "out by size; units that read other shards' outputs wait for the next run")
@@ -288,8 +289,8 @@ def main(argv: list[str]) -> int:
     if not units:
         problems.append(f"--release {args.release}: no released prompt for --models {' '.join(args.models)}, --seeds "
                         f"{' '.join(map(str, args.seeds))}, --tasks {' '.join(args.tasks)} (expected seed_<S>/"
-                        "<Task>Prompt<Model>/task_prompt, e.g. seed_33/SST2PromptRoberta/task_prompt); check the folder "
-                        "and the flags.")
+                        "<Task>Prompt<Model>/task_prompt, e.g. seed_33/SST2PromptRoberta/task_prompt); check the "
+                        "folder and the flags.")
     problems += prompt_problems([u.prompt.path for u in units if u.kind == "eval"],
                                 {u.prompt.path: paths[u.model] for u in units if u.kind == "eval"})
     if problems:  # every one of them, before any unit runs (and in a dry run)
