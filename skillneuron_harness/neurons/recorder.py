@@ -122,8 +122,8 @@ class SkillNeuronConfig(OptionGroup):
     top: float | None = field(default=None, metadata={
         "default": f"`{DEFAULT_TOP}`",
         "help": "fraction of each layer's neurons called skill neurons in the summaries; one that selects none "
-                "(floor(top x D) = 0 for the model's D neurons per layer) is refused with the least usable value (left at "
-                "the default, a warning)"})
+                "(floor(top x D) = 0 for the model's D neurons per layer) is refused with the least usable value "
+                "(left at the default, a warning)"})
     include_path: str | None = field(default=None, metadata={
         "help": "task folders to load clean twins from when they are neither evaluated in the run nor in the "
                 "run's task index (ours, lm-eval's, `--include_path`)"})
