@@ -54,5 +54,6 @@ def test_an_out_that_is_a_file_is_one_line(out, tmp_path, capsys):
     (tmp_path / "file").write_text("not a folder")
     assert cli(["report", str(runs), "--out", str(tmp_path / out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"skillneuron report: --out {tmp_path / out}: ") and "is a file" in err[0]
+    assert len(err) == 1 and err[0].startswith(f"skillneuron report: --out {tmp_path / out}: ")
+    assert "is a file" in err[0]
     assert (tmp_path / "file").read_text() == "not a folder"
