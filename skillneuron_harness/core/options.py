@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import MISSING, Field, fields
 from typing import ClassVar
@@ -50,22 +51,31 @@ def _example(arg: str, example) -> str:
 
 
 def as_str(arg: str, value) -> str | None:
-    """A path or name; None stays None (``"None"`` was already turned into None by lm-eval)."""
+    """A path or name; None stays None (``"None"`` was already turned into None by lm-eval).
+
+    An empty value (``skill_neurons=,...``) is refused: as a path it would mean the current folder.
+    """
     if value is None:
         return None
     if isinstance(value, bool):
         raise ModelArgsError(f"{arg}={value}: expected a path or name, not a true/false flag.")
+    if not str(value).strip():
+        raise ModelArgsError(f"{arg}={value}: the value is empty; give a path or name, or leave {arg}= out.")
     return str(value)
 
 
 def as_float(arg: str, value, *, example=None) -> float:
-    """A real number from a number or its text."""
+    """A finite real number from a number or its text (NaN and infinities are refused)."""
     if isinstance(value, bool):
         raise ModelArgsError(f"{arg}={value}: expected a number{_example(arg, example)}.")
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise ModelArgsError(f"{arg}={value}: expected a number{_example(arg, example)}.") from None
+    if not math.isfinite(number):
+        raise ModelArgsError(f"{arg}={value}: expected a finite number{_example(arg, example)}; NaN and "
+                             "infinities would make every score NaN.")
+    return number
 
 
 def as_int(arg: str, value, *, example=None) -> int:
@@ -80,6 +90,19 @@ def as_int(arg: str, value, *, example=None) -> int:
     except ValueError:
         raise ModelArgsError(f"{arg}={value}: expected a whole number{_example(arg, example)}; "
                              "fractions are not rounded.") from None
+
+
+#: Seeds are whole numbers in [0, 2^63): what torch's generators and every int64 field can hold.
+SEED_MAX = 2**63 - 1
+
+
+def as_seed(arg: str, value, *, example=0) -> int:
+    """A random seed: a whole number in [0, :data:`SEED_MAX`]."""
+    seed = as_int(arg, value, example=example)
+    if not 0 <= seed <= SEED_MAX:
+        raise ModelArgsError(f"{arg}={seed}: a seed is a whole number from 0 to 2^63-1 ({SEED_MAX}), e.g. "
+                             f"{arg}={example}.")
+    return seed
 
 
 def as_choice(arg: str, value, choices: type[StrEnum], what: str | None = None) -> StrEnum:

@@ -14,7 +14,10 @@ clean skill neurons against random ones on the clean and adversarial data; then 
 ``skillneuron report`` over all of it (accuracy, transfer, skill neurons, consistency, robustness
 vs consistency, suppression). Each unit writes a ``done.json`` (atomically) when it finishes, so a
 rerun skips finished (model, prompt, task) units and resumes where it stopped; one progress line
-per unit. ``--dry-run`` prints the plan and its size and runs nothing. ``--shard K/N`` splits the
+per unit. Every run, dry or not, first checks the options (``--percents``, ``--top``, ``--limit``, ...)
+and reads every prompt file of the plan (:mod:`~skillneuron_harness.experiments.plan_checks`), and
+stops with one line per problem before any unit runs; a ``--release`` in which no prompt of the
+plan is found is an error. ``--dry-run`` then prints the plan and its size and runs nothing. ``--shard K/N`` splits the
 units between N processes (one per GPU), largest first to the least-loaded shard (:func:`assign_shards`,
 by documents to score); an average or suppression unit whose seeds' own-task units belong to other
 shards waits for a second run of the shard, and the run that finds every unit done writes the report.
@@ -23,7 +26,9 @@ shards waits for a second run of the shard, and the run that finds every unit do
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +37,13 @@ from skillneuron_harness.core.constants import DEFAULT_TOP, PERCENTS
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.core.logs import host_logs, setup_logging
 from skillneuron_harness.core.results import parse_limit
+from skillneuron_harness.experiments.plan_checks import (
+    baseline_limit_problems,
+    fraction_problems,
+    limit_problems,
+    percent_problems,
+    prompt_problems,
+)
 from skillneuron_harness.experiments.runs import PromptSpec, add_run_arguments
 from skillneuron_harness.prompts.release import BASE_MODELS, TASK_TYPES, VARIANTS, variant
 
@@ -235,12 +247,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sn-baseline-limit", default="all",
                    help="training documents for the baselines: all (the papers' setting) or a number")
     p.add_argument("--top", type=float, default=DEFAULT_TOP, help="report: skill neurons per layer (fraction)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and its size, run nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the options and prompt files, print the plan and its size, run nothing")
     p.add_argument("--shard", type=parse_shard, default=None, metavar="K/N",
                    help="run shard K of N (one process per GPU, every other argument the same): units are shared "
                         "out by size; units that read other shards' outputs wait for the next run")
     add_run_arguments(p)
     return p
+
+
+def option_problems(args) -> list[str]:
+    """What is wrong with the numeric options (one line each), before anything is planned or run."""
+    problems = [*percent_problems(args.percents), *fraction_problems(args.top, "--top"), *limit_problems(args.limit),
+                *baseline_limit_problems(args.sn_baseline_limit)]
+    size = str(args.batch_size)
+    if not ((size.isdigit() and int(size) > 0) or size == "auto" or size.startswith("auto:")):
+        problems.append(f"--batch-size {size}: a positive whole number or auto, e.g. --batch-size 8.")
+    return problems
 
 
 def main(argv: list[str]) -> int:
@@ -262,8 +285,20 @@ def main(argv: list[str]) -> int:
     if not args.release.is_dir():
         raise SystemExit(f"skillneuron replicate: --release {args.release}: no such folder (the release's "
                          "continuous_prompts/).")
+    problems = option_problems(args)
     units, notes = plan(args.release, args.models, [str(s).removeprefix("seed_") for s in args.seeds], args.tasks,
-                        args.out, tuple(args.percents))
+                        args.out, tuple(p for p in args.percents if math.isfinite(p)))
+    if not units:
+        problems.append(f"--release {args.release}: no released prompt for --models {' '.join(args.models)}, --seeds "
+                        f"{' '.join(map(str, args.seeds))}, --tasks {' '.join(args.tasks)} (expected seed_<S>/"
+                        "<Task>Prompt<Model>/task_prompt, e.g. seed_33/SST2PromptRoberta/task_prompt); check the "
+                        "folder and the flags.")
+    problems += prompt_problems([u.prompt.path for u in units if u.kind == "eval"],
+                                {u.prompt.path: paths[u.model] for u in units if u.kind == "eval"})
+    if problems:  # every one of them, before any unit runs (and in a dry run)
+        for problem in problems:
+            print(f"skillneuron replicate: {problem}", file=sys.stderr)
+        return 2
     todo = [u for u in units if not u.marker.is_file()]
     counts = {k: sum(u.kind == k for u in units) for k in ("eval", "transfer", "average", "suppression")}
     evaluations = sum(len(u.tasks) for u in units if u.kind in ("eval", "transfer")) + sum(

@@ -20,12 +20,16 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import math
 from collections import defaultdict
 from pathlib import Path
 
 from skillneuron_harness.core.atomic import atomic_path, write_json, write_text
 from skillneuron_harness.core.constants import PERCENTS
+from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.core.escape import csv_cell
+from skillneuron_harness.core.options import as_seed
+from skillneuron_harness.experiments.plan_checks import percent_problems
 from skillneuron_harness.experiments.runs import PromptSpec, add_run_arguments
 
 
@@ -77,6 +81,12 @@ def run_curve(model: str, prompts: list[PromptSpec], tasks: list[str], neurons: 
     from skillneuron_harness.neurons.suppression import SuppressionConfig
     from skillneuron_harness.report.labels import model_label
 
+    problems = percent_problems(percents)
+    if not (math.isfinite(sigma) and sigma >= 0):
+        problems.append(f"--sigma {sigma:g}: the noise's standard deviation, a finite number >= 0, e.g. --sigma 0.1.")
+    if problems:  # before any model loads
+        raise SkillNeuronError(problems[0])
+    as_seed("--seed", seed)
     if len(neurons) not in (1, len(prompts)):
         raise ValueError(f"--neurons: give one per prompt ({len(prompts)}) or one for all; got {len(neurons)}.")
     neurons = neurons * len(prompts) if len(neurons) == 1 else neurons

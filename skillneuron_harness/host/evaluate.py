@@ -34,6 +34,27 @@ def model_class(model: str):
     return get_model(model)
 
 
+def check_model(model: str, model_args: str) -> None:
+    """Refuse, loading nothing, what ``lm_eval --model M --model_args ARGS`` would refuse at its start.
+
+    The model name must be registered; ``prompt_tuned`` also checks its ``model_args`` (keys, values,
+    the files they name: :func:`~skillneuron_harness.host.model_args.parse_model_args`) and, for every
+    model, a ``pretrained=`` that can be neither a local folder nor a Hub id is refused.
+    """
+    from lm_eval.utils import simple_parse_args_string
+
+    from skillneuron_harness.core.model_source import check_model_source
+    from skillneuron_harness.host.model_args import MODEL_NAME, parse_model_args
+
+    model_class(model)
+    args = simple_parse_args_string(model_args or "")
+    pretrained = args.pop("pretrained", None)
+    if model == MODEL_NAME:
+        parse_model_args(pretrained, args)
+    if isinstance(pretrained, str):
+        check_model_source(pretrained, "pretrained", args.get("revision"))
+
+
 def load_model(model: str, model_args: str | dict[str, Any], *, batch_size: int | str | None = None,
                device: str | None = None):
     """The lm-eval model ``model`` built as ``lm_eval --model M --model_args ARGS`` builds it."""

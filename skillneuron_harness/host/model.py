@@ -37,6 +37,7 @@ from lm_eval.models.utils_hf import stop_sequences_criteria
 
 from skillneuron_harness.core.constants import PEFT_TASK_TYPES
 from skillneuron_harness.core.errors import install_excepthook
+from skillneuron_harness.core.model_source import check_model_source
 from skillneuron_harness.core.observers import ScoredDocuments
 from skillneuron_harness.core.options import ModelArgsError
 from skillneuron_harness.core.scoring import AUTO_MODEL_CLASSES, resolve_backend
@@ -213,6 +214,8 @@ class PromptTunedLM(HFLM):
         self._task_include_path: tuple[str, ...] = ()
         self._instances = None  # the Instances behind the current loglikelihood call
         self._run = None  # its EvaluationRun, for the labels of scored documents
+        if isinstance(pretrained, str):  # a missing folder or a malformed Hub id, in one line
+            check_model_source(pretrained, "pretrained", options.hf_kwargs.get("revision"))
         if self.soft_prompt is not None:  # the width against the config, before the weights load
             check_base_model(self.soft_prompt, pretrained, options.hf_kwargs)
         super().__init__(pretrained=pretrained, **options.hf_kwargs)

@@ -1,6 +1,7 @@
 """From a spec (and/or existing lm-eval folders) to the four output files.
 
-1. validate the spec and expand its suite to leaf tasks (no dataset is built);
+1. validate the spec, check that every entry can start (:mod:`.preflight`: model, ``model_args``,
+   files; no model is loaded) and expand its suite to leaf tasks (no dataset is built);
 2. plan one unit per (entry, task) and run the missing ones (:mod:`.run`);
 3. read the planned units' results, and every results file under the ``--from`` folders, into
    standings (:mod:`.results`);
@@ -34,6 +35,10 @@ def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_d
         raise ValueError("give a spec file, --from folders, or both.")
     if spec is not None and not isinstance(spec, Spec):
         spec = load_spec(spec)
+    if spec is not None:
+        from skillneuron_harness.leaderboard.preflight import check_entries
+
+        check_entries(spec, out)  # every entry, before the first unit runs
     standings, suite = [], None
     if spec is not None:
         if manager is None:

@@ -46,7 +46,8 @@ def main(argv: list[str]) -> int:
         with host_logs(args.verbose):
             paths = build_leaderboard(args.spec, Path(args.out), from_dirs=args.from_dirs)
     except (FileNotFoundError, ValueError) as err:
-        print(f"skillneuron leaderboard: {err}", file=sys.stderr)
+        for line in str(err).splitlines():  # several entries' problems: one line each
+            print(f"skillneuron leaderboard: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\nskillneuron leaderboard: interrupted. Finished units are kept in {args.out}; run the same "

@@ -40,10 +40,29 @@ _PATH_ARGS = ("pretrained", "prompt", "peft", "sn_baseline", "sn_reference", "sn
 _OUTPUT_ARGS = ("skill_neurons", "output_path")  # chosen by the leaderboard, not by the entry
 _TOP_KEYS = ("title", "tasks", "run", "entries")
 _ENTRY_KEYS = ("label", "model", "model_args", "skill_neurons")
+# The longest folder name a label may make: well under the 255 bytes of a file name, with room for prefixes.
+MAX_SLUG = 100
 
 
 class SpecError(SkillNeuronError):
     """A leaderboard spec that cannot be used; the message names the file, the key and the fix."""
+
+
+def slug_of(label: str) -> str:
+    """The folder name of a label: runs of characters other than ``A-Za-z0-9._-`` become one ``-``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-") or "entry"
+
+
+def label_problem(label: str) -> str | None:
+    """Why ``label`` cannot name an entry's folder (``runs/<folder>/``), or None."""
+    slug = slug_of(label)
+    if set(slug) == {"."}:
+        return (f"'{label}' would be the folder '{slug}', which is the runs folder itself or its parent; use a label "
+                "with a letter or digit.")
+    if len(slug) > MAX_SLUG:
+        return (f"{len(label)} characters make a folder name of {len(slug)}, over the {MAX_SLUG} allowed (file "
+                f"systems stop at 255 bytes per name); use a shorter label.")
+    return None
 
 
 @dataclass
@@ -72,8 +91,8 @@ class Entry:
 
     @property
     def slug(self) -> str:
-        """The label as a folder name."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "-", self.label).strip("-") or "entry"
+        """The label as a folder name (see :func:`label_problem`)."""
+        return slug_of(self.label)
 
     def args_string(self, extra: dict[str, str] | None = None) -> str:
         """lm-eval's ``k=v,k=v`` form of the model_args (and ``extra``)."""
@@ -129,6 +148,9 @@ def _parse_entry(raw: Any, i: int, base: Path, where: str) -> Entry:
     for key in ("label", "model"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             raise SpecError(f"{here}.{key}: required, a non-empty string.")
+    problem = label_problem(raw["label"].strip())
+    if problem is not None:
+        raise SpecError(f"{here}.label: {problem}")
     args = _parse_model_args(raw.get("model_args"), f"{here}.model_args")
     for key in _OUTPUT_ARGS:
         if key in args:
@@ -213,15 +235,37 @@ def parse_spec(data: Any, source: str = "<spec>", base: Path | None = None) -> S
     return Spec(entries=entries, tasks=tasks, run=_parse_run(data.get("run"), source), title=title, source=source)
 
 
+def _unique_key_loader(source: str):
+    """A ``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML would keep the last)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                    seen.setdefault(key, line)
+                except TypeError:  # an unhashable key: SafeLoader's own error follows
+                    continue
+                if first is not None:
+                    raise SpecError(f"{source}: line {line}: key '{key}' is given twice in one mapping (first on line "
+                                    f"{first}); YAML would silently keep the last: keep one.")
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file."""
+    """Read and validate a spec file (a key repeated within one mapping is refused with its line)."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: no such spec file.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_key_loader(str(path)))  # noqa: S506
     except yaml.YAMLError as err:
         raise SpecError(f"{path}: not valid YAML ({err}).") from err
     return parse_spec(data, str(path), path.resolve().parent)

@@ -120,8 +120,11 @@ class SkillNeuronConfig(OptionGroup):
     baseline_source: BaselineSource = field(default=BaselineSource.TRAIN, metadata={
         "help": "baseline of an adversarial task: `train` (its clean twin's training split) or `self` (the "
                 "adversarial set itself, as Ackermann & Ohmer's `--adversarial True`); see docs/statistics.md"})
-    top: float = field(default=DEFAULT_TOP, metadata={
-        "help": "fraction of each layer's neurons called skill neurons in the summaries"})
+    top: float | None = field(default=None, metadata={
+        "default": f"`{DEFAULT_TOP}`",
+        "help": "fraction of each layer's neurons called skill neurons in the summaries; one that selects none "
+                "(floor(top x D) = 0 for the model's D neurons per layer) is refused with the least usable value "
+                "(left at the default, a warning)"})
     fdr: float = field(default=DEFAULT_FDR, metadata={
         "help": "false discovery rate of the neurons counted as significant in the summaries (exact permutation "
                 "p-values, Benjamini-Hochberg within each layer; see docs/statistics.md)"})
@@ -139,7 +142,8 @@ class SkillNeuronConfig(OptionGroup):
             if self.batch_size < 1:
                 raise ModelArgsError(f"sn_batch_size={self.batch_size}: documents per baseline pass; must be "
                                      f"positive, e.g. {DEFAULT_BATCH_SIZE}.")
-        self.top = as_float("sn_top", self.top, example=0.02)
+        self.top_given = self.top is not None  # a default that selects nothing on a small model is only a warning
+        self.top = as_float("sn_top", self.top, example=0.02) if self.top_given else DEFAULT_TOP
         if not 0 < self.top <= 1:
             raise ModelArgsError(f"sn_top={self.top}: a fraction of neurons per layer in (0, 1], e.g. 0.02.")
         self.fdr = as_float("sn_fdr", self.fdr, example=DEFAULT_FDR)
@@ -268,7 +272,24 @@ class SkillNeuronRecorder(ScoringObserver):
         self._sharing: dict[str, str] = {}  # task -> its baseline source, for the line that announces the pass
         self._fallback_dir: str | None = None  # where files go when output_dir cannot be written (see _write)
         self._write_errors: dict[str, str] = {}
+        self._check_top()
         self._check_input_files()
+
+    def _check_top(self) -> None:
+        """Refuse an ``sn_top`` whose floor(top x D) selects no neuron of this model's layers (before any work)."""
+        from skillneuron_harness.neurons.selection import top_k
+
+        width = self.hook_points[0].width if self.hook_points else None
+        if not width or top_k(width, self.config.top) > 0:
+            return
+        least = math.ceil(10_000 / width) / 10_000  # 1/D rounded up: floor(least x D) >= 1
+        message = (f"sn_top={self.config.top:g}: floor({self.config.top:g} x {width}) = 0 of the {width} neurons per "
+                   f"layer of this model are skill neurons, so nothing would be selected; use at least "
+                   f"sn_top={least:g}.")
+        if self.config.top_given:
+            raise ModelArgsError(message)
+        log.warning("%s (The counts and predictivities are written all the same.)", message.replace(
+            f"sn_top={self.config.top:g}:", f"the default sn_top={self.config.top:g}:", 1))
 
     def _check_input_files(self) -> None:
         """sn_baseline= / sn_reference= written for this model and these positions (before any work)."""

@@ -57,7 +57,15 @@ import torch
 from torch import nn
 
 from skillneuron_harness.core.observers import ScoringObserver
-from skillneuron_harness.core.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
+from skillneuron_harness.core.options import (
+    ModelArgsError,
+    OptionGroup,
+    StrEnum,
+    as_choice,
+    as_float,
+    as_seed,
+    as_str,
+)
 from skillneuron_harness.neurons.capture import HookPoint, ffn_hook_points
 from skillneuron_harness.neurons.selection import skill_neuron_mask
 
@@ -108,7 +116,7 @@ class SuppressionConfig(OptionGroup):
         self.file = as_str("suppress", self.file)
         self.top = as_float("suppress_top", self.top, example=0.05)
         self.sigma = as_float("suppress_sigma", self.sigma, example=0.1)
-        self.seed = as_int("suppress_seed", self.seed, example=0)
+        self.seed = as_seed("suppress_seed", self.seed)
         self.mode = as_choice("suppress_mode", self.mode, SuppressMode)
         self.control = as_choice("suppress_control", self.control, SuppressControl)
         # Readable, complete, with a `score` (and a `baseline` for mode=mean), before any model is loaded.

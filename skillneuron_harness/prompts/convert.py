@@ -28,7 +28,8 @@ from pathlib import Path
 from skillneuron_harness.core.atomic import carry_over, recover_dir, replace_dir, staging_dir, write_json
 from skillneuron_harness.core.constants import PEFT_TASK_TYPES
 from skillneuron_harness.core.errors import SkillNeuronError
-from skillneuron_harness.prompts.loading import FORMATS, PromptError, SoftPrompt, load_soft_prompt
+from skillneuron_harness.core.model_source import check_model_source
+from skillneuron_harness.prompts.loading import FORMATS, SoftPrompt, load_soft_prompt
 
 CONVERSION_FILE = "skillneuron_conversion.json"
 # What an adapter folder written here consists of (a previous adapter's files are not carried over).
@@ -60,6 +61,7 @@ def convert(source: str, base: str, output: str, format: str = "auto", overwrite
         what = "another adapter" if (out / "adapter_config.json").exists() else "files"
         raise ConversionError(f"--output {out} already holds {what}; pass --overwrite to replace the adapter "
                               "there, or another --output.")
+    check_model_source(base, "--base")  # a bad name in a line, before the prompt or any model is read
     prompt = load_soft_prompt(source, arg="SRC", format=format)
     backend = resolve_backend(transformers.AutoConfig.from_pretrained(base))
     reason = NOT_PEFT.get((prompt.format, backend))
@@ -119,7 +121,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         out = convert(args.source, args.base, args.output, args.format, overwrite=args.overwrite)
-    except (PromptError, ConversionError) as err:
+    except SkillNeuronError as err:  # the prompt, the base model's name, the layout
         print(f"skillneuron convert: {err}", file=sys.stderr)
         return 2
     print(f"wrote a PEFT prompt-tuning adapter to {out} (evaluate: --model_args pretrained={args.base},prompt={out})")

@@ -7,6 +7,7 @@ task without an adversarial twin has no PDR). The JSON holds the same numbers as
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import skillneuron_harness.report.paper as paper
 import skillneuron_harness.report.tables as tables
 from skillneuron_harness.core.atomic import write_json, write_text
 from skillneuron_harness.core.constants import DEFAULT_TOP
+from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.core.escape import md_link_target, md_text
 from skillneuron_harness.neurons.statistics import json_safe
 from skillneuron_harness.report.collect import Collection, collect
@@ -75,8 +77,19 @@ def _image(caption: str, path: Path) -> str:
     return f"![{md_text(caption)}](figures/{md_link_target(path.name)})"
 
 
+# Bytes of a figure's file name made from names (file systems stop at 255 per name; room for a prefix).
+MAX_SLUG_BYTES = 120
+
+
 def _slug(*parts: str) -> str:
-    return "_".join("".join(c if c.isalnum() or c in "-." else "-" for c in p) for p in parts)
+    """A file-name part from model and task names; a long one is cut and made unique by a hash of the whole."""
+    slug = "_".join("".join(c if c.isalnum() or c in "-." else "-" for c in p) for p in parts)
+    if len(slug.encode()) <= MAX_SLUG_BYTES:
+        return slug
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+    while len(slug.encode()) > MAX_SLUG_BYTES - len(digest) - 1:
+        slug = slug[:-1]
+    return f"{slug}-{digest}"
 
 
 def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
@@ -270,6 +283,11 @@ def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdo
                  skip_unreadable: bool = False) -> Path:
     """Collect ``run_dirs``, compute the tables and write ``report.md`` (+ figures) or ``report.json``."""
     out = Path(out)
+    existing = next((p for p in (out, *out.absolute().parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        what = "this is a file" if existing == out else f"{existing} is a file"
+        raise SkillNeuronError(f"--out {out}: {what}; the report is a folder (report.md, figures/): pass another "
+                               "--out.")
     collection = collect(run_dirs, skip_unreadable=skip_unreadable)  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     data = compute(collection, top=top)

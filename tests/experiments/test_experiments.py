@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 import torch
@@ -78,3 +79,20 @@ def test_dtype_reaches_the_model(tiny_models, prompts, tmp_path, task_manager):
     assert build_parser().parse_args([*given, "--dtype", "bfloat16"]).dtype == "bfloat16"
     with pytest.raises(SystemExit):  # refused with the choices before anything loads
         build_parser().parse_args([*given, "--dtype", "bf16"])
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"percents": [0, 150]}, "--percents 150: each value is a percentage"),
+    ({"sigma": float("nan"), "mode": "noise"}, "--sigma nan: the noise's standard deviation, a finite number"),
+    ({"seed": 2**70}, f"--seed={2**70}: a seed is a whole number from 0 to 2^63-1"),
+])
+def test_suppression_curve_options_are_refused_before_any_model_loads(options, message, tmp_path, monkeypatch):
+    import skillneuron_harness.experiments.runs as runs
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(runs, "load_model", no_model)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_curve("unused", [], ["sst2"], [tmp_path], tmp_path / "curve", **options)
+    assert not (tmp_path / "curve").exists()

@@ -177,3 +177,79 @@ def test_a_failed_average_is_not_marked_done(tmp_path, monkeypatch):
     with pytest.raises(SkillNeuronError, match="averaging sn_pt_sst2_roberta over 0 prompts failed"):
         replicate.run_unit(unit, "unused", replicate.build_parser().parse_args(["--release", "r", "--out", "o"]), None)
     assert not unit.marker.exists()
+
+
+def _release_copy(root: Path, truncate_seed: str | None = None) -> Path:
+    """seed_33 and seed_34 SST-2 RoBERTa prompts of the release, one of them cut to half its bytes."""
+    for seed in ("33", "34"):
+        folder = root / f"seed_{seed}" / "SST2PromptRoberta"
+        folder.mkdir(parents=True)
+        data = (RELEASE / f"seed_{seed}" / "SST2PromptRoberta" / "task_prompt").read_bytes()
+        (folder / "task_prompt").write_bytes(data[:len(data) // 2] if seed == truncate_seed else data)
+    return root
+
+
+def _no_units(monkeypatch):
+    import skillneuron_harness.experiments.replicate as replicate
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a unit ran")
+
+    monkeypatch.setattr(replicate, "run_unit", fail)
+
+
+@pytest.mark.parametrize("dry", [True, False])
+def test_a_truncated_prompt_file_is_refused_before_any_unit(dry, tmp_path, capsys, monkeypatch):
+    import torch
+
+    release = _release_copy(tmp_path / "release", truncate_seed="34")
+    bad = release / "seed_34" / "SST2PromptRoberta" / "task_prompt"
+    with pytest.raises(Exception):  # noqa: B017 - what torch itself makes of the file: unreadable
+        torch.load(bad, weights_only=True)
+    _no_units(monkeypatch)
+    args = ["replicate", "--release", str(release), "--models", "roberta-base", "--seeds", "33", "34", "--tasks",
+            "SST2", "--out", str(tmp_path / "rep"), *(["--dry-run"] if dry else [])]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0] and "truncated" in err[0], err
+    assert not (tmp_path / "rep").exists()
+
+
+@pytest.mark.parametrize(("flags", "line"), [
+    (["--percents", "0", "150"], "--percents 150: each value is a percentage of each layer's neurons in [0, 100]"),
+    (["--percents", "nan"], "--percents nan: each value is a percentage"),
+    (["--top", "1.5"], "--top 1.5: a fraction of each layer's neurons in (0, 1]"),
+    (["--top", "0"], "--top 0: a fraction"),
+    (["--limit", "-3"], "--limit -3.0: a number of documents per task (>= 1) or a fraction"),
+    (["--sn-baseline-limit", "0"], "--sn-baseline-limit 0: a positive whole number"),
+    (["--batch-size", "0"], "--batch-size 0: a positive whole number or auto"),
+])
+@pytest.mark.parametrize("dry", [True, False])
+def test_bad_options_are_refused_by_the_dry_run_and_before_any_unit(flags, line, dry, tmp_path, capsys, monkeypatch):
+    release = _release_copy(tmp_path / "release")
+    _no_units(monkeypatch)
+    args = ["replicate", "--release", str(release), "--models", "roberta-base", "--seeds", "33", "34", "--tasks",
+            "SST2", "--out", str(tmp_path / "rep"), *flags, *(["--dry-run"] if dry else [])]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"skillneuron replicate: {err[0].removeprefix('skillneuron replicate: ')}"] and line in err[0], err
+    assert not (tmp_path / "rep").exists()
+
+
+def test_several_problems_are_all_named(tmp_path, capsys):
+    release = _release_copy(tmp_path / "release", truncate_seed="33")
+    assert main(["replicate", "--release", str(release), "--models", "roberta-base", "--seeds", "33", "34",
+                 "--tasks", "SST2", "--out", str(tmp_path / "rep"), "--top", "2", "--limit", "-1", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "--top 2" in err and "--limit -1" in err and "seed_33" in err and err.count("\n") == 3
+
+
+@pytest.mark.parametrize("dry", [True, False])
+def test_a_release_without_prompts_is_an_error(dry, tmp_path, capsys, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    _no_units(monkeypatch)
+    rc = main(["replicate", "--release", str(tmp_path / "empty"), "--out", str(tmp_path / "rep"),
+               *(["--dry-run"] if dry else [])])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no released prompt for --models roberta-base t5-base" in err, err
+    assert not (tmp_path / "rep").exists()

@@ -171,3 +171,17 @@ def test_model_args_are_checked_before_lm_eval_indexes_its_tasks(tmp_path):
     last = out.stderr.strip().splitlines()[-1]
     assert "unknown model_args sn_topp= (did you mean sn_top=?)" in last, out.stderr[-2000:]
     assert "Tasks not found" not in out.stderr
+
+
+@pytest.mark.parametrize(("model_args", "message"), [
+    ("suppress=SN,suppress_mode=noise,suppress_sigma=nan", "suppress_sigma=nan: expected a finite number"),
+    ("skill_neurons=,sn_baseline_limit=8", "skill_neurons=: the value is empty"),
+])
+def test_stock_cli_refuses_bad_values_before_anything_loads(model_args, message, tmp_path):
+    save_file({"score": torch.zeros(2, 4)}, tmp_path / "sst2.safetensors")
+    out = run([str(BIN / "lm_eval"), "--model", "prompt_tuned", "--model_args",
+               f"pretrained=no/such-model,{model_args.replace('SN', str(tmp_path / 'sst2.safetensors'))}",
+               "--tasks", "sst2", "--limit", "1"], cwd=tmp_path)
+    last = out.stderr.strip().splitlines()[-1]
+    assert out.returncode == 1 and message in last and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sst2.safetensors"]  # nothing written

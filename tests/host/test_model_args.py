@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import save_file
+from transformers import AutoConfig
 
 from skillneuron_harness.core.options import ModelArgsError
 from skillneuron_harness.host import model as prompt_tuned
@@ -65,6 +67,8 @@ def test_keys_of_lm_eval_hf_pass(tiny_models):
     ("sn_baseline_limit=0", "sn_baseline_limit=0: must be a positive"),
     ("sn_positions=promt", "sn_positions=promt: use one of auto, prompt, last, mask. Did you mean sn_positions=prompt"),
     ("sn_top=0", "sn_top=0.0: a fraction"),
+    ("sn_top=nan", "sn_top=nan: expected a finite number"),
+    ("sn_top=inf", "sn_top=inf: expected a finite number"),
 ])
 def test_skill_neuron_values_are_checked_with_the_argument_named(args, message, no_demo, tmp_path):
     with pytest.raises(ModelArgsError) as err:
@@ -77,6 +81,12 @@ def test_skill_neuron_values_are_checked_with_the_argument_named(args, message, 
     ("suppress_top=lots", "suppress_top=lots: expected a number"),
     ("suppress_mode=drop", "suppress_mode=drop: use one of zero, mean, mean_avg, noise, noise_doc"),
     ("suppress_control=rand", "Did you mean suppress_control=random?"),
+    ("suppress_mode=noise,suppress_sigma=nan", "suppress_sigma=nan: expected a finite number"),
+    ("suppress_mode=noise,suppress_sigma=inf", "suppress_sigma=inf: expected a finite number"),
+    ("suppress_mode=noise,suppress_sigma=-inf", "suppress_sigma=-inf: expected a finite number"),
+    ("suppress_top=nan", "suppress_top=nan: expected a finite number"),
+    (f"suppress_seed={2**70}", f"suppress_seed={2**70}: a seed is a whole number from 0 to 2^63-1"),
+    ("suppress_seed=-1", "suppress_seed=-1: a seed is a whole number from 0 to 2^63-1"),
 ])
 def test_suppression_values_are_checked_with_the_argument_named(args, message, no_demo, sn_file):
     with pytest.raises(ModelArgsError) as err:
@@ -126,3 +136,56 @@ def test_readme_tables_list_exactly_the_declared_arguments():
     assert names["suppress"] == declared["suppress"]
     assert [n for n in names["prompt"] if n not in ("pretrained", "max_length", "batch_size")] == declared["prompt"]
     assert sync_readme(text) == text, "README tables are stale: python -m skillneuron_harness.host.model_args README.md"
+
+
+@pytest.mark.parametrize("args", ["pretrained=/nowhere,skill_neurons=,sn_baseline_limit=8",
+                                  "pretrained=/nowhere,skill_neurons= ,sn_top=0.1"])
+def test_empty_skill_neurons_folder_is_refused_and_nothing_is_written(args, no_demo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # an empty folder would have meant the current one
+    with pytest.raises(ModelArgsError, match=r"skill_neurons= ?: the value is empty; give a path or name"):
+        from_string(args)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "arg"), [("pretrained=", "pretrained"), ("pretrained=/nowhere,prompt=", "prompt"),
+                                           ("pretrained=/nowhere,suppress=", "suppress"),
+                                           ("pretrained=/nowhere,skill_neurons=out,sn_reference=", "sn_reference")])
+def test_empty_paths_are_refused_naming_the_argument(args, arg, no_demo):
+    with pytest.raises(ModelArgsError, match=rf"^{arg}=: the value is empty"):
+        from_string(args)
+
+
+def test_sn_top_that_selects_no_neuron_of_the_model_is_refused_with_the_least_top(tiny_models, tmp_path):
+    width = AutoConfig.from_pretrained(tiny_models["gpt2"]).n_inner or 4 * AutoConfig.from_pretrained(
+        tiny_models["gpt2"]).n_embd  # D of GPT-2's MLP
+    least = math.ceil(10_000 / width) / 10_000
+    assert math.floor(0.001 * width) == 0 and math.floor(least * width) >= 1
+    with pytest.raises(ModelArgsError, match=rf"sn_top=0.001: floor\(0.001 x {width}\) = 0 .* use at least "
+                                             rf"sn_top={least:g}\."):
+        from_string(f"pretrained={tiny_models['gpt2']},skill_neurons={tmp_path / 'sn'},sn_top=0.001")
+    assert not (tmp_path / "sn").exists()
+    lm = from_string(f"pretrained={tiny_models['gpt2']},skill_neurons={tmp_path / 'sn'},sn_top={least:g}")
+    assert lm.engine.hook_points[0].width == width
+
+
+@pytest.mark.parametrize(("pretrained", "message"), [
+    ("/nowhere/model", "pretrained=/nowhere/model: no such folder"),
+    ("not a/valid//id", "pretrained=not a/valid//id: neither a local folder (no such path) nor a valid Hub id"),
+])
+def test_a_model_that_cannot_exist_is_refused_in_one_line(pretrained, message, no_demo):
+    from skillneuron_harness.core.errors import SkillNeuronError
+
+    with pytest.raises(SkillNeuronError, match=re.escape(message)):
+        from_string(f"pretrained={pretrained}")
+
+
+def test_the_default_sn_top_on_a_narrow_model_is_a_warning_not_a_refusal(tmp_path, caplog):
+    from tiny_models import build_bert
+
+    model = build_bert(tmp_path / "bert", layers=1, ffn=32)  # floor(0.02 x 32) = 0
+    with caplog.at_level("WARNING"):
+        lm = from_string(f"pretrained={model},skill_neurons={tmp_path / 'sn'}")
+    assert lm.recorder.config.top == 0.02 and math.floor(0.02 * 32) == 0
+    assert "the default sn_top=0.02: floor(0.02 x 32) = 0" in caplog.text and "sn_top=0.0313" in caplog.text
+    with pytest.raises(ModelArgsError, match=r"sn_top=0.02: floor\(0.02 x 32\) = 0"):  # the same value, given
+        from_string(f"pretrained={model},skill_neurons={tmp_path / 'sn'},sn_top=0.02")

@@ -88,3 +88,41 @@ def test_suite_expansion(task_manager):
     assert {t.version for t in tasks if t.name in ("adv_sst2", "qqp")} == {"1.0", "2.0"}
     with pytest.raises(SpecError, match="unknown task or group 'ads_sst2'. Did you mean: adv_sst2"):
         expand(["ads_sst2"], task_manager, "s.yaml")
+
+
+@pytest.mark.parametrize(("label", "message"), [
+    (".", "entries[0].label: '.' would be the folder '.', which is the runs folder itself or its parent"),
+    ("..", "entries[0].label: '..' would be the folder '..'"),
+    (" ... ", "entries[0].label: '...' would be the folder '...'"),
+    ("x" * 300, "entries[0].label: 300 characters make a folder name of 300, over the 100 allowed"),
+])
+def test_labels_that_cannot_be_folder_names_are_refused(label, message):
+    with pytest.raises(SpecError) as err:
+        parse_spec({"entries": [{**OK, "label": label}]}, "s.yaml")
+    assert str(err.value).startswith(f"s.yaml: {message}")
+
+
+def test_labels_are_mapped_to_folder_names_inside_runs(tmp_path):
+    spec = parse_spec({"entries": [{**OK, "label": "T5 prompt, seed 33"}, {**OK, "label": "a/../../b"},
+                                   {**OK, "label": "é" * 300}]})
+    slugs = [e.slug for e in spec.entries]
+    assert slugs == ["T5-prompt-seed-33", "a-..-..-b", "entry"]
+    runs = tmp_path / "runs"
+    for slug in slugs:  # each one folder directly inside runs/
+        assert (runs / slug).resolve().parent == runs.resolve() and len(slug.encode()) <= 255
+
+
+@pytest.mark.parametrize(("text", "line", "key", "first"), [
+    ("entries:\n  - label: a\n    model: hf\n    model_args: {pretrained: org/m}\n    model_args: {pretrained: o/n}\n",
+     5, "model_args", 4),
+    ("title: x\nentries:\n  - {label: a, model: hf}\ntitle: y\n", 4, "title", 1),
+    ("entries:\n  - {label: a, model: hf, model_args: {pretrained: m, pretrained: n}}\n", 2, "pretrained", 2),
+])
+def test_a_key_given_twice_is_refused_with_file_line_and_key(text, line, key, first, tmp_path):
+    assert yaml.safe_load(text)  # plain YAML keeps the last value without a word
+    path = tmp_path / "board.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert str(err.value) == (f"{path}: line {line}: key '{key}' is given twice in one mapping (first on line "
+                              f"{first}); YAML would silently keep the last: keep one.")

@@ -94,3 +94,26 @@ def test_existing_adapter_is_replaced_only_with_overwrite_and_whole(tiny_models,
     assert load_file(str(out / "adapter_model.safetensors"))["prompt_embeddings"].shape == (5, 32)
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pt", "adapter", "b.pt"]
+
+
+@pytest.mark.parametrize(("base", "reason"), [
+    ("not a/valid//id", "nor a valid Hub id"),
+    ("bad id with spaces", "nor a valid Hub id"),
+    ("/nowhere/model", "no such folder"),
+    ("nobody/not-cached-model", "the Hub id is not in the local cache"),  # the tests run with HF_HUB_OFFLINE=1
+])
+def test_a_bad_base_is_one_line(base, reason, tmp_path, capsys):
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if "Hub id" in reason and "cache" not in reason:  # what the Hub's own rule says of it
+        with pytest.raises(HFValidationError):
+            validate_repo_id(base)
+    save_prompt = tmp_path / "p.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"prompt": torch.randn(4, 32)}, save_prompt)
+    out = tmp_path / "o"
+    assert cli(["convert", str(save_prompt), "--base", base, "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"skillneuron convert: --base={base}: {err[0].split(': ', 2)[2]}"] and reason in err[0], err
+    assert not out.exists()

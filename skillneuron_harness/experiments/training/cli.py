@@ -42,12 +42,12 @@ def main(argv: list[str]) -> int:
     except ValueError as err:
         print(f"skillneuron train: {err}")
         return 2
-    from skillneuron_harness.experiments.training.data import TaskError
+    from skillneuron_harness.core.errors import SkillNeuronError
     from skillneuron_harness.experiments.training.trainer import train
 
     try:
         result = train(config)
-    except TaskError as err:
+    except SkillNeuronError as err:  # the task, the model's name, the output folder
         print(f"skillneuron train: {err}")
         return 2
     print(f"Best validation accuracy: {result.best_accuracy} (step {result.best_step} of {result.steps}); "

@@ -11,9 +11,11 @@ finished run can be extended.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from skillneuron_harness.core.constants import BACKENDS
+from skillneuron_harness.core.options import SEED_MAX
 
 INITS = ("random", "vocab", "text")
 BACKEND_CHOICES = ("auto", *BACKENDS)
@@ -99,11 +101,14 @@ class TrainConfig:
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(f"{name}={value!r}: expected a whole number of at least 1; pass e.g. "
                                  f"{name}={max(1, value) if isinstance(value, int) else 1}.")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr={self.lr}: the learning rate must be positive (papers: 5e-3 for T5, 1e-3 for "
-                             "RoBERTa); leave it unset for the model family's default.")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay={self.weight_decay}: must be >= 0 (papers: 0).")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr={self.lr}: the learning rate must be a finite positive number (papers: 5e-3 for T5, "
+                             "1e-3 for RoBERTa); leave it unset for the model family's default.")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay={self.weight_decay}: must be a finite number >= 0 (papers: 0).")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(f"seed={self.seed!r}: a seed is a whole number from 0 to 2^63-1 ({SEED_MAX}), e.g. "
+                             "seed=33.")
         if self.init not in INITS:
             raise ValueError(f"init={self.init!r}: unknown initialisation; use one of {', '.join(INITS)}.")
         if self.init == "text" and not self.init_text:

@@ -27,6 +27,7 @@ from tqdm import tqdm
 import skillneuron_harness.experiments.training.checkpoint as ckpt
 from skillneuron_harness.core.atomic import recover_dir, write_json
 from skillneuron_harness.core.constants import PEFT_TASK_TYPES
+from skillneuron_harness.core.model_source import check_model_source
 from skillneuron_harness.core.scoring import score_groups
 from skillneuron_harness.experiments.training.config import TrainConfig, default_lr
 from skillneuron_harness.experiments.training.data import (
@@ -160,6 +161,7 @@ def _task_summary(task) -> dict:
 def train(config: TrainConfig) -> TrainResult:
     """Run (or resume) the training that ``config`` describes; see the module docstring."""
     started = time.perf_counter()
+    check_model_source(config.model, "--model")  # a missing folder or a malformed Hub id, before the task is read
     target = Path(config.output)
     recover_dir(target)  # a kill between the two renames of a finished --overwrite
     if target.exists() and not target.is_dir():
@@ -174,8 +176,8 @@ def train(config: TrainConfig) -> TrainResult:
                     "--overwrite to finish the replacement (or delete that folder).", ckpt.overwrite_staging(target),
                     target)
     output = staging or target
+    config, pm, train_examples, valid_examples, info = prepare(config)  # a task or model that fails leaves nothing
     output.mkdir(parents=True, exist_ok=True)
-    config, pm, train_examples, valid_examples, info = prepare(config)
     prompt = pm.prompt
     optimizer = torch.optim.AdamW([prompt], lr=config.lr, weight_decay=config.weight_decay)
     trajectory = config.trajectory()
