@@ -10,3 +10,8 @@ PEFT_TASK_TYPES: dict[str, str] = {"seq2seq": "SEQ_2_SEQ_LM", "causal": "CAUSAL_
 DEFAULT_TOP: float = 0.02
 #: Suppression curves: the percentages of each layer's neurons suppressed (Ackermann & Ohmer, Fig. 4).
 PERCENTS: tuple[int, ...] = (0, 1, 3, 5, 7, 9, 11, 13, 15)
+#: The order among neurons of equal score wherever neurons are selected (neurons/selection.py):
+#: ``high`` keeps the higher index first (Ackermann & Ohmer's reversed argsort, the default),
+#: ``low`` the lower index first (Wang et al.'s stable sort).
+TIES: tuple[str, ...] = ("high", "low")
+DEFAULT_TIES: str = "high"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from skillneuron_harness.core.constants import DEFAULT_TOP
+from skillneuron_harness.core.constants import DEFAULT_TIES, DEFAULT_TOP, TIES
 from skillneuron_harness.neurons.io import read_task_stats
 from skillneuron_harness.neurons.predictivity import average_over_prompts
 from skillneuron_harness.neurons.selection import skill_neuron_mask
@@ -82,6 +82,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--task", required=True, help="task name, e.g. sst2")
     parser.add_argument("--output", "--out", required=True, type=Path, help="folder for <task>.safetensors / .json")
     parser.add_argument("--top", type=float, default=DEFAULT_TOP, help="fraction of each layer's neurons marked skill")
+    parser.add_argument("--ties", choices=TIES, default=DEFAULT_TIES,
+                        help="among neurons of equal mean score: high keeps the higher index (Ackermann & Ohmer), "
+                             "low the lower (Wang et al.)")
     args = parser.parse_args(argv)
     from skillneuron_harness.core.atomic import save_safetensors, write_json
     from skillneuron_harness.core.errors import SkillNeuronError
@@ -93,15 +96,15 @@ def main(argv: list[str]) -> int:
         print(f"skillneuron average: {err}", file=sys.stderr)
         return 2
     mean = tensors["score"]  # (L, D)
-    tensors["skill_neurons"] = skill_neuron_mask(mean, args.top, tensors.get("subtask_score"))  # (L, D)
+    tensors["skill_neurons"] = skill_neuron_mask(mean, args.top, tensors.get("subtask_score"), args.ties)  # (L, D)
     # kind/averaged_over mark the file as a mean over prompts: the report never counts it as one more prompt
     provenance = {**_shared_provenance(args.directories, args.task), "kind": "average",
                   "averaged_over": [s.get("prompt_sha256") or s.get("prompt") or s["directory"] for s in sources],
-                  "num_prompts": len(sources)}
+                  "num_prompts": len(sources), "ties": args.ties}
     save_safetensors({k: v.contiguous() for k, v in tensors.items()}, args.output / f"{args.task}.safetensors",
                      metadata={"task": args.task, "format": "pt", "kind": "average",
                                "provenance": json.dumps(provenance, sort_keys=True)})
-    summary = summarize(mean, torch.zeros_like(mean, dtype=torch.int64), top_fraction=args.top)
+    summary = summarize(mean, torch.zeros_like(mean, dtype=torch.int64), top_fraction=args.top, ties=args.ties)
     for neuron in summary["top_neurons"]:
         neuron.pop("position")  # positions differ between prompts
     write_json(args.output / f"{args.task}.json",

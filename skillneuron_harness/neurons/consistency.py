@@ -99,6 +99,7 @@ def consistency_curve(
     score_clean: torch.Tensor,
     score_adv: torch.Tensor,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    ties: str = "high",
 ) -> list[ConsistencyPoint]:
     """Overlap per layer for each fraction, with its mean and SEM (ddof=1) over layers.
 
@@ -111,7 +112,7 @@ def consistency_curve(
             nan = [math.nan] * score_clean.shape[0]
             points.append(ConsistencyPoint(float(fraction), 0, math.nan, math.nan, nan))
             continue
-        per_layer = overlap_per_layer(score_clean, score_adv, fraction)  # (L,)
+        per_layer = overlap_per_layer(score_clean, score_adv, fraction, ties)  # (L,)
         mean, sem = _mean_sem(per_layer)
         k, num_neurons = top_k(score_clean.shape[1], fraction), score_clean.shape[1]
         hits = [round(float(v) * k) for v in per_layer]  # intersections per layer
@@ -271,6 +272,7 @@ def consistency_report(
     num_draws: int = 1,
     acc_clean: float | None = None,
     acc_adv: float | None = None,
+    ties: str = "high",
 ) -> dict[str, Any]:
     """The consistency block for results JSON: curve, skill vs random, Spearman, PDR.
 
@@ -279,9 +281,9 @@ def consistency_report(
     versus = None  # a fraction that selects no neuron has no skill neurons to compare
     if top_k(score_clean.shape[1], top_fraction) > 0:
         versus = asdict(adversarial_predictivity_of_clean_skill_neurons(
-            score_clean, score_adv, top_fraction, seed=seed, num_draws=num_draws))
+            score_clean, score_adv, top_fraction, seed=seed, num_draws=num_draws, ties=ties))
     report: dict[str, Any] = {
-        "overlap": [asdict(p) for p in consistency_curve(score_clean, score_adv, fractions)],
+        "overlap": [asdict(p) for p in consistency_curve(score_clean, score_adv, fractions, ties)],
         "skill_vs_random": versus,
         "spearman": asdict(spearman_correlation(score_clean, score_adv)),
     }
@@ -303,6 +305,7 @@ def ao24_consistency_curve(
     clean_scores: Sequence[torch.Tensor],
     adv_scores: Sequence[torch.Tensor],
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    ties: str = "high",
 ) -> list[ConsistencyPoint]:
     """The paper's consistency curve: overlap of the top-n % of the seed-averaged scores.
 
@@ -314,7 +317,7 @@ def ao24_consistency_curve(
     overlap (:func:`released_overlap_per_layer`); this follows the paper's text.
     """
     return consistency_curve(average_over_prompts(list(clean_scores)), average_over_prompts(list(adv_scores)),
-                             fractions)
+                             fractions, ties)
 
 
 def released_overlap_per_layer(score_clean: torch.Tensor, score_adv: torch.Tensor, fraction: float) -> torch.Tensor:

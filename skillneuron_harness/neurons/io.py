@@ -128,16 +128,18 @@ def summarize(
     top_fraction: float = DEFAULT_TOP,
     p_value: torch.Tensor | None = None,
     q_value: torch.Tensor | None = None,
+    ties: str = "high",
 ) -> dict[str, Any]:
     """Per layer mean/max score, skill neurons per layer, and the model-wide top ``top_n``.
 
-    Neurons are ranked model-wide as Ackermann & Ohmer (ties: the higher flat index first). With
+    Neurons are ranked model-wide as Ackermann & Ohmer (``ties="high"``: the higher flat index
+    first among equal scores; ``"low"``: the lower, as Wang et al.). With
     the neurons' null ``p_value`` and ``q_value`` [L, D] (:mod:`~skillneuron_harness.neurons.null`)
     each top neuron carries its own.
     """
     num_layers, num_neurons = score.shape
     flat = score.detach().cpu().reshape(-1)  # (L * D,)
-    order = descending_order(flat)[:top_n]  # (top_n,)
+    order = descending_order(flat, ties)[:top_n]  # (top_n,)
     pos = position.detach().cpu().reshape(-1)  # (L * D,)
     return {
         "layers": [
@@ -199,6 +201,7 @@ def write_task_stats(
     subtask_baseline: torch.Tensor | None = None,
     subtask_fire_counts: torch.Tensor | None = None,
     fdr: float = DEFAULT_FDR,
+    ties: str = "high",
 ) -> tuple[Path, Path]:
     """Derive and write ``<task>.safetensors`` and ``<task>.json``; returns both paths.
 
@@ -255,9 +258,10 @@ def write_task_stats(
     if undefined is None:
         null, p_value, q_value = null_summary(
             tensors["fire_counts"], tensors["class_counts"], subtasks, derived["score"], top_fraction=top_fraction,
-            fdr=fdr, subtask_fire_counts=tensors.get("subtask_fire_counts"))
+            fdr=fdr, subtask_fire_counts=tensors.get("subtask_fire_counts"), ties=ties)
         summary.update(summarize(derived["score"], derived["position"], top_n=top_n, top_fraction=top_fraction,
-                                 p_value=p_value, q_value=q_value))
+                                 p_value=p_value, q_value=q_value, ties=ties))
+        summary["skill_neurons"]["ties"] = ties
         summary["null"] = null
     else:
         summary["predictivity_undefined"] = undefined

@@ -299,7 +299,8 @@ def null_score_quantiles(fire_counts: torch.Tensor, class_counts: torch.Tensor,
 def null_summary(fire_counts: torch.Tensor, class_counts: torch.Tensor, subtasks: Sequence[BinarySubtask],
                  score: torch.Tensor, *, top_fraction: float, fdr: float = DEFAULT_FDR,
                  subtask_fire_counts: torch.Tensor | None = None,
-                 quantiles: Sequence[float] = DEFAULT_QUANTILES) -> tuple[dict, torch.Tensor, torch.Tensor]:
+                 quantiles: Sequence[float] = DEFAULT_QUANTILES,
+                 ties: str = "high") -> tuple[dict, torch.Tensor, torch.Tensor]:
     """The ``null`` block of a task's summary, with the neurons' p-values and q-values [L, D].
 
     Per layer: the chance line (``chance_score``, the null quantiles of the neuron score), the
@@ -312,7 +313,7 @@ def null_summary(fire_counts: torch.Tensor, class_counts: torch.Tensor, subtasks
     p = neuron_p_values(subtask_cell_p_values(counts, class_counts, subtasks))  # (L, D)
     q = benjamini_hochberg(p)  # (L, D)
     significant = q <= fdr  # (L, D)
-    skill = top_fraction_mask(score, top_fraction)  # (L, D)
+    skill = top_fraction_mask(score, top_fraction, ties)  # (L, D)
     line = null_score_quantiles(counts, class_counts, subtasks, quantiles)  # (Q, L)
     layers = [{"layer": layer,
                "chance_score": {f"{qq:g}": float(line[i, layer]) for i, qq in enumerate(quantiles)},

@@ -46,6 +46,7 @@ from skillneuron_harness.core.options import ModelArgsError, OptionGroup, StrEnu
 from skillneuron_harness.neurons.capture import HookPoint
 from skillneuron_harness.neurons.io import read_task_stats, write_task_stats
 from skillneuron_harness.neurons.null import DEFAULT_FDR
+from skillneuron_harness.neurons.selection import Ties
 from skillneuron_harness.neurons.statistics import (
     BaselineAccumulator,
     BinarySubtask,
@@ -125,6 +126,9 @@ class SkillNeuronConfig(OptionGroup):
         "help": "fraction of each layer's neurons called skill neurons in the summaries; one that selects none "
                 "(floor(top x D) = 0 for the model's D neurons per layer) is refused with the least usable value "
                 "(left at the default, a warning)"})
+    ties: Ties = field(default=Ties.HIGH, metadata={
+        "help": "among neurons of equal score (skill neurons, top neurons, consistency): `high` keeps the higher "
+                "index (Ackermann & Ohmer), `low` the lower (Wang et al.); see docs/statistics.md"})
     fdr: float = field(default=DEFAULT_FDR, metadata={
         "help": "false discovery rate of the neurons counted as significant in the summaries (exact permutation "
                 "p-values, Benjamini-Hochberg within each layer; see docs/statistics.md)"})
@@ -136,6 +140,7 @@ class SkillNeuronConfig(OptionGroup):
         self.output_dir = as_str("skill_neurons", self.output_dir)
         self.positions = as_choice("sn_positions", self.positions, Positions)
         self.baseline_source = as_choice("sn_baseline_source", self.baseline_source, BaselineSource)
+        self.ties = as_choice("sn_ties", self.ties, Ties)
         self.baseline_limit = parse_baseline_limit(self.baseline_limit)
         if self.batch_size is not None:
             self.batch_size = as_int("sn_batch_size", self.batch_size, example=DEFAULT_BATCH_SIZE)
@@ -539,7 +544,7 @@ class SkillNeuronRecorder(ScoringObserver):
         import tempfile
 
         kwargs = {**state.counter.state(), "provenance": provenance, "subtasks": subtasks,
-                  "top_fraction": self.config.top, "fdr": self.config.fdr}
+                  "top_fraction": self.config.top, "fdr": self.config.fdr, "ties": str(self.config.ties)}
         if state.subtasks is not None:  # Wang et al.: each subtask counted against its own baseline
             kwargs.update(state.subtasks.write_args())
         try:
@@ -580,7 +585,8 @@ class SkillNeuronRecorder(ScoringObserver):
             return {"reference": source, "skipped": f"score shapes differ: clean {list(clean['score'].shape)}, "
                                                     f"adversarial {list(adv['score'].shape)}"}
         report = consistency_report(clean["score"], adv["score"], top_fraction=self.config.top,
-                                    acc_clean=clean_accuracy, acc_adv=self.summaries[name]["accuracy"])
+                                    acc_clean=clean_accuracy, acc_adv=self.summaries[name]["accuracy"],
+                                    ties=str(self.config.ties))
         return {"reference": source, **report}
 
 

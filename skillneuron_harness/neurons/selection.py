@@ -22,7 +22,15 @@ from collections.abc import Sequence
 
 import torch
 
-TIES = ("high", "low")
+from skillneuron_harness.core.constants import TIES  # noqa: F401  (re-exported)
+from skillneuron_harness.core.options import StrEnum
+
+
+class Ties(StrEnum):
+    """``sn_ties=`` / ``suppress_ties=`` / ``--ties``: the order among neurons of equal score."""
+
+    HIGH = "high"  # the higher index first: Ackermann & Ohmer's reversed argsort (the default)
+    LOW = "low"  # the lower index first: Wang et al.'s stable sort
 
 
 def top_k(num_neurons: int, fraction: float) -> int:

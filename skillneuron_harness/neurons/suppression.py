@@ -67,7 +67,7 @@ from skillneuron_harness.core.options import (
     as_str,
 )
 from skillneuron_harness.neurons.capture import HookPoint, ffn_hook_points
-from skillneuron_harness.neurons.selection import skill_neuron_mask
+from skillneuron_harness.neurons.selection import Ties, skill_neuron_mask
 
 
 class SuppressMode(StrEnum):
@@ -111,6 +111,9 @@ class SuppressionConfig(OptionGroup):
     control: SuppressControl = field(default=SuppressControl.SKILL, metadata={
         "help": "`skill`: the top `suppress_top` by score; `random`: as many per layer, drawn with `suppress_seed`"})
     seed: int = field(default=0, metadata={"help": "seed of the random control and of the noise"})
+    ties: Ties = field(default=Ties.HIGH, metadata={
+        "help": "among neurons of equal score: `high` keeps the higher index (Ackermann & Ohmer), `low` the lower "
+                "(Wang et al.)"})
 
     def __post_init__(self):
         self.file = as_str("suppress", self.file)
@@ -119,6 +122,7 @@ class SuppressionConfig(OptionGroup):
         self.seed = as_seed("suppress_seed", self.seed)
         self.mode = as_choice("suppress_mode", self.mode, SuppressMode)
         self.control = as_choice("suppress_control", self.control, SuppressControl)
+        self.ties = as_choice("suppress_ties", self.ties, Ties)
         # Readable, complete, with a `score` (and a `baseline` for mode=mean), before any model is loaded.
         from skillneuron_harness.neurons.validate import check_neuron_file
 
@@ -132,18 +136,18 @@ class SuppressionConfig(OptionGroup):
 
 
 def select_neurons(score: torch.Tensor, fraction: float, control: str = "skill", seed: int = 0,
-                   subtask_score: torch.Tensor | None = None) -> torch.Tensor:
+                   subtask_score: torch.Tensor | None = None, ties: str = "high") -> torch.Tensor:
     """Neurons to suppress, bool [L, D]: the skill neurons, or as many per layer at random.
 
     Skill neurons: the per-layer top ``fraction`` by score, or Wang et al.'s union for
     ``subtask_score`` [S, L, D].
     """
     if control == "skill":
-        return skill_neuron_mask(score, fraction, subtask_score)  # (L, D)
+        return skill_neuron_mask(score, fraction, subtask_score, ties)  # (L, D)
     if control != "random":
         raise ValueError(f"control={control}: use one of {', '.join(CONTROLS)}.")
     num_layers, num_neurons = score.shape
-    per_layer = skill_neuron_mask(score, fraction, subtask_score).sum(1).tolist()  # (L,) k per layer
+    per_layer = skill_neuron_mask(score, fraction, subtask_score, ties).sum(1).tolist()  # (L,) k per layer
     mask = torch.zeros(num_layers, num_neurons, dtype=torch.bool)  # (L, D)
     gen = torch.Generator().manual_seed(seed)
     for layer in range(num_layers):
@@ -224,7 +228,7 @@ class Suppression(ScoringObserver):
             raise NeuronFileError(f"suppress={config.file}: cannot be read ({err}).") from None
         score = tensors["score"]  # (L, D)
         mask = select_neurons(score, config.top, config.control, config.seed,
-                              tensors.get("subtask_score"))  # (L, D)
+                              tensors.get("subtask_score"), str(config.ties))  # (L, D)
         baseline = tensors.get("baseline") if config.mode in ("mean", "mean_avg") else None
         info = {"file": str(config.file), "file_sha256": _sha256(config.file), "top": config.top,
                 "mode": str(config.mode), "sigma": config.sigma if str(config.mode).startswith("noise") else None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from skillneuron_harness.core.constants import DEFAULT_TOP
+from skillneuron_harness.core.constants import DEFAULT_TIES, DEFAULT_TOP, TIES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "--output", default="report", help="output folder")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown", help="report format")
     p.add_argument("--top", type=float, default=DEFAULT_TOP, help="skill neurons: fraction of each layer's neurons")
+    p.add_argument("--ties", choices=TIES, default=DEFAULT_TIES,
+                   help="among neurons of equal score: high keeps the higher index (Ackermann & Ohmer), low the lower "
+                        "(Wang et al.)")
     p.add_argument("--skip-unreadable", action="store_true",
                    help="report without the files that cannot be read (each is named on stderr) instead of stopping")
     return p
@@ -36,7 +39,7 @@ def main(argv: list[str]) -> int:
     from skillneuron_harness.report.render import build_report
 
     try:
-        path = build_report(args.run_dirs, args.out, fmt=args.format, top=args.top,
+        path = build_report(args.run_dirs, args.out, fmt=args.format, top=args.top, ties=args.ties,
                             skip_unreadable=args.skip_unreadable)
     except (FileNotFoundError, SkillNeuronError) as err:
         print(f"skillneuron report: {err}", file=sys.stderr)

@@ -63,25 +63,25 @@ def _groups(collection: Collection) -> dict[tuple, list[tuple]]:
     return grouped
 
 
-def paper_consistency(collection: Collection, fractions=DEFAULT_FRACTIONS) -> list[dict]:
+def paper_consistency(collection: Collection, fractions=DEFAULT_FRACTIONS, ties: str = "high") -> list[dict]:
     """The paper's consistency curve per (model, group, adversarial task): seed means first, error over layers."""
     rows = []
     for (model, group, task, adv_task), pairs in sorted(_groups(collection).items()):
         curve = ao24_consistency_curve([c.tensors["score"] for c, _ in pairs], [a.tensors["score"] for _, a in pairs],
-                                       fractions)
+                                       fractions, ties)
         rows.append({"model": model, "group": group, "task": task, "adversarial_task": adv_task,
                      "prompts": len(pairs), "points": [asdict(p) for p in curve]})
     return rows
 
 
-def paper_histograms(collection: Collection, top: float = DEFAULT_TOP) -> list[dict]:
+def paper_histograms(collection: Collection, top: float = DEFAULT_TOP, ties: str = "high") -> list[dict]:
     """Adversarial seed-mean scores of the model-wide top ``top`` clean skill neurons, per pair of tasks."""
     rows = []
     for (model, group, task, adv_task), pairs in sorted(_groups(collection).items()):
         clean = average_over_prompts([c.tensors["score"] for c, _ in pairs])  # (L, D)
         adv = average_over_prompts([a.tensors["score"] for _, a in pairs])  # (L, D)
         try:
-            hist = adversarial_histogram(clean, adv, top)
+            hist = adversarial_histogram(clean, adv, top, ties=ties)
         except ValueError:
             continue  # the fraction selects no neuron in this (small) model
         rows.append({"model": model, "group": group, "task": task, "adversarial_task": adv_task,
@@ -89,7 +89,7 @@ def paper_histograms(collection: Collection, top: float = DEFAULT_TOP) -> list[d
     return rows
 
 
-def paper_spearman(collection: Collection, top: float = DEFAULT_TOP) -> dict[str, list[dict]]:
+def paper_spearman(collection: Collection, top: float = DEFAULT_TOP, ties: str = "high") -> dict[str, list[dict]]:
     """Seed matrices per (model, task) and task matrices per model (seed means of each task)."""
     by_task: dict[tuple, list] = defaultdict(list)
     for f in _own_files(collection):
@@ -102,7 +102,7 @@ def paper_spearman(collection: Collection, top: float = DEFAULT_TOP) -> dict[str
         means[model][task] = average_over_prompts(scores)
         if len(files) >= 2:
             try:
-                matrix = top_predictivity_spearman(scores, [f.prompt.label for f in files], top)
+                matrix = top_predictivity_spearman(scores, [f.prompt.label for f in files], top, ties)
             except ValueError:
                 continue
             seeds.append({"model": model, "task": task, **asdict(matrix)})
@@ -111,7 +111,8 @@ def paper_spearman(collection: Collection, top: float = DEFAULT_TOP) -> dict[str
         names = sorted(by)
         if len(names) >= 2 and len({tuple(by[n].shape) for n in names}) == 1:
             try:
-                tasks.append({"model": model, **asdict(top_predictivity_spearman([by[n] for n in names], names, top))})
+                matrix = top_predictivity_spearman([by[n] for n in names], names, top, ties)
+                tasks.append({"model": model, **asdict(matrix)})
             except ValueError:
                 continue
     return {"seeds": seeds, "tasks": tasks}

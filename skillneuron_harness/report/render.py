@@ -25,23 +25,24 @@ from skillneuron_harness.report.collect import Collection, collect
 MIN_RVC_POINTS = 3  # prompts needed for a Spearman correlation that can mean anything
 
 
-def compute(collection: Collection, top: float = DEFAULT_TOP) -> dict[str, Any]:
-    """All tables of the report (plain values, NaN where undefined)."""
-    consistency_rows = tables.consistency_table(collection, top=top)
+def compute(collection: Collection, top: float = DEFAULT_TOP, ties: str = "high") -> dict[str, Any]:
+    """All tables of the report (plain values, NaN where undefined); ``ties`` orders equal scores."""
+    consistency_rows = tables.consistency_table(collection, top=top, ties=ties)
     return {
         "sources": collection.sources,
         "top_fraction": top,
+        "ties": ties,
         "accuracy": tables.accuracy_table(collection),
         "transfer": tables.transfer_matrix(collection),
-        "skill_neurons": tables.skill_neuron_table(collection, top=top),
+        "skill_neurons": tables.skill_neuron_table(collection, top=top, ties=ties),
         "consistency": {"per_prompt": consistency_rows, "summary": tables.consistency_summary(consistency_rows)},
         "robustness_vs_consistency": tables.robustness_vs_consistency(collection, consistency_rows),
         "suppression": tables.suppression_table(collection.curves),
         "paper": {
             "accuracy": paper.accuracy_std_table(collection),
-            "consistency": paper.paper_consistency(collection),
-            "histograms": paper.paper_histograms(collection, top=top),
-            "spearman": paper.paper_spearman(collection, top=top),
+            "consistency": paper.paper_consistency(collection, ties=ties),
+            "histograms": paper.paper_histograms(collection, top=top, ties=ties),
+            "spearman": paper.paper_spearman(collection, top=top, ties=ties),
         },
     }
 
@@ -280,7 +281,7 @@ def _paper_sections(p: dict, top: float) -> list[str]:
 
 
 def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdown", top: float = DEFAULT_TOP,
-                 skip_unreadable: bool = False) -> Path:
+                 skip_unreadable: bool = False, ties: str = "high") -> Path:
     """Collect ``run_dirs``, compute the tables and write ``report.md`` (+ figures) or ``report.json``."""
     out = Path(out)
     existing = next((p for p in (out, *out.absolute().parents) if p.exists()), None)
@@ -290,7 +291,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdo
                                "--out.")
     collection = collect(run_dirs, skip_unreadable=skip_unreadable)  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    data = compute(collection, top=top)
+    data = compute(collection, top=top, ties=ties)
     if fmt == "json":
         path = out / "report.json"
         write_json(path, json_safe(data))

@@ -195,7 +195,8 @@ def _mean_chance(files: Sequence[NeuronFile]) -> dict[str, list[float]] | None:
     return {f"{q:g}": mean[i].tolist() for i, q in enumerate(CHANCE_QUANTILES)}
 
 
-def skill_neuron_table(collection: Collection, top: float = DEFAULT_TOP, top_n: int = 10) -> list[dict]:
+def skill_neuron_table(collection: Collection, top: float = DEFAULT_TOP, top_n: int = 10,
+                       ties: str = "high") -> list[dict]:
     """Per (model, task): layer score distribution, top neurons, inhibitory share, seed agreement."""
     by_task: dict[tuple, list[NeuronFile]] = defaultdict(list)
     for f in _own_files(collection):
@@ -212,7 +213,7 @@ def skill_neuron_table(collection: Collection, top: float = DEFAULT_TOP, top_n: 
         flat = mean_score.reshape(-1)  # (L * D,)
         order = torch.sort(flat, descending=True, stable=True).indices[:top_n]
         sem = stacked.std(0, unbiased=True) / math.sqrt(len(files)) if len(files) > 1 else None  # (L, D)
-        inhibitory = [inhibitory_fraction_of_file(f, top_fraction_mask(f.tensors["score"], top)) for f in files]
+        inhibitory = [inhibitory_fraction_of_file(f, top_fraction_mask(f.tensors["score"], top, ties)) for f in files]
         agreement = [spearman_rho_p(a.tensors["score"], b.tensors["score"])[0]
                      for a, b in itertools.combinations(files, 2)]
         rows.append({
@@ -244,19 +245,20 @@ def consistency_pairs(collection: Collection) -> list[tuple[NeuronFile, NeuronFi
 
 
 def consistency_table(collection: Collection, top: float = DEFAULT_TOP, fractions: Sequence[float] = DEFAULT_FRACTIONS,
-                      num_draws: int = 10) -> list[dict]:
+                      num_draws: int = 10, ties: str = "high") -> list[dict]:
     """Per prompt and adversarial task: the overlap curve, skill vs random adversarial predictivity."""
     rows = []
     for clean, adv in consistency_pairs(collection):
         score_clean, score_adv = clean.tensors["score"], adv.tensors["score"]  # (L, D) each
-        curve = consistency_curve(score_clean, score_adv, fractions)
+        curve = consistency_curve(score_clean, score_adv, fractions, ties)
         defined = [p.mean for p in curve if math.isfinite(p.mean)]  # a small model's floor(f x D) can be 0
         skill = random = clean_skill = NAN
         test = None
         if top_k(score_clean.shape[-1], top) > 0:
-            versus = adversarial_predictivity_of_clean_skill_neurons(score_clean, score_adv, top, num_draws=num_draws)
+            versus = adversarial_predictivity_of_clean_skill_neurons(score_clean, score_adv, top, num_draws=num_draws,
+                                                                     ties=ties)
             skill, random = versus.skill_mean, versus.random_mean
-            clean_skill = float(score_clean[top_fraction_mask(score_clean, top)].mean())
+            clean_skill = float(score_clean[top_fraction_mask(score_clean, top, ties)].mean())
             test = {"difference": versus.difference, "variance": versus.variance, "p_value": versus.p_value,
                     "differ": versus.differ}
         chance = null_quantiles_of_file(adv, (0.5,))  # (1, L): the adversarial scores' median under the null
