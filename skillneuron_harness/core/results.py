@@ -100,9 +100,22 @@ def task_results(data: dict, source: str = "") -> list[TaskResult]:
             num_choices=len(choices) if isinstance(choices, list) else None,
             clean_twin=metadata.get("clean_twin"), split_of=metadata.get("split_of"),
             version=None if versions.get(task) is None else str(versions[task]),
-            limit=_number(config.get("limit")), skill_neurons=(data.get("skill_neurons") or {}).get(task),
+            limit=_number(config.get("limit")), skill_neurons=skill_neuron_section(data).get(task),
             source=str(source)))
     return out
+
+
+def skill_neuron_section(data: dict) -> dict:
+    """``{task: summary}`` of a run's skill-neuron statistics, wherever the results JSON holds them.
+
+    The bridge lifts ``prompt_tuned``'s block to a top-level ``skill_neurons`` section; without the
+    bridge (an lm-eval that finds the model through its entry point alone) it stays in
+    ``config.skill_neurons``, where lm-eval puts the model's info.
+    """
+    section = data.get("skill_neurons")
+    if not isinstance(section, dict):
+        section = (data.get("config") or {}).get("skill_neurons") if isinstance(data.get("config"), dict) else None
+    return section if isinstance(section, dict) else {}
 
 
 def suppression_of(config: dict) -> dict | None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from skillneuron_harness.core.errors import SkillNeuronError
-from skillneuron_harness.core.results import suppression_of, task_results
+from skillneuron_harness.core.results import skill_neuron_section, suppression_of, task_results
 from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ def collect(run_dirs: list[str | Path], skip_unreadable: bool = False) -> Collec
         for ev in evaluations:
             latest[ev.model, ev.prompt.key, ev.task, json.dumps(ev.suppression, sort_keys=True)] = ev
         data = json.loads(path.read_text(encoding="utf-8"))
-        for summary in (data.get("skill_neurons") or {}).values():  # files written elsewhere
+        for summary in skill_neuron_section(data).values():  # files written elsewhere
             for f in summary.get("files") or []:
                 if f.endswith(".safetensors") and Path(f).is_file():
                     neuron_paths.add(Path(f).resolve())

@@ -185,3 +185,33 @@ def test_stock_cli_refuses_bad_values_before_anything_loads(model_args, message,
     last = out.stderr.strip().splitlines()[-1]
     assert out.returncode == 1 and message in last and "Traceback" not in out.stderr, out.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sst2.safetensors"]  # nothing written
+
+
+def test_without_the_bridge_an_entry_point_host_still_gets_the_statistics(tiny_models, t5_prompt, tmp_path):
+    """An lm-eval that finds ``prompt_tuned`` through its entry point alone (no startup bridge): the model
+    registered by its import, our tasks by ``include_path``. The statistics are written and reach the results
+    JSON in ``config.skill_neurons`` (lm-eval's place for the model's info), where our readers find them."""
+    sn, out_file = tmp_path / "sn", tmp_path / "results.json"
+    code = f"""
+import json
+import lm_eval
+import skillneuron_harness.host.model  # what lm-eval's entry-point discovery imports
+from lm_eval.tasks import TaskManager
+from skillneuron_harness.host.bridge import task_folder
+results = lm_eval.simple_evaluate(
+    model="prompt_tuned", tasks=["adv_sst2", "sst2"], limit=6, batch_size=2, device="cpu", bootstrap_iters=0,
+    model_args="pretrained={tiny_models['t5']},prompt={t5_prompt},skill_neurons={sn},sn_baseline_limit=24",
+    task_manager=TaskManager(include_path=str(task_folder())))
+json.dump(results, open({str(out_file)!r}, "w"), default=str)
+"""
+    done = python(code, env={"SKILLNEURON_HARNESS_NO_BRIDGE": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(out_file.read_text())
+    assert "skill_neurons" not in data  # nothing lifted it
+    assert set(data["config"]["skill_neurons"]) == {"sst2", "adv_sst2"}
+    assert (sn / "sst2.safetensors").is_file() and (sn / "adv_sst2.safetensors").is_file()
+    assert data["config"]["skill_neurons"]["adv_sst2"]["consistency"]["reference"] == "task:sst2"
+    from skillneuron_harness.core.results import task_results
+
+    rows = {row.task: row for row in task_results(data, out_file)}
+    assert rows["adv_sst2"].skill_neurons["num_docs"] == 6 and rows["sst2"].skill_neurons is not None
