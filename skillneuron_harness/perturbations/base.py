@@ -85,10 +85,10 @@ def choice(default: str, choices: Sequence[str], help: str) -> Any:
     return _param(default, help, check, " | ".join(choices))
 
 
-def text(default: str, help: str) -> Any:
-    """A non-empty string."""
+def text(default: str, help: str, blank: bool = False) -> Any:
+    """A non-empty string (``blank``: whitespace only is fine too)."""
     def check(name: str, value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not (value if blank else value.strip()):
             raise ValueError(f"{name}={value!r} is not a non-empty string; e.g. {name}: {default!r}")
         return value
     return _param(default, help, check, "string")
@@ -162,6 +162,9 @@ def edit_words(text: str, protection: Protection, edit: Callable[[str], str]) ->
 
 # ------------------------------------------------------------------ kinds
 KINDS: dict[str, type[Step]] = {}
+# The seed of every kind's ``example`` (document 0, field "text", the default parameters): the first
+# seed at which each kind changes the shared example sentence.
+EXAMPLE_SEED = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,7 +173,7 @@ class Step:
 
     kind: ClassVar[str] = ""
     unit: ClassVar[str] = ""              # what a rate is per: "character", "word", "gap", "window", "text"
-    example: ClassVar[tuple[str, str]] = ("", "")  # (before, after) with the defaults, seed 0, doc 0, field "text"
+    example: ClassVar[tuple[str, str]] = ("", "")  # (before, after): the defaults, EXAMPLE_SEED, doc 0, "text"
     names: ClassVar[dict[str, str]] = {}  # the matching names elsewhere: {"TextAttack": ..., "HELM": ...}
 
     def __post_init__(self) -> None:
@@ -194,3 +197,35 @@ def register(cls: type[Step]) -> type[Step]:
     assert cls.kind and cls.kind not in KINDS, cls.kind
     KINDS[cls.kind] = cls
     return cls
+
+
+# ------------------------------------------------------------------ tokens
+class Tokens:
+    """A text as whitespace-separated tokens: ``seps[i]`` precedes ``tokens[i]``, ``seps[-1]`` ends the text.
+
+    ``fixed[i]`` says whether token i holds a protected character. Setting a token to None drops it
+    with the whitespace before it (the whitespace after it for the first token), so ``str()`` never
+    leaves a doubled separator behind.
+    """
+
+    def __init__(self, text: str, protection: Protection):
+        self.tokens: list[str | None] = []
+        self.seps: list[str] = []
+        self.fixed: list[bool] = []
+        last = 0
+        for m in TOKEN.finditer(text):
+            self.seps.append(text[last:m.start()])
+            self.tokens.append(m.group())
+            self.fixed.append(protection.covers(m.start(), m.end()))
+            last = m.end()
+        self.seps.append(text[last:])
+
+    def __str__(self) -> str:
+        kept = [i for i, t in enumerate(self.tokens) if t is not None]
+        if not kept:
+            return self.seps[0] + self.seps[-1] if self.tokens else self.seps[0]
+        pieces = [self.seps[0], self.tokens[kept[0]]]
+        for i in kept[1:]:
+            pieces += [self.seps[i], self.tokens[i]]
+        pieces.append(self.seps[-1])
+        return "".join(pieces)  # type: ignore[arg-type]

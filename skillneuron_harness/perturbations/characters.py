@@ -36,7 +36,7 @@ class KeyboardTypo(_CharStep):
     """Replace a letter by a neighbouring key of a US QWERTY keyboard, keeping its case (eligible: a-z, A-Z)."""
 
     kind = "keyboard_typo"
-    example = (_EXAMPLE, "The film does not disaploint: it is a dharming anx often qffecting journey.")
+    example = (_EXAMPLE, "The fklm dies not disappoint: it is a dharming and ofyen qffectong journey.")
     names = {"TextAttack": "WordSwapQWERTY", "HELM": "typos (TyposPerturbation)"}
 
     def edit_word(self, word: str, rng: random.Random) -> str:
@@ -58,7 +58,7 @@ class CharSwap(_CharStep):
     """
 
     kind = "char_swap"
-    example = (_EXAMPLE, "The film does not disappoint: ti si a charming and foetn affecting juorney.")
+    example = (_EXAMPLE, "The fiml does nto disappoint: it is a charming and otfen affecting joureny.")
     names = {"TextAttack": "WordSwapNeighboringCharacterSwap", "nlpaug": "RandomCharAug(action='swap')"}
 
     def edit_word(self, word: str, rng: random.Random) -> str:
@@ -78,7 +78,7 @@ class CharDelete(_CharStep):
     """Delete a character; a word keeps at least one (eligible: the characters of words of two or more)."""
 
     kind = "char_delete"
-    example = (_EXAMPLE, "The film does not disapint: it is a chming and ofen affeing journey.")
+    example = (_EXAMPLE, "The flm dos not disappoint: it is a chaming and often afecing jouney.")
     names = {"TextAttack": "WordSwapRandomCharacterDeletion", "nlpaug": "RandomCharAug(action='delete')"}
 
     def edit_word(self, word: str, rng: random.Random) -> str:
@@ -94,7 +94,7 @@ class CharInsert(_CharStep):
     """Insert a random letter (a-z) after a character (eligible: every character of a word)."""
 
     kind = "char_insert"
-    example = (_EXAMPLE, "The film does not disappcoint: it is a caharming andw often acffecting journey.")
+    example = (_EXAMPLE, "The fiilm doees not disappoint: it is a cdharming and oftyen acffectinng journey.")
     names = {"TextAttack": "WordSwapRandomCharacterInsertion", "nlpaug": "RandomCharAug(action='insert')"}
 
     def edit_word(self, word: str, rng: random.Random) -> str:
@@ -107,7 +107,7 @@ class CharRepeat(_CharStep):
     """Type a character twice ("goood") (eligible: every character of a word)."""
 
     kind = "char_repeat"
-    example = (_EXAMPLE, "The film does not disapppooint: it is a chhaarming and offten affeeccting journey.")
+    example = (_EXAMPLE, "The fiilm doees not disappoint: it is a chaarming and often aaffeccting jouurney.")
     names = {}
 
     def edit_word(self, word: str, rng: random.Random) -> str:
@@ -120,7 +120,7 @@ class Homoglyph(_CharStep):
     """Replace a Latin letter by a Cyrillic or Greek look-alike (eligible: the letters of the homoglyph table)."""
 
     kind = "homoglyph"
-    example = (_EXAMPLE, "The film does not disappoint: it i\u0455 a charming and often \u0430ffecting journey.")
+    example = (_EXAMPLE, "The film \u0501oes n\u043et disappoint: it is a charming and often \u0430ffecting journey.")
     names = {"TextAttack": "WordSwapHomoglyphSwap"}
 
     def edit_word(self, word: str, rng: random.Random) -> str:
@@ -136,7 +136,8 @@ class ZeroWidth(_CharStep):
     characters: str = text(ZERO_WIDTH, "the invisible characters to choose from (default: U+200B, U+200C, "
                                        "U+200D, U+2060)")
     example = (_EXAMPLE,
-               "The film does not disappoint: i\u200bt is a charming an\u200bd often affect\u2060ing jour\u200bney.")
+               "The fil\u200cm does n\u200bot disappoint: it is a charming an\u200bd often affecting "
+               "j\u2060our\u200bney.")
     names = {"other": "invisible characters (Boucher et al. 2022, 'Bad Characters')"}
 
     def edit_word(self, word: str, rng: random.Random) -> str:
