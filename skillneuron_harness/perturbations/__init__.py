@@ -23,7 +23,7 @@ package imports only the standard library and ``skillneuron_harness.core``.
 from __future__ import annotations
 
 # Importing a kinds module registers its kinds in KINDS.
-from skillneuron_harness.perturbations import characters, word_order, words  # noqa: F401
+from skillneuron_harness.perturbations import characters, distractors, word_order, words  # noqa: F401
 from skillneuron_harness.perturbations.base import KINDS, PerturbationError, Step
 from skillneuron_harness.perturbations.pipeline import Perturbation
 
