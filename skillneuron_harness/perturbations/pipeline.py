@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 import random
@@ -26,9 +27,16 @@ from skillneuron_harness.perturbations.base import (
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _json(value: int | str) -> str:
+    return json.dumps(value, ensure_ascii=True)
+
+
 def step_rng(seed: int, doc_id: int | str, field: str, index: int) -> random.Random:
     """The random stream of step ``index`` on ``field`` of document ``doc_id``."""
-    key = json.dumps([seed, doc_id, field, index], ensure_ascii=True, separators=(",", ":")).encode()
+    # The compact JSON of [seed, doc_id, field, index], written out (json.dumps of the list is 3x slower).
+    doc = str(doc_id) if type(doc_id) is int else _json(doc_id)
+    key = f"[{seed},{doc},{_json(field)},{index}]".encode("ascii")
     return random.Random(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big"))
 
 

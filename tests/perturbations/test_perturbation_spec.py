@@ -68,7 +68,8 @@ def independent_stream(seed, doc_id, field, index):
 
 
 def test_each_step_stream_is_the_documented_hash():
-    for args in [(1234, 17, "sentence", 0), (0, "doc-3", "premise", 2), (-5, 0, "hypothesis", 11)]:
+    for args in [(1234, 17, "sentence", 0), (0, "doc-3", "premise", 2), (-5, 0, "hypothesis", 11),
+                 (7, "d\u00e9j\u00e0 \"vu\"", "caf\u00e9", 1)]:
         assert [step_rng(*args).random() for _ in range(3)] == [independent_stream(*args).random() for _ in range(3)]
 
 
