@@ -57,7 +57,7 @@ class RandomString(Step):
     position: str = _position()
     example = (_EXAMPLE,
                "The film does not disappoint: it is a charming and often affecting journey. xHP6euEx")
-    names = {"CheckList": "random-string distractors (robustness tests)"}
+    names = {"CheckList": "random strings (its sentiment suite's irrelevant additions)"}
 
     def edit(self, text: str, rng: random.Random, protection: Protection) -> str:
         return attach(text, "".join(pick(rng, _ALNUM) for _ in range(self.length)), self.position)
@@ -66,14 +66,14 @@ class RandomString(Step):
 @register
 @dataclass(frozen=True)
 class Url(Step):
-    """Attach a random short URL, https://t.co/ and ten letters or digits (CheckList's add_random_urls)."""
+    """Attach a random short URL: https://t.co/ and ten letters or digits."""
 
     kind = "url"
     unit = "text"
     position: str = _position()
     example = (_EXAMPLE,
                "The film does not disappoint: it is a charming and often affecting journey. https://t.co/xHP6euExSe")
-    names = {"CheckList": "add random URLs (robustness tests)"}
+    names = {"CheckList": "random URLs (its sentiment suite's robustness tests)"}
 
     def edit(self, text: str, rng: random.Random, protection: Protection) -> str:
         return attach(text, "https://t.co/" + "".join(pick(rng, _ALNUM) for _ in range(10)), self.position)
@@ -89,7 +89,7 @@ class Handle(Step):
     position: str = _position()
     example = (_EXAMPLE,
                "The film does not disappoint: it is a charming and often affecting journey. @tIQ7euFx")
-    names = {"CheckList": "add random @handles (robustness tests)"}
+    names = {"CheckList": "random @handles (its sentiment suite's robustness tests)"}
 
     def edit(self, text: str, rng: random.Random, protection: Protection) -> str:
         name = pick(rng, string.ascii_letters) + "".join(pick(rng, _ALNUM + "_") for _ in range(7))

@@ -114,7 +114,7 @@ class Whitespace(Step):
     max_extra: int = count(2, "the most characters added to one gap", minimum=1)
     characters: str = text(" ", "the characters to add (e.g. ' \\t' for spaces and tabs)", blank=True)
     example = (_EXAMPLE, "The film does not disappoint:  it is a  charming and often affecting   journey.")
-    names = {"HELM": "extra spaces (SpacePerturbation)"}
+    names = {"HELM": "extra spaces (SpacePerturbation, which may also remove a space)"}
 
     def edit(self, text: str, rng: random.Random, protection: Protection) -> str:
         tokens = Tokens(text, protection)
@@ -135,7 +135,7 @@ class Punctuation(Step):
     rate: float = rate(0.2, "probability that a mark is removed / that a mark is added after a word")
     mode: str = choice("both", ("add", "remove", "both"), "remove marks, add marks, or both")
     example = (_EXAMPLE, "The film does not disappoint it is a charming, and often affecting journey.")
-    names = {"CheckList": "Perturb.punctuation (the final mark only)"}
+    names = {"CheckList": "Perturb.punctuation (adds or removes the final mark only)"}
 
     def edit(self, text: str, rng: random.Random, protection: Protection) -> str:
         tokens = Tokens(text, protection)
