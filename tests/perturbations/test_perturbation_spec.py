@@ -85,3 +85,23 @@ def test_streams_do_not_depend_on_the_hash_seed():
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": h}).stdout.strip() for h in ("0", "1", "12345")}
     assert outs == {repr(step_rng(1234, 17, "sentence", 0).random())}
+
+
+def test_the_package_imports_only_the_standard_library_and_the_core():
+    import ast
+    from pathlib import Path
+
+    import skillneuron_harness.perturbations as package
+    found = set()
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                found.add(node.module)
+    outside = {n for n in found if n.split(".")[0] not in sys.stdlib_module_names
+               and not n.startswith(("skillneuron_harness.core", "skillneuron_harness.perturbations"))}
+    assert outside == set()
+    code = ("import sys, skillneuron_harness.perturbations; "
+            "print(sorted(set(sys.modules) & {'torch', 'numpy', 'lm_eval'}))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
