@@ -43,6 +43,7 @@ def imports(path: Path, module: str | None = None) -> set[str]:
 RANKS = {
     "core": 0,          # scoring, observers, options, constants, errors, atomic
     "neurons": 1,       # statistics on tensors, capture hooks, files
+    "perturbations": 1,  # seeded text perturbations (standard library only)
     "prompts": 2,       # soft-prompt files, published layouts, convert
     "engine": 3,        # the model plus a prompt, driven in batches, with observers
     "host": 4,          # everything that imports lm-eval
