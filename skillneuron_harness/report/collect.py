@@ -11,8 +11,13 @@ What a prompt was trained on, and with which seed, comes from (first found): a
 "seed"}}``), the ``train_config.json`` that ``skillneuron train`` leaves in the adapter folder, or
 nothing (then the prompt's label stands for its own group).
 
-A file that should be read but cannot (a truncated or damaged ``.safetensors``, a results file or
-curve that is not valid JSON, a curve record without its fields) is never skipped silently:
+Results files are checked against the shape lm-eval writes
+(:mod:`skillneuron_harness.core.results_check`): a JSON file that is not an lm-eval results file
+at all (a list, no ``results`` object) is skipped with a line on stderr naming it and why
+(:attr:`Collection.skipped`). A file that should be read but cannot (a truncated or damaged
+``.safetensors``, a results file or curve that is not valid JSON, a results file with a value no
+lm-eval run writes: an accuracy of 7.5 or NaN, a string document count; a curve record without its
+fields or with an accuracy outside [0, 1]) is never skipped silently:
 :func:`collect` raises :class:`UnreadableFiles` naming each one and why, or, with
 ``skip_unreadable=True``, lists them in :attr:`Collection.unreadable` and goes on.
 """
@@ -21,13 +26,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skillneuron_harness.core.errors import SkillNeuronError
-from skillneuron_harness.core.results import suppression_of, task_results
+from skillneuron_harness.core.results import ResultsFileError, load_results, suppression_of, task_results
+from skillneuron_harness.core.results_check import is_number
 from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
 
 log = logging.getLogger(__name__)
@@ -113,6 +120,7 @@ class Collection:
     curves: list[dict] = field(default_factory=list)  # records of suppression_curve.json files
     sources: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why): files left out
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): JSON files that are not lm-eval's
 
 
 class _Prompts:
@@ -151,8 +159,7 @@ class _Prompts:
         return prompt
 
 
-def _read_results(path: Path, prompts: _Prompts) -> list[Evaluation]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+def _read_results(path: Path, data: dict, prompts: _Prompts) -> list[Evaluation]:
     config = data.get("config") or {}
     model = model_label(model_name(config))
     prompt_path = config.get("prompt_source") or model_arg(config.get("model_args"), "prompt")
@@ -199,8 +206,11 @@ def _read_curve(path: Path) -> list[dict]:
         missing = [k for k in CURVE_FIELDS if not isinstance(record, dict) or k not in record]
         if missing:
             raise ValueError(f"record {i} lacks {', '.join(missing)}")
-        if not isinstance(record["acc"], (int, float)) or not isinstance(record["percent"], (int, float)):
-            raise ValueError(f"record {i}: acc and percent must be numbers")
+        acc, percent = record["acc"], record["percent"]
+        if not is_number(acc) or not math.isfinite(acc) or not 0 <= acc <= 1:
+            raise ValueError(f"record {i}: acc is {acc!r}; an accuracy is a finite number in [0, 1]")
+        if not is_number(percent) or not math.isfinite(percent) or not 0 <= percent <= 100:
+            raise ValueError(f"record {i}: percent is {percent!r}; expected a number in [0, 100]")
     return records
 
 
@@ -232,13 +242,17 @@ def collect(run_dirs: list[str | Path], skip_unreadable: bool = False) -> Collec
     latest: dict[tuple, Evaluation] = {}
     for path in sorted(results_files, key=lambda p: p.name):  # results_<ISO date>: later runs win
         try:
-            evaluations = _read_results(path, prompts)
-        except (OSError, ValueError, AttributeError, TypeError) as err:
-            result.unreadable.append((str(path), f"not a readable lm-eval results file ({err})"))
+            data = load_results(path)
+            evaluations = _read_results(path, data, prompts)
+        except ResultsFileError as err:
+            if err.foreign:  # no run's number can come from it
+                result.skipped.append((str(path), f"not an lm-eval results file: {err.why}"))
+                print(f"skillneuron report: skipping {path}: not an lm-eval results file: {err.why}", file=sys.stderr)
+            else:
+                result.unreadable.append((str(path), f"not what lm-eval writes: {err.why}"))
             continue
         for ev in evaluations:
             latest[ev.model, ev.prompt.key, ev.task, json.dumps(ev.suppression, sort_keys=True)] = ev
-        data = json.loads(path.read_text(encoding="utf-8"))
         for summary in (data.get("skill_neurons") or {}).values():  # files written elsewhere
             for f in summary.get("files") or []:
                 if f.endswith(".safetensors") and Path(f).is_file():
