@@ -5,11 +5,15 @@ A run folder is anything under which lm-eval wrote ``results_*.json`` (``--outpu
 ``skillneuron suppression-curve`` wrote ``suppression_curve.json``. Folders are searched
 recursively. Prompts are identified by ``prompt_sha256`` (recorded in both the results JSON and
 the skill-neuron files), so results and neuron files of one prompt meet wherever they lie.
+:func:`gather` reads everything (the records are in :mod:`~skillneuron_harness.report.records`);
+:mod:`~skillneuron_harness.report.runs` then chooses what each report group uses; :func:`collect`
+does both for folders that form one group.
 
 What a prompt was trained on, and with which seed, comes from (first found): a
 ``prompts.json`` manifest in a run folder (written by our commands: ``{path: {"label", "task",
-"seed"}}``), the ``train_config.json`` that ``skillneuron train`` leaves in the adapter folder, or
-nothing (then the prompt's label stands for its own group).
+"seed", "group"}}``), the ``train_config.json`` that ``skillneuron train`` leaves in the adapter
+folder, the release folder the prompt sits in (``seed_33/SST2PromptRoberta``), or nothing (then
+:func:`~skillneuron_harness.report.runs.group_prompts` groups it by the one task it was evaluated on).
 
 Results files are checked against the shape lm-eval writes
 (:mod:`skillneuron_harness.core.results_check`): a JSON file that is not an lm-eval results file
@@ -18,7 +22,7 @@ at all (a list, no ``results`` object) is skipped with a line on stderr naming i
 ``.safetensors``, a results file or curve that is not valid JSON, a results file with a value no
 lm-eval run writes: an accuracy of 7.5 or NaN, a string document count; a curve record without its
 fields or with an accuracy outside [0, 1]) is never skipped silently:
-:func:`collect` raises :class:`UnreadableFiles` naming each one and why, or, with
+:func:`gather` raises :class:`UnreadableFiles` naming each one and why, or, with
 ``skip_unreadable=True``, lists them in :attr:`Collection.unreadable` and goes on.
 """
 

@@ -19,16 +19,19 @@ import torch
 from skillneuron_harness.cli import main as cli
 from skillneuron_harness.neurons.io import write_task_stats
 from skillneuron_harness.report.collect import collect, gather
-from skillneuron_harness.report.render import build_report, compute
+from skillneuron_harness.report.render import compute
 from skillneuron_harness.report.runs import MixedRuns, select
 
 L, P, D = 2, 3, 50
 TWINS = {"adv_sst2": "sst2"}
 
 
-def write_run(folder, stamp, limit, docs, accs, *, prompt="demo", run_id=None, provenance_extra=None, seed=0):
-    """One evaluation of ``prompt``: results_<stamp>.json and, with ``run_id``, a skill-neuron file per task."""
+def write_run(folder, stamp, limit, docs, accs, *, prompt="demo", run_id=None, provenance_extra=None, seed=0,
+              path=None):
+    """One evaluation of ``prompt`` (at ``path``, default /p/<prompt>): results_<stamp>.json and, with ``run_id``, a
+    skill-neuron file per task."""
     folder.mkdir(parents=True, exist_ok=True)
+    path = path or f"/p/{prompt}"
     sections = {}
     for i, task in enumerate(accs):
         if run_id is None:
@@ -37,23 +40,24 @@ def write_run(folder, stamp, limit, docs, accs, *, prompt="demo", run_id=None, p
         gen = torch.Generator().manual_seed(seed + i)
         counts = torch.tensor([n // 2, n - n // 2])
         fire = torch.stack([torch.randint(0, int(c) + 1, (L, P, D), generator=gen) for c in counts])  # (C, L, P, D)
-        provenance = {"model": "org/tiny-model", "prompt": f"/p/{prompt}", "prompt_sha256": f"sha-{prompt}",
+        provenance = {"model": "org/tiny-model", "prompt": path, "prompt_sha256": f"sha-{prompt}",
                       "clean_twin": TWINS.get(task), "task": task, "num_docs": n, "run": run_id,
                       **(provenance_extra or {})}
         st, js = write_task_stats(folder / "sn", task, baseline=torch.zeros(L, P, D), fire_counts=fire,
-                                  class_counts=counts, provenance={k: v for k, v in provenance.items() if v is not None})
+                                  class_counts=counts,
+                                  provenance={k: v for k, v in provenance.items() if v is not None})
         sections[task] = {"files": [str(st), str(js)], "num_docs": n, "run": run_id}
     data = {"results": {t: {"alias": t, "acc,none": a, "acc_stderr,none": 0.05} for t, a in accs.items()},
             "configs": {t: {"task": t, "doc_to_choice": ["negative", "positive"],
                             "metadata": {"clean_twin": TWINS[t]} if t in TWINS else {}} for t in accs},
             "n-samples": {t: {"original": 80 if t == "sst2" else 30, "effective": docs[t]} for t in accs},
-            "config": {"model": "prompt_tuned", "model_args": f"pretrained=org/tiny-model,prompt=/p/{prompt}",
-                       "prompt_source": f"/p/{prompt}", "prompt_sha256": f"sha-{prompt}", "limit": limit}}
+            "config": {"model": "prompt_tuned", "model_args": f"pretrained=org/tiny-model,prompt={path}",
+                       "prompt_source": path, "prompt_sha256": f"sha-{prompt}", "limit": limit}}
     if sections:
         data["skill_neurons"] = sections
-    path = folder / f"results_{stamp}.json"
-    path.write_text(json.dumps(data))
-    return path
+    out = folder / f"results_{stamp}.json"
+    out.write_text(json.dumps(data))
+    return out
 
 
 @pytest.fixture()
@@ -148,8 +152,8 @@ def test_files_of_older_versions_pair_by_their_document_count(tmp_path):
         del data["skill_neurons"]  # no listed paths, no run id
         path.write_text(json.dumps(data))
     for f in tmp_path.rglob("*.safetensors"):  # rewrite without num_docs and run in the provenance
-        from safetensors.torch import load_file, save_file
         from safetensors import safe_open
+        from safetensors.torch import load_file, save_file
 
         with safe_open(str(f), "pt") as handle:
             metadata = handle.metadata()
@@ -174,3 +178,64 @@ def test_a_later_run_of_the_same_limit_supersedes_and_is_named(three, tmp_path, 
     old = str((three / "out_q" / "results_2026-01-02T00-00-00.json").resolve())
     assert why[old].startswith("adv_sst2: superseded by") or why[old].startswith("sst2: superseded by")
     assert sum("written by the evaluation in" in w for w in why.values()) == 2  # its two neuron files
+
+
+SEEDS = {"s33": (0.8, 0.40), "s34": (0.9, 0.45), "s35": (0.7, 0.50)}
+
+
+def _seeds(root):
+    for i, (prompt, (clean, adv)) in enumerate(SEEDS.items()):
+        write_run(root / prompt, "2026-01-01T00-00-00", None, {"sst2": 80, "adv_sst2": 30},
+                  {"sst2": clean, "adv_sst2": adv}, prompt=prompt, run_id=prompt, seed=10 * i)
+    return [root / p for p in SEEDS]
+
+
+def test_seeds_without_a_manifest_are_grouped_by_the_task_they_were_evaluated_on(tmp_path, capsys):
+    folders = _seeds(tmp_path)
+    selection = select(gather(folders))
+    assert {p.label: (p.group, p.grouped_by) for p in selection.prompts} == {
+        p: ("sst2", "the one task it was evaluated on (sst2)") for p in SEEDS}
+    data = compute(selection.groups[0], top=0.1)
+    (row,) = [r for r in data["accuracy"] if r["task"] == "sst2"]
+    assert row["prompts"] == 3 and row["clean_mean"] == pytest.approx(0.8)
+    (paper,) = data["paper"]["consistency"]
+    assert paper["prompts"] == 3  # seed-averaged: the three prompts' scores averaged first
+    clean = np.mean([_score(tmp_path / p / "sn" / "sst2.safetensors") for p in SEEDS], axis=0)  # (L, D)
+    adv = np.mean([_score(tmp_path / p / "sn" / "adv_sst2.safetensors") for p in SEEDS], axis=0)
+    k = 5  # 10% of 50
+    point = next(pt for pt in paper["points"] if pt["fraction"] == pytest.approx(0.1))
+    want = [len(set(np.argsort(clean[i], kind="stable")[::-1][:k]) & set(np.argsort(adv[i], kind="stable")[::-1][:k]))
+            / k for i in range(L)]
+    assert point["mean"] == pytest.approx(np.mean(want))
+    assert cli(["report", *map(str, folders), "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "| s33 | `sha-s33` | sst2 | s33 | the one task it was evaluated on (sst2) |" in text
+
+
+def test_the_manifest_overrides_and_can_declare_a_group(tmp_path):
+    folders = _seeds(tmp_path)
+    (tmp_path / "prompts.json").write_text(json.dumps({"/p/s35": {"label": "s35", "group": "other", "seed": 35},
+                                                       "/p/s34": {"task": "sst2", "seed": 34}}))
+    selection = select(gather([*folders, tmp_path / "prompts.json"]))
+    got = {p.label: (p.group, p.seed, p.grouped_by) for p in selection.prompts}
+    assert got == {"s33": ("sst2", "s33", "the one task it was evaluated on (sst2)"),
+                   "s34": ("sst2", 34, "prompts.json"), "s35": ("other", 35, "prompts.json")}
+    groups = {r["group"]: r["prompts"] for r in compute(selection.groups[0])["accuracy"]}
+    assert groups == {"sst2": 2, "other": 1}
+
+
+def test_released_prompts_are_grouped_by_their_release_folder(tmp_path):
+    for seed in ("33", "34"):
+        write_run(tmp_path / seed, "2026-01-01T00-00-00", None, {"sst2": 80}, {"sst2": 0.8}, prompt=f"r{seed}",
+                  path=f"/release/seed_{seed}/SST2PromptRoberta/task_prompt")
+    prompts = {p.key: p for p in select(gather([tmp_path / "33", tmp_path / "34"])).prompts}
+    assert {(p.group, p.seed, p.grouped_by) for p in prompts.values()} == {
+        ("sn_pt_sst2_roberta", "33", "release folder SST2PromptRoberta"),
+        ("sn_pt_sst2_roberta", "34", "release folder SST2PromptRoberta")}
+
+
+def test_a_prompt_evaluated_on_two_tasks_keeps_its_own_label_and_says_why(tmp_path):
+    write_run(tmp_path / "a", "2026-01-01T00-00-00", None, {"sst2": 80, "rte": 30}, {"sst2": 0.8, "rte": 0.6},
+              prompt="both")
+    (p,) = select(gather([tmp_path / "a"])).prompts
+    assert p.group == "both" and "evaluated on 2 tasks" in p.grouped_by
