@@ -4,20 +4,29 @@
   ``--model_args`` takes and what a results JSON records as ``config.model_args``), as a mapping of
   strings and back. lm-eval's own ``simple_parse_args_string`` also converts values to numbers and
   booleans; we keep strings, because labels, identities and command lines are made from them.
-* :func:`task_results`: the per-task rows of one results JSON (``results``, ``configs``,
-  ``n-samples``, ``versions``, our ``skill_neurons`` section), groups left out, as
-  :class:`TaskResult`; :func:`suppression_of`: the run's suppression, or None for an unsuppressed
-  run (``suppress_top=0`` suppresses nothing and counts as unsuppressed). The report and the
-  leaderboard both read runs through these two.
+* :func:`load_results` reads one file; :func:`task_results`: the per-task rows of one results JSON
+  (``results``, ``configs``, ``n-samples``, ``versions``, our ``skill_neurons`` section), groups
+  left out, as :class:`TaskResult`, after :func:`~skillneuron_harness.core.results_check.check_results`
+  has checked the shape (a :class:`ResultsFileError` names the file, the field and the value);
+  :func:`suppression_of`: the run's suppression, or None for an unsuppressed run
+  (``suppress_top=0`` suppresses nothing and counts as unsuppressed). The report, the leaderboard
+  and ``replicate`` read runs through these.
 * :func:`parse_limit`: ``--limit`` as lm-eval reads it: a whole number of documents (>= 1) or a
   fraction of each task (< 1).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from skillneuron_harness.core.results_check import ResultsFileError, check_results
+
+__all__ = ["ResultsFileError", "TaskResult", "check_results", "format_model_args", "load_results", "model_arg",
+           "parse_limit", "parse_model_args", "suppression_of", "task_results"]
 
 
 # ------------------------------------------------------------------------------------ model_args
@@ -81,8 +90,27 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def load_results(path: str | Path) -> dict:
+    """One results JSON, its shape checked; :class:`ResultsFileError` otherwise.
+
+    A file that is not JSON (cut short by a killed run) is invalid, not foreign: it may be an lm-eval
+    results file, and leaving it out would change what the reader shows.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultsFileError(str(path), f"not readable JSON ({err})") from None
+    check_results(data, str(path))
+    return data
+
+
 def task_results(data: dict, source: str = "") -> list[TaskResult]:
-    """The task rows of one results JSON; groups (no config of their own) and tasks without ``acc`` are left out."""
+    """The task rows of one results JSON; groups (no config of their own) and tasks without ``acc`` are left out.
+
+    The shape is checked first (:func:`check_results`): a value no lm-eval run writes raises
+    :class:`ResultsFileError` naming ``source``, the field and the value.
+    """
+    check_results(data, source)
     configs = data.get("configs") or {}
     config = data.get("config") or {}
     versions = data.get("versions") or {}

@@ -36,7 +36,7 @@ from pathlib import Path
 from skillneuron_harness.core.constants import DEFAULT_TOP, PERCENTS
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.core.logs import host_logs, setup_logging
-from skillneuron_harness.core.results import parse_limit
+from skillneuron_harness.core.results import parse_limit, task_results
 from skillneuron_harness.experiments.plan_checks import (
     baseline_limit_problems,
     fraction_problems,
@@ -205,7 +205,12 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
         write_manifest(unit.marker.parent, [unit.prompt])
         results = evaluate(lm, unit.tasks, model=path, prompt=unit.prompt, out_dir=unit.marker.parent,
                            limit=args.limit, task_manager=manager, extra_model_args=model_args)
-        return {task: results["results"][task].get("acc,none") for task in unit.tasks}
+        accs = {row.task: row.acc for row in task_results(results, unit.describe())}  # the shape checked
+        missing = [task for task in unit.tasks if task not in accs]
+        if missing:  # not marked done: a rerun tries again
+            raise SkillNeuronError(f"skillneuron replicate: {unit.describe()}: lm-eval returned no accuracy for "
+                                   f"{', '.join(missing)}; see its log above.")
+        return {task: accs[task] for task in unit.tasks}
     if unit.kind == "average":
         from skillneuron_harness.neurons.average import main as average
 

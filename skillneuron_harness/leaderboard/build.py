@@ -2,10 +2,13 @@
 
 1. validate the spec, check that every entry can start (:mod:`.preflight`: model, ``model_args``,
    files; no model is loaded) and expand its suite to leaf tasks (no dataset is built);
-2. plan one unit per (entry, task) and run the missing ones (:mod:`.run`);
-3. read the planned units' results, and every results file under the ``--from`` folders, into
-   standings (:mod:`.results`);
-4. rank them (:mod:`.rank`) and write ``leaderboard.{json,csv,md}`` and ``index.html`` (:mod:`.render`).
+2. read every results file under the ``--from`` folders into standings (:mod:`.results`), each
+   checked against the shape lm-eval writes, so that a bad file stops the command before an
+   hour of runs, not after;
+3. plan one unit per (entry, task), run the missing ones (:mod:`.run`) and read their results;
+4. rank them (:mod:`.rank`), render ``leaderboard.{json,csv,md}`` and ``index.html``
+   (:mod:`.render`) and only then write the four files: an input that fails anywhere leaves the
+   folder's previous outputs as they were, never some of them rewritten.
 
 Only the units of the current plan are ranked: results of an earlier plan (another limit, another
 prompt file under the same label) stay in the folder but are not shown.
@@ -13,7 +16,6 @@ prompt file under the same label) stay in the folder but are not shown.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from skillneuron_harness.leaderboard.spec import Spec, load_spec
 def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_dirs: list[str | Path] = (),
                       manager=None, progress: Callable[[str], None] | None = None) -> dict[str, Path]:
     """Run what is missing and write the outputs; returns {"json", "csv", "md", "html"} -> path."""
+    from skillneuron_harness.core.results import load_results
     from skillneuron_harness.leaderboard.rank import build_table
     from skillneuron_harness.leaderboard.render import write_all
     from skillneuron_harness.leaderboard.results import from_folders, read_cells, standing_of
@@ -40,6 +43,8 @@ def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_d
 
         check_entries(spec, out)  # every entry, before the first unit runs
     standings, suite = [], None
+    taken = {e.label for e in spec.entries} if spec is not None else set()
+    found = from_folders(list(from_dirs), taken=taken) if from_dirs else []
     if spec is not None:
         if manager is None:
             from skillneuron_harness.experiments.runs import task_manager
@@ -52,15 +57,14 @@ def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_d
         by_entry = {}
         for unit in units:
             path = done[unit.key]
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = load_results(path)
             if unit.entry.label not in by_entry:
                 by_entry[unit.entry.label] = standing_of(unit.entry.label, data, "spec")
             for cell in read_cells(path, data):
                 if cell.task == unit.task.name:
                     by_entry[unit.entry.label].cells[cell.task] = cell
         standings = list(by_entry.values())
-    if from_dirs:
-        standings += from_folders(list(from_dirs), taken={s.label for s in standings})
+    standings += found
     doc = build_table(standings, suite, title=spec.title if spec else "Robustness leaderboard",
                       spec=spec.source if spec else None, bootstrap_iters=spec.run.bootstrap_iters if spec else None)
     return write_all(doc, out)

@@ -106,11 +106,14 @@ def to_csv(doc: dict, out: Path) -> str:
 
 
 def write_all(doc: dict, out: Path) -> dict[str, Path]:
-    """``leaderboard.{json,csv,md}`` and ``index.html`` in ``out`` (each written atomically)."""
+    """``leaderboard.{json,csv,md}`` and ``index.html`` in ``out``.
+
+    All four are rendered before the first is written, and each is written atomically: a value that
+    fails to render leaves every previous output in place, never a board whose files disagree.
+    """
+    texts = {"json": ("leaderboard.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n"),
+             "csv": ("leaderboard.csv", to_csv(doc, out)),
+             "md": ("leaderboard.md", to_markdown(doc, out) + "\n"),
+             "html": ("index.html", to_html(doc, out))}
     out.mkdir(parents=True, exist_ok=True)
-    return {
-        "json": atomic.write_text(out / "leaderboard.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n"),
-        "csv": atomic.write_text(out / "leaderboard.csv", to_csv(doc, out)),
-        "md": atomic.write_text(out / "leaderboard.md", to_markdown(doc, out) + "\n"),
-        "html": atomic.write_text(out / "index.html", to_html(doc, out)),
-    }
+    return {kind: atomic.write_text(out / name, text) for kind, (name, text) in texts.items()}

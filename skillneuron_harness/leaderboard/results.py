@@ -6,6 +6,13 @@ entries by exact model, prompt hash and ``model_args`` (output folders aside); i
 prompt's label (or the model's, for a run without a prompt) from the labelling rule shared with
 ``skillneuron report``. Runs with suppressed neurons are not standings and are skipped. Each cell
 keeps where it came from (file, task version, limit, package versions) for the provenance columns.
+
+Every file is checked against the shape lm-eval writes (:mod:`skillneuron_harness.core.results_check`)
+before any standing is built: a file that is not an lm-eval results file at all (not JSON, a list,
+no ``results`` object) is skipped with a warning naming it and why; an lm-eval results file with a
+value no run writes (an accuracy of 7.5 or NaN, a string document count, an integer prompt hash)
+is refused with :class:`FromFolderError`, which names every such file, because skipping it would
+change the board.
 """
 
 from __future__ import annotations
@@ -15,11 +22,23 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skillneuron_harness.core.results import suppression_of, task_results
+from skillneuron_harness.core.errors import SkillNeuronError
+from skillneuron_harness.core.results import ResultsFileError, load_results, suppression_of, task_results
 from skillneuron_harness.leaderboard.units import SECTION, canonical_args
 from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
 
 log = logging.getLogger(__name__)
+
+
+class FromFolderError(SkillNeuronError):
+    """Results files under ``--from`` whose values no lm-eval run writes; the message names each one."""
+
+    def __init__(self, problems: list[ResultsFileError]) -> None:
+        self.problems = problems
+        listed = "; ".join(str(p) for p in problems)
+        super().__init__(f"--from: {len(problems)} results file(s) hold values no lm-eval run writes, and skipping "
+                         f"them would change the board: {listed}. Regenerate or delete them, or move them out of "
+                         "the --from folders.")
 
 
 @dataclass
@@ -67,7 +86,7 @@ def _versions(data: dict) -> dict[str, str]:
 
 def read_cells(path: Path, data: dict | None = None) -> list[Cell]:
     """The task cells of one results JSON (groups, which have no config of their own, skipped)."""
-    data = data if data is not None else json.loads(Path(path).read_text(encoding="utf-8"))
+    data = data if data is not None else load_results(path)
     return [Cell(task=row.task, acc=row.acc, stderr=row.acc_stderr, num_docs=row.num_docs,
                  num_choices=row.num_choices, clean_twin=row.clean_twin, version=row.version, limit=row.limit,
                  source=row.source, versions=_versions(data), skill_neurons=row.skill_neurons)
@@ -88,8 +107,12 @@ def _suppressed(config: dict) -> bool:
 
 
 def from_folders(folders: list[str | Path], taken: set[str] | None = None) -> list[Standing]:
-    """Standings for every model and prompt with results under ``folders`` (newest result per task wins)."""
+    """Standings for every model and prompt with results under ``folders`` (newest result per task wins).
+
+    Foreign files are skipped with a warning; invalid ones raise :class:`FromFolderError` once all are read.
+    """
     taken = set(taken or ())
+    invalid: list[ResultsFileError] = []
     standings: dict[tuple, Standing] = {}
     for folder in map(Path, folders):
         if not folder.exists():
@@ -97,12 +120,21 @@ def from_folders(folders: list[str | Path], taken: set[str] | None = None) -> li
         files = [folder] if folder.is_file() else sorted(folder.rglob("results_*.json"), key=lambda p: p.name)
         if not files:
             raise FileNotFoundError(f"--from {folder}: no results_*.json under it (lm-eval's --output_path folder).")
+        read, skipped = [], []
         for path in files:
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as err:
-                log.warning("--from: ignoring %s: %s", path, err)
-                continue
+                data = load_results(path)
+                read.append((path, data, read_cells(path, data)))
+            except ResultsFileError as err:
+                if not err.foreign:
+                    invalid.append(err)
+                    continue
+                log.warning("--from: skipping %s: not an lm-eval results file: %s", path, err.why)
+                skipped.append(path)
+        if len(skipped) == len(files):
+            raise FileNotFoundError(f"--from {folder}: none of its {len(files)} results_*.json file(s) is an lm-eval "
+                                    f"results file (each is named above).")
+        for path, data, cells in read:
             config = data.get("config") or {}
             if _suppressed(config):
                 log.info("--from: %s has suppressed neurons: not a standing, skipped", path)
@@ -117,6 +149,8 @@ def from_folders(folders: list[str | Path], taken: set[str] | None = None) -> li
                     label, n = f"{base} ({n})", n + 1
                 taken.add(label)
                 standings[key] = standing_of(label, data, str(folder))
-            for cell in read_cells(path, data):
+            for cell in cells:
                 standings[key].cells[cell.task] = cell
+    if invalid:
+        raise FromFolderError(invalid)
     return list(standings.values())

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from skillneuron_harness.core import atomic
-from skillneuron_harness.core.results import parse_model_args
+from skillneuron_harness.core.results import ResultsFileError, check_results, load_results, parse_model_args
 from skillneuron_harness.leaderboard.spec import Entry, SpecError
 from skillneuron_harness.leaderboard.suite import SuiteTask
 
@@ -111,7 +111,8 @@ def plan(entries: list[Entry], suite: list[SuiteTask], limit: Any) -> list[Unit]
 
 
 def identities_of(data: dict) -> dict[str, dict[str, Any]]:
-    """Task -> identity of every task result in a results JSON (groups skipped)."""
+    """Task -> identity of every task result in a results JSON (groups skipped); its shape is checked first."""
+    check_results(data)
     config = data.get("config") or {}
     versions = data.get("versions") or {}
     out = {}
@@ -134,9 +135,9 @@ def scan(out: Path) -> dict[str, Path]:
         tmp.unlink(missing_ok=True)
     for path in sorted(root.rglob("results_*.json"), key=lambda p: p.name):  # later names win
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            log.warning("ignoring %s: %s", path, err)
+            data = load_results(path)
+        except ResultsFileError as err:  # not reused: the unit runs again and writes a new file
+            log.warning("ignoring %s: %s", path, err.why)
             continue
         for ident in identities_of(data).values():
             found[key_of(ident)] = path

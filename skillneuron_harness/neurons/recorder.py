@@ -479,10 +479,17 @@ class SkillNeuronRecorder(ScoringObserver):
 
     # ------------------------------------------------------------- finishing
     def end(self) -> None:
-        """Reduce every task's counts; rank 0 writes the files and keeps the summaries."""
+        """Reduce every task's counts; rank 0 writes the files and keeps the summaries.
+
+        One run id per evaluation goes into every file's provenance and every task's summary (the
+        results JSON's ``skill_neurons`` section), so that a report pairs each file with the evaluation
+        that wrote it wherever the two are moved.
+        """
         import json
+        import uuid
 
         finished = {}
+        run_id = uuid.uuid4().hex
         for name in sorted(self.tasks):
             state = self.tasks.pop(name)
             state.counter.all_reduce()
@@ -505,6 +512,7 @@ class SkillNeuronRecorder(ScoringObserver):
                 "clean_twin": state.info.clean_twin,
                 **({"split_of": state.info.split_of} if state.info.split_of else {}),
                 **self.provenance,
+                "run": run_id,
             }
             subtasks = self._subtasks(state.info) if self._subtask_spec(state.info) else None
             if state.info.num_classes > 2:
@@ -512,13 +520,13 @@ class SkillNeuronRecorder(ScoringObserver):
             accuracy = int(correct.item()) / num_docs if num_docs else None
             written = self._write(name, state, provenance, subtasks)
             if written is None:  # neither folder could be written: the results JSON still gets the summary
-                self.summaries[name] = {"files": [], "num_docs": num_docs, "accuracy": accuracy,
+                self.summaries[name] = {"files": [], "num_docs": num_docs, "accuracy": accuracy, "run": run_id,
                                         "positions": self.positions, "write_error": self._write_errors[name]}
                 continue
             st, js = written
             summary = json.loads(js.read_text()).get("summary") or {}
             self.summaries[name] = {"files": [str(st), str(js)], "num_docs": num_docs, "accuracy": accuracy,
-                                    "positions": self.positions, **summary}
+                                    "run": run_id, "positions": self.positions, **summary}
             if name in self._write_errors:
                 self.summaries[name]["write_error"] = self._write_errors[name]
             finished[name] = (state, st)

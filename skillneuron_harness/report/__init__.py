@@ -12,8 +12,11 @@ and :mod:`~skillneuron_harness.experiments.transfer` (``skillneuron transfer``);
 (:mod:`~skillneuron_harness.report.cli`) reports on any set of run folders.
 
 Vocabulary: a *prompt* is one trained soft prompt (one seed); its *group* is the task it was
-trained on (from the prompt manifest or the adapter's ``train_config.json``), or the prompt's own
-label when that is unknown. Means and SEMs (ddof=1) are over the prompts of a group.
+trained on (from the prompt manifest, the adapter's ``train_config.json``, its release folder or the
+one task it was evaluated on: :mod:`~skillneuron_harness.report.runs`), or the prompt's own label
+when that is unknown. Means and SEMs (ddof=1) are over the prompts of a group. A *report group* is
+the runs of one ``--limit`` (:mod:`~skillneuron_harness.report.runs`): runs of different limits are
+reported apart, never in one table.
 """
 
 from __future__ import annotations

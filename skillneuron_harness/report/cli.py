@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
 
     try:
         path = build_report(args.run_dirs, args.out, fmt=args.format, top=args.top, ties=args.ties,
-                            skip_unreadable=args.skip_unreadable)
+                            skip_unreadable=args.skip_unreadable, say=print)
     except (FileNotFoundError, SkillNeuronError) as err:
         print(f"skillneuron report: {err}", file=sys.stderr)
         return 2

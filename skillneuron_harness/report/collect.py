@@ -5,15 +5,24 @@ A run folder is anything under which lm-eval wrote ``results_*.json`` (``--outpu
 ``skillneuron suppression-curve`` wrote ``suppression_curve.json``. Folders are searched
 recursively. Prompts are identified by ``prompt_sha256`` (recorded in both the results JSON and
 the skill-neuron files), so results and neuron files of one prompt meet wherever they lie.
+:func:`gather` reads everything (the records are in :mod:`~skillneuron_harness.report.records`);
+:mod:`~skillneuron_harness.report.runs` then chooses what each report group uses; :func:`collect`
+does both for folders that form one group.
 
 What a prompt was trained on, and with which seed, comes from (first found): a
 ``prompts.json`` manifest in a run folder (written by our commands: ``{path: {"label", "task",
-"seed"}}``), the ``train_config.json`` that ``skillneuron train`` leaves in the adapter folder, or
-nothing (then the prompt's label stands for its own group).
+"seed", "group"}}``), the ``train_config.json`` that ``skillneuron train`` leaves in the adapter
+folder, the release folder the prompt sits in (``seed_33/SST2PromptRoberta``), or nothing (then
+:func:`~skillneuron_harness.report.runs.group_prompts` groups it by the one task it was evaluated on).
 
-A file that should be read but cannot (a truncated or damaged ``.safetensors``, a results file or
-curve that is not valid JSON, a curve record without its fields) is never skipped silently:
-:func:`collect` raises :class:`UnreadableFiles` naming each one and why, or, with
+Results files are checked against the shape lm-eval writes
+(:mod:`skillneuron_harness.core.results_check`): a JSON file that is not an lm-eval results file
+at all (a list, no ``results`` object) is skipped with a line on stderr naming it and why
+(:attr:`Collection.skipped`). A file that should be read but cannot (a truncated or damaged
+``.safetensors``, a results file or curve that is not valid JSON, a results file with a value no
+lm-eval run writes: an accuracy of 7.5 or NaN, a string document count; a curve record without its
+fields or with an accuracy outside [0, 1]) is never skipped silently:
+:func:`gather` raises :class:`UnreadableFiles` naming each one and why, or, with
 ``skip_unreadable=True``, lists them in :attr:`Collection.unreadable` and goes on.
 """
 
@@ -21,98 +30,36 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from skillneuron_harness.core.errors import SkillNeuronError
-from skillneuron_harness.core.results import skill_neuron_section, suppression_of, task_results
+from skillneuron_harness.core.results import (
+    ResultsFileError,
+    load_results,
+    skill_neuron_section,
+    suppression_of,
+    task_results,
+)
+from skillneuron_harness.core.results_check import is_number
+from skillneuron_harness.prompts.release import release_info
 from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
+from skillneuron_harness.report.records import (
+    CURVE_FIELDS,
+    CURVE_FILE,
+    MANIFEST,
+    Collection,
+    CurveFile,
+    Evaluation,
+    NeuronFile,
+    Prompt,
+    UnreadableFiles,
+)
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "prompts.json"
-CURVE_FILE = "suppression_curve.json"
-CURVE_FIELDS = ("model", "task", "control", "percent", "acc")  # what the tables read of each curve record
-
-
-class UnreadableFiles(SkillNeuronError):
-    """Files under the run folders that look like ours but cannot be read; the message lists them."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        self.problems = problems
-        lines = "; ".join(f"{path}: {why}" for path, why in problems)
-        super().__init__(f"{len(problems)} file(s) cannot be read: {lines}. Delete or regenerate them, or pass "
-                         "--skip-unreadable to report without them.")
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """One soft prompt: who it is and what it was trained on."""
-
-    key: str  # prompt_sha256, or the path when no hash is known
-    label: str  # short name for tables
-    path: str | None = None
-    task: str | None = None  # training task, when known
-    seed: int | str | None = None
-
-    @property
-    def group(self) -> str:
-        """The training task, or the label when unknown."""
-        return self.task or self.label
-
-
-@dataclass
-class Evaluation:
-    """One task's accuracy for one (model, prompt) in one results file."""
-
-    model: str
-    prompt: Prompt
-    task: str
-    acc: float
-    acc_stderr: float | None
-    num_docs: int | None
-    num_choices: int | None
-    clean_twin: str | None
-    suppression: dict | None
-    source: str  # the results file
-    split_of: str | None = None  # metadata.split_of: another evaluation split of that task (MNLI mismatched)
-
-
-@dataclass
-class NeuronFile:
-    """One ``<task>.safetensors`` skill-neuron file (tensors read on demand)."""
-
-    path: Path
-    model: str
-    prompt: Prompt
-    task: str
-    clean_twin: str | None
-    provenance: dict[str, Any]
-    subtasks: str = ""  # e.g. "1:0" (safetensors metadata)
-    split_of: str | None = None  # as Evaluation.split_of
-    _tensors: dict | None = field(default=None, repr=False)
-
-    @property
-    def tensors(self) -> dict:
-        """The file's tensors (``score`` [L, D], ``baseline`` [L, P, D], ``fire_counts`` ...)."""
-        if self._tensors is None:
-            from safetensors.torch import load_file
-
-            self._tensors = load_file(str(self.path))
-        return self._tensors
-
-
-@dataclass
-class Collection:
-    """Everything found under the run folders."""
-
-    evaluations: list[Evaluation] = field(default_factory=list)
-    neuron_files: list[NeuronFile] = field(default_factory=list)
-    curves: list[dict] = field(default_factory=list)  # records of suppression_curve.json files
-    sources: list[str] = field(default_factory=list)
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why): files left out
+__all__ = ["CURVE_FIELDS", "CURVE_FILE", "MANIFEST", "Collection", "CurveFile", "Evaluation", "NeuronFile",
+           "Prompt", "UnreadableFiles", "collect", "gather"]
 
 
 class _Prompts:
@@ -122,45 +69,70 @@ class _Prompts:
         self.manifests = manifests  # resolved path -> {label, task, seed}
         self.by_key: dict[str, Prompt] = {}
 
-    def get(self, path: str | None, sha: str | None, near: Path | None = None) -> Prompt:
+    def get(self, path: str | None, sha: str | None, near: Path | None = None, config: dict | None = None) -> Prompt:
         """The prompt at ``path`` (identified by ``sha`` when known).
 
         A relative path that does not exist here is looked up in the folders above ``near`` (the file
-        that names it), one of which the run that wrote it started in.
+        that names it), one of which the run that wrote it started in. What it was trained on comes
+        from (first found) a manifest, its ``train_config.json``, or the release folder it sits in
+        (``config``: the results' record of it, ``prompt_release_task``; else its path).
         """
         key = sha or path or "none"
         if key in self.by_key:
             return self.by_key[key]
         entry: dict = {}
+        how = ""
         if path:
             found = Path(path)
             if not found.is_absolute() and not found.exists() and near is not None:
                 found = next((base / path for base in near.parents if (base / path).exists()), found)
             resolved = str(found.resolve())
             entry = self.manifests.get(resolved) or self.manifests.get(path) or {}
-            config = found / "train_config.json"
-            if not entry and config.is_file():
+            how = f"{MANIFEST}" if entry else ""
+            train_config = found / "train_config.json"
+            if not entry and train_config.is_file():
                 try:
-                    train = json.loads(config.read_text()).get("config", {})
+                    train = json.loads(train_config.read_text()).get("config", {})
                     entry = {"task": train.get("task"), "seed": train.get("seed")}
-                except (OSError, ValueError):
+                    how = "train_config.json"
+                except (OSError, ValueError, AttributeError):
                     entry = {}
+            if not entry:
+                entry, how = _release_entry(path, config or {})
         prompt = Prompt(key=key, label=entry.get("label") or prompt_label(path), path=path,
-                        task=entry.get("task"), seed=entry.get("seed"))
+                        task=entry.get("task"), seed=entry.get("seed"), declared_group=entry.get("group"),
+                        grouped_by=how if entry.get("task") or entry.get("group") else "")
         self.by_key[key] = prompt
         return prompt
 
 
-def _read_results(path: Path, prompts: _Prompts) -> list[Evaluation]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+def _release_entry(path: str, config: dict) -> tuple[dict, str]:
+    """Training task and seed of a released prompt: the results' record of its release folder, else its path."""
+    from skillneuron_harness.prompts.release import variant
+
+    info = release_info(path)
+    task, seed, folder = config.get("prompt_release_task"), config.get("prompt_release_seed"), config.get(
+        "prompt_release")
+    if info is not None:
+        task, seed, folder = task or info.task, seed or info.seed, folder or info.folder
+        found = variant(info.task, info.kind, info.seed)
+        if found is not None:  # the clean task YAML it is evaluated on (sn_pt_sst2_roberta)
+            task = found.clean
+    if not isinstance(task, str) or not task:
+        return {}, ""
+    return {"task": task, "seed": seed}, f"release folder {folder}"
+
+
+def _read_results(path: Path, data: dict, prompts: _Prompts) -> list[Evaluation]:
     config = data.get("config") or {}
     model = model_label(model_name(config))
     prompt_path = config.get("prompt_source") or model_arg(config.get("model_args"), "prompt")
-    prompt = prompts.get(prompt_path, config.get("prompt_sha256"), near=path)
+    prompt = prompts.get(prompt_path, config.get("prompt_sha256"), near=path, config=config)
     suppression = suppression_of(config)
     return [Evaluation(model=model, prompt=prompt, task=row.task, acc=row.acc, acc_stderr=row.acc_stderr,
                        num_docs=row.num_docs, num_choices=row.num_choices, clean_twin=row.clean_twin,
-                       suppression=suppression, source=row.source, split_of=row.split_of)
+                       suppression=suppression, source=row.source, split_of=row.split_of, limit=row.limit,
+                       neurons=row.skill_neurons)
             for row in task_results(data, str(path))]
 
 
@@ -187,7 +159,7 @@ def _read_neuron_file(path: Path, prompts: _Prompts) -> NeuronFile | None:
                       subtasks=metadata.get("subtasks", ""), split_of=provenance.get("split_of"))
 
 
-def _read_curve(path: Path) -> list[dict]:
+def _read_curve(path: Path) -> CurveFile:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -199,16 +171,26 @@ def _read_curve(path: Path) -> list[dict]:
         missing = [k for k in CURVE_FIELDS if not isinstance(record, dict) or k not in record]
         if missing:
             raise ValueError(f"record {i} lacks {', '.join(missing)}")
-        if not isinstance(record["acc"], (int, float)) or not isinstance(record["percent"], (int, float)):
-            raise ValueError(f"record {i}: acc and percent must be numbers")
-    return records
+        acc, percent = record["acc"], record["percent"]
+        if not is_number(acc) or not math.isfinite(acc) or not 0 <= acc <= 1:
+            raise ValueError(f"record {i}: acc is {acc!r}; an accuracy is a finite number in [0, 1]")
+        if not is_number(percent) or not math.isfinite(percent) or not 0 <= percent <= 100:
+            raise ValueError(f"record {i}: percent is {percent!r}; expected a number in [0, 100]")
+    settings = data.get("settings")
+    if isinstance(settings, dict) and "limit" in settings:
+        limit = settings["limit"]
+        if limit is not None and (not is_number(limit) or not math.isfinite(limit) or limit <= 0):
+            raise ValueError(f"settings.limit is {limit!r}; expected null or a number > 0")
+        return CurveFile(str(path), records, None if limit is None else float(limit), limit_known=True)
+    return CurveFile(str(path), records)
 
 
-def collect(run_dirs: list[str | Path], skip_unreadable: bool = False) -> Collection:
-    """Read every results file, skill-neuron file and suppression curve under ``run_dirs``.
+def gather(run_dirs: list[str | Path], skip_unreadable: bool = False) -> Collection:
+    """Every results file, skill-neuron file and suppression curve under ``run_dirs``, as read (nothing chosen).
 
-    Files that cannot be read raise :class:`UnreadableFiles`, or with ``skip_unreadable`` are left out
-    and listed in ``unreadable``.
+    Evaluations come in the order of their files' names (``results_<ISO date>``: oldest first),
+    neuron files oldest first. Files that cannot be read raise :class:`UnreadableFiles`, or with
+    ``skip_unreadable`` are left out and listed in ``unreadable``.
     """
     from skillneuron_harness.neurons.validate import NeuronFileError
 
@@ -223,41 +205,42 @@ def collect(run_dirs: list[str | Path], skip_unreadable: bool = False) -> Collec
         if p.name == MANIFEST:
             try:
                 for path, entry in json.loads(p.read_text(encoding="utf-8")).items():
+                    if not isinstance(entry, dict):
+                        raise ValueError(f"the entry of {path} is not an object")
                     manifests[str(Path(path).resolve())] = entry
             except (OSError, UnicodeDecodeError, ValueError, AttributeError) as err:
                 result.unreadable.append((str(p), f"not a prompts manifest ({err})"))
     prompts = _Prompts(manifests)
     results_files = [p for p in files if p.name.startswith("results") and p.suffix == ".json"]
     neuron_paths = {p for p in files if p.suffix == ".safetensors"}
-    latest: dict[tuple, Evaluation] = {}
-    for path in sorted(results_files, key=lambda p: p.name):  # results_<ISO date>: later runs win
+    for path in sorted(results_files, key=lambda p: (p.name, str(p))):  # results_<ISO date>: oldest first
         try:
-            evaluations = _read_results(path, prompts)
-        except (OSError, ValueError, AttributeError, TypeError) as err:
-            result.unreadable.append((str(path), f"not a readable lm-eval results file ({err})"))
+            data = load_results(path)
+            evaluations = _read_results(path, data, prompts)
+        except ResultsFileError as err:
+            if err.foreign:  # no run's number can come from it
+                result.skipped.append((str(path), f"not an lm-eval results file: {err.why}"))
+                print(f"skillneuron report: skipping {path}: not an lm-eval results file: {err.why}", file=sys.stderr)
+            else:
+                result.unreadable.append((str(path), f"not what lm-eval writes: {err.why}"))
             continue
-        for ev in evaluations:
-            latest[ev.model, ev.prompt.key, ev.task, json.dumps(ev.suppression, sort_keys=True)] = ev
-        data = json.loads(path.read_text(encoding="utf-8"))
+        result.evaluations.extend(evaluations)
         for summary in skill_neuron_section(data).values():  # files written elsewhere
             for f in summary.get("files") or []:
                 if f.endswith(".safetensors") and Path(f).is_file():
                     neuron_paths.add(Path(f).resolve())
-    result.evaluations = list(latest.values())
-    by_identity: dict[tuple, NeuronFile] = {}
-    for path in sorted(neuron_paths, key=lambda p: p.stat().st_mtime):  # the newest file of a prompt and task wins
+    for path in sorted(neuron_paths, key=lambda p: (p.stat().st_mtime, str(p))):  # oldest first
         try:
             neuron_file = _read_neuron_file(path, prompts)
         except NeuronFileError as err:
             result.unreadable.append((str(path), str(err).removeprefix(f"file={path}: ").removeprefix(f"{path}: ")))
             continue
         if neuron_file is not None:
-            by_identity[neuron_file.model, neuron_file.prompt.key, neuron_file.task] = neuron_file
-    result.neuron_files = list(by_identity.values())
+            result.neuron_files.append(neuron_file)
     for p in files:
         if p.name == CURVE_FILE:
             try:
-                result.curves.extend(_read_curve(p))
+                result.curve_files.append(_read_curve(p))
             except ValueError as err:
                 result.unreadable.append((str(p), f"malformed suppression curve: {err}"))
     if result.unreadable:
@@ -266,3 +249,18 @@ def collect(run_dirs: list[str | Path], skip_unreadable: bool = False) -> Collec
         for path, why in result.unreadable:
             print(f"skillneuron report: left out {path}: {why}", file=sys.stderr)
     return result
+
+
+def collect(run_dirs: list[str | Path], skip_unreadable: bool = False) -> Collection:
+    """The one report group under ``run_dirs`` (:func:`gather`, then :func:`~skillneuron_harness.report.runs.select`).
+
+    Raises :class:`~skillneuron_harness.report.runs.MixedRuns`, naming the groups, when the folders
+    hold runs that no report may merge (different limits); :func:`~skillneuron_harness.report.render.build_report`
+    reports each group on its own.
+    """
+    from skillneuron_harness.report.runs import MixedRuns, select
+
+    selection = select(gather(run_dirs, skip_unreadable))
+    if len(selection.groups) > 1:
+        raise MixedRuns(selection)
+    return selection.groups[0]

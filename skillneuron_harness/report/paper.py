@@ -32,8 +32,8 @@ from skillneuron_harness.neurons.consistency import (
 )
 from skillneuron_harness.neurons.predictivity import average_over_prompts
 from skillneuron_harness.neurons.summary import std0
-from skillneuron_harness.report.collect import Collection
-from skillneuron_harness.report.tables import _own_files, accuracy_table, consistency_pairs
+from skillneuron_harness.report.records import Collection
+from skillneuron_harness.report.tables import _own_files, accuracy_table, consistency_pairs, documents
 
 NAN = math.nan
 
@@ -70,7 +70,8 @@ def paper_consistency(collection: Collection, fractions=DEFAULT_FRACTIONS, ties:
         curve = ao24_consistency_curve([c.tensors["score"] for c, _ in pairs], [a.tensors["score"] for _, a in pairs],
                                        fractions, ties)
         rows.append({"model": model, "group": group, "task": task, "adversarial_task": adv_task,
-                     "prompts": len(pairs), "points": [asdict(p) for p in curve]})
+                     "prompts": len(pairs), "points": [asdict(p) for p in curve],
+                     "clean_docs": documents(c for c, _ in pairs), "adversarial_docs": documents(a for _, a in pairs)})
     return rows
 
 
@@ -85,7 +86,7 @@ def paper_histograms(collection: Collection, top: float = DEFAULT_TOP, ties: str
         except ValueError:
             continue  # the fraction selects no neuron in this (small) model
         rows.append({"model": model, "group": group, "task": task, "adversarial_task": adv_task,
-                     "prompts": len(pairs), **asdict(hist)})
+                     "prompts": len(pairs), "adversarial_docs": documents(a for _, a in pairs), **asdict(hist)})
     return rows
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.core.escape import md_link_target, md_text
 from skillneuron_harness.neurons.statistics import json_safe
-from skillneuron_harness.report.collect import Collection, collect
+from skillneuron_harness.report.collect import Collection, gather
+from skillneuron_harness.report.runs import describe, select
+from skillneuron_harness.report.runs_text import runs_lines, runs_markdown
 
 MIN_RVC_POINTS = 3  # prompts needed for a Spearman correlation that can mean anything
 
@@ -29,6 +32,8 @@ def compute(collection: Collection, top: float = DEFAULT_TOP, ties: str = "high"
     """All tables of the report (plain values, NaN where undefined); ``ties`` orders equal scores."""
     consistency_rows = tables.consistency_table(collection, top=top, ties=ties)
     return {
+        "group": collection.label,
+        "limit": collection.limit,
         "sources": collection.sources,
         "top_fraction": top,
         "ties": ties,
@@ -93,23 +98,27 @@ def _slug(*parts: str) -> str:
     return f"{slug}-{digest}"
 
 
-def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
-    """The Markdown text and the figures it links (written under ``out/figures``)."""
+def docs(counts: list[int] | int | None) -> str:
+    """Documents (n) of a table row: ``100``, ``60, 100`` when its records differ, ``?`` when unknown."""
+    if isinstance(counts, int):
+        return str(counts)
+    return ", ".join(str(n) for n in counts or []) or "?"
+
+
+def render_markdown(data: dict, out: Path, prefix: str = "") -> tuple[str, list[Path]]:
+    """The Markdown sections of one report group and the figures they link (``out/figures/<prefix>*.png``)."""
     fig_dir = out / "figures"
     made: list[Path] = []
-    runs = ", ".join(md_text(s) for s in data["sources"])
-    md = ["# Skill-neuron report", "",
-          f"Runs: {runs}. Numbers are percent, mean ± SEM over the prompts (seeds) of a "
-          "group; a group is the task a prompt was trained on.", ""]
-
-    md += ["## Accuracy", ""]
+    md = ["## Accuracy", ""]
     if data["accuracy"]:
         md.append(markdown_table(
             ["model", "prompts of", "task", "clean acc", "adversarial task", "adversarial acc", "PDR", "chance",
-             "prompts"],
+             "prompts", "n (clean / adversarial)"],
             [[r["model"], r["group"], r["task"], pct(r["clean_mean"], r["clean_sem"]), r["adversarial_task"] or "-",
               pct(r["adversarial_mean"], r["adversarial_sem"]), pct(r["pdr_mean"], r["pdr_sem"]),
-              pct(r["chance"], None, 0), r["prompts"]] for r in data["accuracy"]]))
+              pct(r["chance"], None, 0), r["prompts"],
+              docs(r["clean_docs"]) + (f" / {docs(r['adversarial_docs'])}" if r["adversarial_task"] else "")]
+             for r in data["accuracy"]]))
         md += ["", "PDR = 1 - acc_adv / acc_clean per prompt (PromptBench), then averaged.", ""]
     else:
         md += ["No unsuppressed evaluations found.", ""]
@@ -121,12 +130,12 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
                "template. Relative = 100 x acc(source on target) / acc(target's own prompt on target), per "
                "seed, then averaged.", ""]
         for model, t in transfers.items():
-            path = figures.transfer_heatmap(t, fig_dir / f"transfer_{_slug(model)}.png", model)
+            path = figures.transfer_heatmap(t, fig_dir / f"{prefix}transfer_{_slug(model)}.png", model)
             made.append(path)
             md += [f"### {md_text(model)}", "", _image(f"transfer matrix, {model}", path), ""]
             for kind, fmt in (("absolute", lambda v: pct(v[0], v[1])), ("relative", lambda v: num(v[0], 1))):
                 md += [f"{kind.capitalize()}:", "", markdown_table(
-                    ["source \\ target", *t["targets"]],
+                    ["source \\ target", *[f"{tgt} (n={docs(t['documents'].get(tgt))})" for tgt in t["targets"]]],
                     [[s, *[fmt(t[kind][s][tgt]) for tgt in t["targets"]]] for s in t["sources"]]), ""]
 
     if data["skill_neurons"]:
@@ -136,9 +145,9 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
                "negative class. Seed agreement: Spearman correlation of the scores of two prompts, mean over pairs.",
                ""]
         md.append(markdown_table(
-            ["model", "task", "prompts", "layers x neurons", "mean score per layer", "chance per layer (median)",
+            ["model", "task", "prompts", "n", "layers x neurons", "mean score per layer", "chance per layer (median)",
              "inhibitory share", "seed agreement (rho)"],
-            [[r["model"], r["task"], r["prompts"], f"{r['layers']} x {r['neurons_per_layer']}",
+            [[r["model"], r["task"], r["prompts"], docs(r["documents"]), f"{r['layers']} x {r['neurons_per_layer']}",
               " / ".join(pct(v, None, 1) for v in r["layer_mean"]),
               " / ".join(pct(v, None, 1) for v in (r.get("chance_score") or {}).get("0.5", [])) or "n/a",
               pct(*r["inhibitory"]), f"{num(r['seed_agreement'][0])} ({r['seed_agreement'][2]} pairs)"]
@@ -147,7 +156,7 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
                "independent of the label; exact hypergeometric null of the counts, see docs/statistics.md), "
                "the median of the prompts' null; the figures also draw its 95% quantile.", ""]
         for r in data["skill_neurons"]:
-            path = figures.layer_score_distribution(r, fig_dir / f"scores_{_slug(r['model'], r['task'])}.png")
+            path = figures.layer_score_distribution(r, fig_dir / f"{prefix}scores_{_slug(r['model'], r['task'])}.png")
             made.append(path)
             md += [f"### {md_text(r['task'])} ({md_text(r['model'])})", "", _image("score distribution", path), "",
                    "Top neurons:", "", markdown_table(
@@ -160,16 +169,19 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
         md += ["## Consistency (clean vs adversarial)", "",
                "Overlap of the clean and adversarial skill neurons, |S_clean ∩ S_adv| / |S_adv| per layer, mean over "
                "layers; random neurons would overlap n% on average.", ""]
-        path = figures.overlap_curves(summary, fig_dir / "consistency_overlap.png")
-        path2 = figures.skill_vs_random(summary, fig_dir / "consistency_skill_vs_random.png", data["top_fraction"])
+        path = figures.overlap_curves(summary, fig_dir / f"{prefix}consistency_overlap.png")
+        path2 = figures.skill_vs_random(summary, fig_dir / f"{prefix}consistency_skill_vs_random.png",
+                                        data["top_fraction"])
         made += [path, path2]
         md += [_image("overlap vs n", path), "", _image("skill vs random", path2), ""]
         fractions = summary[0]["fractions"]
         md.append(markdown_table(
-            ["model", "prompts of", "adversarial task", *[f"n={100 * f:g}%" for f in fractions],
+            ["model", "prompts of", "adversarial task", "documents (clean / adversarial)",
+             *[f"n={100 * f:g}%" for f in fractions],
              "clean skill neurons: clean score", "adversarial score", "random: adversarial score",
              "skill vs random"],
-            [[s["model"], s["group"], s["adversarial_task"], *[pct(*o) for o in s["overlap"]],
+            [[s["model"], s["group"], s["adversarial_task"], f"{docs(s['clean_docs'])} / {docs(s['adversarial_docs'])}",
+              *[pct(*o) for o in s["overlap"]],
               pct(*s["clean_skill_score"]), pct(*s["skill_adv_score"]), pct(*s["random_adv_score"]),
               _verdict(s.get("skill_vs_random_test"))]
              for s in summary]))
@@ -185,20 +197,21 @@ def render_markdown(data: dict, out: Path) -> tuple[str, list[Path]]:
                "on a clean task and its adversarial twin with skill_neurons= (consistency needs both runs' "
                f"skill-neuron files); found {rvc['n']}. Evaluate more prompts (seeds) of the task.", ""]
     elif rvc["n"]:
-        path = figures.robustness_scatter(rvc, fig_dir / "robustness_vs_consistency.png")
+        path = figures.robustness_scatter(rvc, fig_dir / f"{prefix}robustness_vs_consistency.png")
         made.append(path)
         a, p = rvc["adversarial_accuracy"], rvc["pdr"]
+        n_adv = docs(sorted({pt["documents"] for pt in rvc["points"] if pt["documents"] is not None}))
         md += ["## Robustness vs consistency", "",
                "One point per prompt and adversarial task: consistency (overlap averaged over n = "
                "2..20%) against adversarial accuracy.", "",
                _image("robustness vs consistency", path), "",
-               markdown_table(["robustness measure", "Spearman rho", "p-value", "prompts"],
-                              [["adversarial accuracy", num(a["rho"]), num(a["p"], 3), a["n"]],
-                               ["PDR", num(p["rho"]), num(p["p"], 3), p["n"]]]), "",
+               markdown_table(["robustness measure", "Spearman rho", "p-value", "prompts", "documents (adversarial)"],
+                              [["adversarial accuracy", num(a["rho"]), num(a["p"], 3), a["n"], n_adv],
+                               ["PDR", num(p["rho"]), num(p["p"], 3), p["n"], n_adv]]), "",
                "Two-sided p-values; exact (all orderings) for up to 8 prompts, else scipy's t approximation.", ""]
 
     if data["suppression"]:
-        path = figures.suppression_curves(data["suppression"], fig_dir / "suppression_curves.png")
+        path = figures.suppression_curves(data["suppression"], fig_dir / f"{prefix}suppression_curves.png")
         made.append(path)
         md += ["## Suppression", "", "Accuracy with the top n% skill neurons of each layer (or as many random "
                "neurons) suppressed at all positions; adversarial tasks use the clean twin's skill neurons.", "",
@@ -240,11 +253,13 @@ def _paper_sections(p: dict, top: float) -> list[str]:
                "Mean ± standard deviation over prompts with ddof 0 (`np.std`, `get_mean_std`, analysis.py:156-181), "
                "beside our SEM (ddof 1).", "",
                markdown_table(["model", "prompts of", "task", "clean (std)", "clean (SEM)", "adversarial task",
-                               "adversarial (std)", "adversarial (SEM)"],
+                               "adversarial (std)", "adversarial (SEM)", "n (clean / adversarial)"],
                               [[r["model"], r["group"], r["task"], pct(r["clean_mean"], r["clean_std"]),
                                 pct(r["clean_mean"], r["clean_sem"]), r["adversarial_task"] or "-",
                                 pct(r["adversarial_mean"], r["adversarial_std"]),
-                                pct(r["adversarial_mean"], r["adversarial_sem"])] for r in p["accuracy"]]), ""]
+                                pct(r["adversarial_mean"], r["adversarial_sem"]),
+                                docs(r["clean_docs"]) + (f" / {docs(r['adversarial_docs'])}" if r["adversarial_task"]
+                                                         else "")] for r in p["accuracy"]]), ""]
     if p["consistency"]:
         fractions = [pt["fraction"] for pt in p["consistency"][0]["points"]]
         md += ["### Consistency on seed-averaged scores", "",
@@ -252,9 +267,10 @@ def _paper_sections(p: dict, top: float) -> list[str]:
                "first (`*_mean.npy`, find.py:229-230), then mean ± SEM over *layers* (analysis.py:49-77). The "
                "released lines 52-53 reverse the layer axis, which measures the bottom-n% overlap; this follows "
                "the paper's text. Adversarial scores use the baseline the run recorded (`sn_baseline_source`).", "",
-               markdown_table(["model", "prompts of", "adversarial task", "prompts", *[f"n={100 * f:g}%" for f in
-                                                                                       fractions]],
+               markdown_table(["model", "prompts of", "adversarial task", "prompts", "documents (clean / adversarial)",
+                               *[f"n={100 * f:g}%" for f in fractions]],
                               [[r["model"], r["group"], r["adversarial_task"], r["prompts"],
+                                f"{docs(r['clean_docs'])} / {docs(r['adversarial_docs'])}",
                                 *[pct(pt["mean"], pt["sem"]) for pt in r["points"]]] for r in p["consistency"]]), ""]
     if p["histograms"]:
         md += ["### Adversarial predictivity of the clean skill neurons (histogram)", "",
@@ -264,7 +280,7 @@ def _paper_sections(p: dict, top: float) -> list[str]:
         for r in p["histograms"]:
             bins = [f"{100 * a:.0f}-{100 * b:.0f}%" for a, b in zip(r["edges"][:-1], r["edges"][1:], strict=True)]
             md += [f"{md_text(r['model'], line_start=True)}, {md_text(r['task'])} -> {md_text(r['adversarial_task'])} "
-                   f"({r['k']} neurons, {r['prompts']} prompts):",
+                   f"({r['k']} neurons, {r['prompts']} prompts, {docs(r['adversarial_docs'])} adversarial documents):",
                    "", markdown_table(["adversarial score", *bins], [["neurons", *r["counts"]]]), ""]
     spear = p["spearman"]
     if spear["seeds"] or spear["tasks"]:
@@ -280,25 +296,49 @@ def _paper_sections(p: dict, top: float) -> list[str]:
     return md
 
 
+def _demote(text: str) -> str:
+    """Every heading one level down (a group's sections under its own heading)."""
+    return "\n".join("#" + line if line.startswith("#") else line for line in text.split("\n"))
+
+
 def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdown", top: float = DEFAULT_TOP,
-                 skip_unreadable: bool = False, ties: str = "high") -> Path:
-    """Collect ``run_dirs``, compute the tables and write ``report.md`` (+ figures) or ``report.json``."""
+                 skip_unreadable: bool = False, say: Callable[[str], None] | None = print,
+                 ties: str = "high") -> Path:
+    """Collect ``run_dirs``, compute the tables and write ``report.md`` (+ figures) or ``report.json``.
+
+    Runs of different limits are reported as separate groups (:mod:`~skillneuron_harness.report.runs`);
+    ``say`` is told which runs were used and which were left out, and why (also written into the report).
+    """
     out = Path(out)
+    if fmt not in ("markdown", "json"):
+        raise ValueError(f"format={fmt}: use markdown or json.")
     existing = next((p for p in (out, *out.absolute().parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
         what = "this is a file" if existing == out else f"{existing} is a file"
         raise SkillNeuronError(f"--out {out}: {what}; the report is a folder (report.md, figures/): pass another "
                                "--out.")
-    collection = collect(run_dirs, skip_unreadable=skip_unreadable)  # before anything is written
+    selection = select(gather(run_dirs, skip_unreadable=skip_unreadable))  # before anything is written
+    runs = describe(selection)
+    groups = [compute(g, top=top, ties=ties) for g in selection.groups]
     out.mkdir(parents=True, exist_ok=True)
-    data = compute(collection, top=top, ties=ties)
     if fmt == "json":
         path = out / "report.json"
+        data = {**groups[0], "runs": runs} if len(groups) == 1 else {
+            "sources": groups[0]["sources"], "top_fraction": top, "runs": runs, "groups": groups}
         write_json(path, json_safe(data))
-        return path
-    if fmt != "markdown":
-        raise ValueError(f"format={fmt}: use markdown or json.")
-    text, _ = render_markdown(data, out)
-    path = out / "report.md"
-    write_text(path, text + "\n")
+    else:
+        sources = ", ".join(md_text(s) for s in groups[0]["sources"])
+        md = ["# Skill-neuron report", "",
+              f"Runs: {sources}. Numbers are percent, mean ± SEM over the prompts (seeds) of a group; a group is the "
+              "task a prompt was trained on" + ("." if len(groups) == 1 else
+                                                f"; the runs form {len(groups)} report groups of different limits, "
+                                                "each reported on its own below."), "", *runs_markdown(runs)]
+        if len(groups) == 1:
+            md.append(render_markdown(groups[0], out)[0])
+        for i, data in enumerate(groups if len(groups) > 1 else [], 1):
+            md += [f"## Group {i}: {md_text(data['group'])}", "", _demote(render_markdown(data, out, f"g{i}_")[0])]
+        path = out / "report.md"
+        write_text(path, "\n".join(md) + "\n")
+    for line in runs_lines(runs) if say else ():
+        say(line)
     return path

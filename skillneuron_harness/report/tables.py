@@ -51,10 +51,15 @@ from skillneuron_harness.neurons.statistics import (
     top_fraction_mask,
     top_k,
 )
-from skillneuron_harness.report.collect import Collection, Evaluation, NeuronFile
+from skillneuron_harness.report.records import Collection, Evaluation, NeuronFile
 
 NAN = math.nan
 CHANCE_QUANTILES = (0.5, 0.95)  # the chance lines drawn: median and 95 % of the null neuron score
+
+
+def documents(records) -> list[int]:
+    """The distinct document counts (n) of evaluations or neuron files, ascending (unknown ones left out)."""
+    return sorted({r.num_docs for r in records if r.num_docs is not None})
 
 
 def _unsuppressed(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
@@ -99,6 +104,7 @@ def accuracy_table(collection: Collection) -> list[dict]:
                 row[f"{name}_mean"], row[f"{name}_sem"], _ = mean_sem(values)
             choices = {e.num_choices for e in clean + adv if e.num_choices}
             row["chance"] = 1.0 / choices.pop() if len(choices) == 1 else NAN
+            row["clean_docs"], row["adversarial_docs"] = documents(clean), documents(adv)
             rows.append(row)
     return rows
 
@@ -140,6 +146,7 @@ def transfer_matrix(collection: Collection) -> dict:
         unknown = [e for e in mine if e.prompt.task is None]
         shared = any(len({e.prompt.group for e in unknown if e.task == t}) > 1 for t in targets)
         out[model] = {"sources": sources, "targets": targets, "transfer_run": foreign or shared,
+                      "documents": {t: documents(e for e in mine if e.task == t) for t in targets},
                       "absolute": {s: {t: list(v) for t, v in r.items()} for s, r in absolute.items()},
                       "relative": {s: {t: list(v) for t, v in r.items()} for s, r in relative.items()}}
     return out
@@ -218,6 +225,7 @@ def skill_neuron_table(collection: Collection, top: float = DEFAULT_TOP, top_n: 
                      for a, b in itertools.combinations(files, 2)]
         rows.append({
             "model": model, "task": task, "prompts": len(files), "layers": L, "neurons_per_layer": D,
+            "documents": documents(files),
             "layer_scores": [mean_score[layer].tolist() for layer in range(L)],
             "layer_mean": [float(mean_score[layer].mean()) for layer in range(L)],
             "top_neurons": [{"layer": int(i) // D, "neuron": int(i) % D, "score": float(flat[i]),
@@ -265,6 +273,7 @@ def consistency_table(collection: Collection, top: float = DEFAULT_TOP, fraction
         rows.append({
             "model": adv.model, "prompt": adv.prompt.label, "prompt_key": adv.prompt.key, "group": adv.prompt.group,
             "task": clean.task, "adversarial_task": adv.task,
+            "clean_docs": clean.num_docs, "adversarial_docs": adv.num_docs,
             "fractions": [p.fraction for p in curve], "overlap": [p.mean for p in curve],
             "consistency": sum(defined) / len(defined) if defined else NAN,
             "skill_adv_score": skill, "random_adv_score": random, "clean_skill_score": clean_skill,
@@ -286,6 +295,8 @@ def consistency_summary(rows: list[dict]) -> list[dict]:
         out.append({
             "model": model, "group": group, "task": task, "adversarial_task": adv_task, "prompts": len(rs),
             "fractions": fractions,
+            "clean_docs": sorted({r["clean_docs"] for r in rs if r["clean_docs"] is not None}),
+            "adversarial_docs": sorted({r["adversarial_docs"] for r in rs if r["adversarial_docs"] is not None}),
             "overlap": [list(mean_sem(r["overlap"][i] for r in rs)[:2]) for i in range(len(fractions))],
             "skill_adv_score": list(mean_sem(r["skill_adv_score"] for r in rs)[:2]),
             "random_adv_score": list(mean_sem(r["random_adv_score"] for r in rs)[:2]),
@@ -315,7 +326,8 @@ def robustness_vs_consistency(collection: Collection, consistency_rows: list[dic
             continue
         pdr = performance_drop_rate(clean.acc, adv.acc) if clean is not None and clean.acc > 0 else NAN
         points.append({"model": r["model"], "prompt": r["prompt"], "task": r["adversarial_task"],
-                       "consistency": r["consistency"], "adversarial_accuracy": adv.acc, "pdr": pdr})
+                       "consistency": r["consistency"], "adversarial_accuracy": adv.acc, "pdr": pdr,
+                       "documents": adv.num_docs})
     x = torch.tensor([p["consistency"] for p in points], dtype=torch.float64)
     out = {"points": points, "n": len(points)}
     for name in ("adversarial_accuracy", "pdr"):

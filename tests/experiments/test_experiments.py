@@ -50,7 +50,7 @@ def test_transfer_writes_results_and_report(tiny_models, prompts, tmp_path, task
     report = run_transfer(str(tiny_models["bert"]), specs, ["sst2", "rte"], tmp_path, limit=4, batch_size=8,
                           manager=task_manager)
     text = report.read_text()
-    assert "## Transfer" in text and "| source \\ target | rte | sst2 |" in text
+    assert "## Transfer" in text and "| source \\ target | rte (n=4) | sst2 (n=4) |" in text  # each target's documents
     assert (tmp_path / "report" / "figures" / "transfer_bert.png").stat().st_size > 10_000
     results = sorted((tmp_path / "runs").rglob("results_*.json"))
     assert len(results) == 2

@@ -145,8 +145,11 @@ def test_report_markdown_keeps_its_tables_and_shows_no_html(runs, tmp_path):
     markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py is in the test extra")
     cells = Cells()
     cells.feed(markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render(text))
-    width = 9
-    rows = [cells.texts[i:i + width] for i in range(0, len(cells.texts[: cells.ends[0]]), width)]
+    width = 10  # the accuracy table: the second, after the runs section's table of prompts
+    accuracy = cells.texts[cells.ends[0]: cells.ends[1]]
+    rows = [accuracy[i:i + width] for i in range(0, len(accuracy), width)]
+    prompts = cells.texts[: cells.ends[0]]
+    assert sorted(prompts[i] for i in range(5, len(prompts), 5)) == sorted(" ".join(x.split()) for x in LABELS)
     assert len(rows) == 1 + 2 * len(LABELS)
     assert {r[0] for r in rows[1:]} == {MODEL}
     assert sorted(r[1] for r in rows[1:]) == sorted(2 * [" ".join(label.split()) for label in LABELS])

@@ -80,8 +80,8 @@ def runs(tmp_path_factory):
 
 def test_accuracy_table_golden(runs, tmp_path):
     text = build_report([runs], tmp_path).read_text()
-    assert "| tiny-model | sst2 | sst2 | 80.0 ± 5.8 | adv_sst2 | 46.7 ± 7.3 | 41.7 ± 8.3 | 50 | 3 |" in text
-    assert "| tiny-model | rte | rte | 70.0 | - | n/a | n/a | 50 | 1 |" in text
+    assert "| tiny-model | sst2 | sst2 | 80.0 ± 5.8 | adv_sst2 | 46.7 ± 7.3 | 41.7 ± 8.3 | 50 | 3 | 40 / 40 |" in text
+    assert "| tiny-model | rte | rte | 70.0 | - | n/a | n/a | 50 | 1 | 40 |" in text
 
 
 def test_transfer_matrix_absolute_and_relative(runs):
