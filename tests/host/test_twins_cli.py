@@ -78,7 +78,8 @@ def test_a_twin_of_sst2_runs_with_skill_neurons_and_paired_metrics(tiny_models, 
     assert results["higher_is_better"]["typo_sst2"]["flip_rate"] is False
     # the perturbed field changed, the answer words did not, and the documents say by how much
     for c, a in pairs:
-        assert a["doc"]["sentence"] != c["doc"]["sentence"] and a["doc"]["sentence"].rstrip().endswith("and true is true")
+        assert a["doc"]["sentence"] != c["doc"]["sentence"]
+        assert a["doc"]["sentence"].rstrip().endswith("and true is true")
         assert a["doc"]["changed_chars"] > 0 and a["doc"]["label"] == c["doc"]["label"]
 
 
