@@ -23,11 +23,14 @@ import importlib.metadata as md, importlib.util, json, site, sys
 site.addsitedir(sys.argv[1])
 import skillneuron_harness
 from skillneuron_harness.host.bridge import task_folder
+from skillneuron_harness.core import advglue_pairs
 (ep,) = [ep for ep in md.entry_points(group="lm_eval.tasks") if ep.name == "skillneuron_harness"]
 spec = importlib.util.find_spec(ep.value.split(":")[0])
 print(json.dumps({"package": skillneuron_harness.__file__, "task_folder": str(task_folder()),
                   "entry_point": list(spec.submodule_search_locations)[0],
-                  "bridge": "skillneuron_harness.host.bridge" in sys.modules}))
+                  "bridge": "skillneuron_harness.host.bridge" in sys.modules,
+                  "pairs": {t: len(advglue_pairs.pairs(t)) for t in advglue_pairs.TASKS},
+                  "adv_rte_0": advglue_pairs.clean_original("adv_rte", 0)}))
 """
 
 
@@ -76,3 +79,7 @@ def test_install_finds_the_task_folder(kind, tmp_path):
         assert not (site_dir / "skillneuron_harness").exists()  # no stale copy of the YAMLs
     assert Path(got["entry_point"]) == Path(got["task_folder"])
     assert advglue(got["task_folder"]) == ADVGLUE
+    # the AdvGLUE pairs ship in both (the wheel's copy of task_configs/ includes them)
+    assert got["pairs"] == {"adv_sst2": 148, "adv_qqp": 78, "adv_mnli": 121, "adv_mnli_mismatched": 162,
+                            "adv_qnli": 148, "adv_rte": 81}
+    assert got["adv_rte_0"] == 10

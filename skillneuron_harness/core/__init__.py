@@ -5,5 +5,6 @@ it), :mod:`.observers` (the narrow door through which statistics and suppression
 passes), :mod:`.options` (``model_args`` groups as dataclasses), :mod:`.results` (the one reader of
 lm-eval results JSON, the one ``model_args`` parser and formatter, the one ``--limit`` rule),
 :mod:`.constants` (defaults shared by several commands), :mod:`.errors` and :mod:`.atomic` (writes
-that never leave half a file).
+that never leave half a file), :mod:`.shipped` (where the shipped ``task_configs/`` lies) and
+:mod:`.advglue_pairs` (the GLUE dev document each AdvGLUE dev document was made from).
 """

@@ -67,13 +67,11 @@ def task_folder():
     """The folder of task YAMLs shipped with the package (a :class:`pathlib.Path`).
 
     A wheel installs the top-level ``task_configs/`` inside the package; an editable install or a
-    source checkout reads it where it lies, next to the package folder.
+    source checkout reads it where it lies, next to the package folder (``core/shipped.py``).
     """
-    from pathlib import Path
+    from skillneuron_harness.core.shipped import task_folder as shipped_task_folder
 
-    package = Path(__file__).resolve().parents[1]  # skillneuron_harness/
-    installed = package / "task_configs"
-    return installed if installed.is_dir() else package.parent / "task_configs"
+    return shipped_task_folder()
 
 
 def task_manager(include_path=None):
