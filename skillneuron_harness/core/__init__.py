@@ -4,6 +4,7 @@
 it), :mod:`.observers` (the narrow door through which statistics and suppression watch the forward
 passes), :mod:`.options` (``model_args`` groups as dataclasses), :mod:`.results` (the one reader of
 lm-eval results JSON, the one ``model_args`` parser and formatter, the one ``--limit`` rule),
-:mod:`.constants` (defaults shared by several commands), :mod:`.errors` and :mod:`.atomic` (writes
-that never leave half a file).
+:mod:`.constants` (defaults shared by several commands), :mod:`.errors`, :mod:`.atomic` (writes
+that never leave half a file), :mod:`.folders` (output folders checked before any work) and
+:mod:`.locks` (one writer per output folder).
 """

@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.core.errors import SkillNeuronError
+from skillneuron_harness.core.folders import check_output_dir
 from skillneuron_harness.core.observers import EvaluationRun, ScoredDocuments, ScoringObserver, TaskInfo
 from skillneuron_harness.core.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 from skillneuron_harness.neurons.capture import HookPoint
@@ -152,7 +153,8 @@ class SkillNeuronConfig(OptionGroup):
                 parse_subtasks(self.subtasks, 1 + max((int(c) for c in re.findall(r"\d+", self.subtasks)), default=0))
             except ValueError as err:
                 raise ModelArgsError(f"sn_subtasks={self.subtasks}: {err}.") from None
-        check_output_dir(self.output_dir, "skill_neurons")
+        check_output_dir(self.output_dir, "skill_neurons=", what="<task>.safetensors / .json files",
+                         error=ModelArgsError)
 
 
 def parse_baseline_limit(value) -> int | None:
@@ -168,25 +170,6 @@ def parse_baseline_limit(value) -> int | None:
     if limit < 1:
         raise ModelArgsError(f"sn_baseline_limit={limit}: must be a positive number of documents, or all.")
     return limit
-
-
-def check_output_dir(path: str, arg: str) -> None:
-    """Refuse, naming ``arg``, a folder that cannot be made or written (nothing is created here)."""
-    import tempfile
-
-    folder = Path(path).expanduser().absolute()
-    if folder.exists() and not folder.is_dir():
-        raise ModelArgsError(f"{arg}={path}: this is a file; pass a folder for the <task>.safetensors / .json files.")
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir():
-        raise ModelArgsError(f"{arg}={path}: {existing} is a file, so the folder cannot be made; pass another "
-                             "folder.")
-    try:  # a real write: permissions, read-only file systems and full quotas all show here
-        with tempfile.TemporaryFile(dir=existing, prefix=".skill_neurons-write-test-"):
-            pass
-    except OSError as err:
-        raise ModelArgsError(f"{arg}={path}: cannot write in {existing} ({err.strerror or err}); pass a writable "
-                             "folder.") from None
 
 
 @dataclass
