@@ -166,7 +166,7 @@ class FolderLock:
         try:
             lock.acquire(timeout=-1 if self.wait else 0)
         except Timeout:
-            raise self._busy(read_holder(self.record)) from None
+            raise self.refusal(read_holder(self.record)) from None
         except OSError as err:
             if err.errno in _NO_FLOCK:
                 raise NotImplementedError(str(err)) from err
@@ -193,10 +193,11 @@ class FolderLock:
                 stale.unlink(missing_ok=True)
                 continue
             if not self.wait:
-                raise self._busy(holder, record_only=True)
+                raise self.refusal(holder, record_only=True)
             time.sleep(1.0)
 
-    def _busy(self, holder: Holder | None, record_only: bool = False) -> FolderBusy:
+    def refusal(self, holder: Holder | None, record_only: bool = False) -> FolderBusy:
+        """The error that names ``holder`` (``record_only``: the lock is the record, see the module docstring)."""
         named = f"{self.arg}{self.folder}" if self.arg.endswith("=") else f"{self.arg} {self.folder}"
         if holder is None or (not record_only and holder.alive() is False):  # a record of an earlier run
             who = "another run that has just started (its record is not written yet)"
@@ -238,6 +239,13 @@ def held_by_other(folder: str | Path, name: str = "") -> Holder | None:
         return read_holder(record) or Holder(0, "?", "?", "another run")
     probe.release()
     return None
+
+
+def refuse_if_held(folder: str | Path, arg: str, name: str = "") -> None:
+    """Raise :class:`FolderBusy` (naming ``arg`` and the holder) when another run holds ``folder``; else nothing."""
+    holder = held_by_other(folder, name)
+    if holder is not None:
+        raise FolderLock(folder, arg, name=name).refusal(holder)
 
 
 # errno values of a file system that has no flock: ENOSYS, ENOLCK, EOPNOTSUPP/ENOTSUP

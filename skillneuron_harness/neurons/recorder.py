@@ -45,6 +45,7 @@ from skillneuron_harness.core.observers import EvaluationRun, ScoredDocuments, S
 from skillneuron_harness.core.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 from skillneuron_harness.neurons.capture import HookPoint
 from skillneuron_harness.neurons.io import read_task_stats, write_task_stats
+from skillneuron_harness.neurons.ownership import OutputFolder, refuse_if_busy, task_file_bytes
 from skillneuron_harness.neurons.statistics import (
     BaselineAccumulator,
     BinarySubtask,
@@ -155,6 +156,7 @@ class SkillNeuronConfig(OptionGroup):
                 raise ModelArgsError(f"sn_subtasks={self.subtasks}: {err}.") from None
         check_output_dir(self.output_dir, "skill_neurons=", what="<task>.safetensors / .json files",
                          error=ModelArgsError)
+        refuse_if_busy(self.output_dir)  # another run writing there: refused before the model loads
 
 
 def parse_baseline_limit(value) -> int | None:
@@ -244,6 +246,10 @@ class SkillNeuronRecorder(ScoringObserver):
         self._fallback_dir: str | None = None  # where files go when output_dir cannot be written (see _write)
         self._write_errors: dict[str, str] = {}
         self._check_input_files()
+        self.folder = OutputFolder(config.output_dir, rank)  # rank 0 owns it from the first evaluation on
+        if rank == 0:  # room for one task's files, now that their size is known
+            check_output_dir(config.output_dir, "skill_neurons=", need=task_file_bytes(*self._shape()),
+                             what="files of one task", error=ModelArgsError)
 
     def _check_input_files(self) -> None:
         """sn_baseline= / sn_reference= written for this model and these positions (before any work)."""
@@ -286,7 +292,8 @@ class SkillNeuronRecorder(ScoringObserver):
 
     # ----------------------------------------------------------------- tasks
     def begin(self, run: EvaluationRun) -> None:
-        """Each new task of the run: its baseline (before any counting)."""
+        """Each new task of the run: its baseline (before any counting); the folder is ours from the first call."""
+        self.folder.claim()
         names = list(run.task_names)
         if is_distributed():  # every rank must run the same collectives in the same order
             gathered = [None] * torch.distributed.get_world_size()
