@@ -7,7 +7,10 @@
 4. rank them (:mod:`.rank`) and write ``leaderboard.{json,csv,md}`` and ``index.html`` (:mod:`.render`).
 
 Only the units of the current plan are ranked: results of an earlier plan (another limit, another
-prompt file under the same label) stay in the folder but are not shown.
+prompt file under the same label) stay in the folder but are not shown. Before step 2 the output
+folder is checked (:func:`~skillneuron_harness.core.folders.check_output_dir`) and locked
+(:class:`~skillneuron_harness.core.locks.FolderLock`) for the whole build: a second build on the
+same folder is refused at once, naming the first (``wait=True`` waits for it instead).
 """
 
 from __future__ import annotations
@@ -20,8 +23,23 @@ from skillneuron_harness.leaderboard.spec import Spec, load_spec
 
 
 def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_dirs: list[str | Path] = (),
-                      manager=None, progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+                      manager=None, progress: Callable[[str], None] | None = None,
+                      wait: bool = False) -> dict[str, Path]:
     """Run what is missing and write the outputs; returns {"json", "csv", "md", "html"} -> path."""
+    from skillneuron_harness.core.folders import check_output_dir
+    from skillneuron_harness.core.locks import FolderLock
+
+    if spec is None and not from_dirs:
+        raise ValueError("give a spec file, --from folders, or both.")
+    if spec is not None and not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    out = check_output_dir(out, "--out", what="leaderboard's units and pages")
+    with FolderLock(out, "--out", wait=wait) as lock:
+        return _build(spec, out, list(from_dirs), manager, progress, lock.holder.started_ts)
+
+
+def _build(spec: Spec | None, out: Path, from_dirs: list[str | Path], manager, progress,
+           since: float) -> dict[str, Path]:
     from skillneuron_harness.leaderboard.rank import build_table
     from skillneuron_harness.leaderboard.render import write_all
     from skillneuron_harness.leaderboard.results import from_folders, read_cells, standing_of
@@ -29,11 +47,6 @@ def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_d
     from skillneuron_harness.leaderboard.suite import expand
     from skillneuron_harness.leaderboard.units import plan
 
-    out = Path(out)
-    if spec is None and not from_dirs:
-        raise ValueError("give a spec file, --from folders, or both.")
-    if spec is not None and not isinstance(spec, Spec):
-        spec = load_spec(spec)
     standings, suite = [], None
     if spec is not None:
         if manager is None:
@@ -43,7 +56,7 @@ def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_d
         tasks = expand(spec.tasks, manager, spec.source)
         suite = [t.name for t in tasks]
         units = plan(spec.entries, tasks, spec.run.limit)
-        done = run_units(spec, units, out, manager, progress)
+        done = run_units(spec, units, out, manager, progress, since)
         by_entry = {}
         for unit in units:
             path = done[unit.key]
