@@ -53,3 +53,34 @@ def test_too_little_free_space_is_refused(tmp_path, monkeypatch):
         check_output_dir(tmp_path, "--out")
     check_output_dir(tmp_path, "--out", need=500)
     assert MIN_FREE == 1 << 20
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    def refuse(folder):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(folders, "probe_write", refuse)
+
+
+def test_report_refuses_a_read_only_out_before_reading(tmp_path, read_only, capsys):
+    from skillneuron_harness.cli import main
+
+    (tmp_path / "runs").mkdir()
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"skillneuron report: --out {tmp_path / 'rep'}: cannot write in {tmp_path} (Read-only file "
+                   "system); pass a writable folder."]
+
+
+def test_train_refuses_a_read_only_output_before_loading(tmp_path, read_only, monkeypatch, capsys):
+    from skillneuron_harness.cli import main
+    from skillneuron_harness.experiments.training import trainer
+
+    def prepare(config):
+        raise AssertionError("the model was loaded before the refusal")
+
+    monkeypatch.setattr(trainer, "prepare", prepare)
+    rc = main(["train", "--model", "m", "--task", "sst2", "--output", str(tmp_path / "adapter")])
+    assert rc == 2 and f"--output {tmp_path / 'adapter'}: cannot write in {tmp_path}" in capsys.readouterr().out
+    assert not (tmp_path / "adapter").exists()

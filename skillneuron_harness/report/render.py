@@ -17,6 +17,7 @@ import skillneuron_harness.report.tables as tables
 from skillneuron_harness.core.atomic import write_json, write_text
 from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.core.escape import md_link_target, md_text
+from skillneuron_harness.core.folders import check_output_dir
 from skillneuron_harness.neurons.statistics import json_safe
 from skillneuron_harness.report.collect import Collection, collect
 
@@ -255,6 +256,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdo
                  skip_unreadable: bool = False) -> Path:
     """Collect ``run_dirs``, compute the tables and write ``report.md`` (+ figures) or ``report.json``."""
     out = Path(out)
+    check_output_dir(out, "--out", what="report")  # a read-only or full folder: refused before reading
     collection = collect(run_dirs, skip_unreadable=skip_unreadable)  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     data = compute(collection, top=top)
