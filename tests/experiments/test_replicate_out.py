@@ -32,8 +32,9 @@ def hold(tmp_path):
     procs = []
 
     def start(shard):
-        proc = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "rep"), "-" if shard is None else str(shard)],
-                                stdout=subprocess.PIPE, text=True)
+        which = "-" if shard is None else str(shard)
+        proc = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "rep"), which], stdout=subprocess.PIPE,
+                                text=True)
         procs.append(proc)
         assert proc.stdout.readline().strip() == "held"
         return proc
