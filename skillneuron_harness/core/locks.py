@@ -110,7 +110,8 @@ class FolderLock:
 
     ``arg`` names the argument in the refusal (``--out``, ``skill_neurons=``); ``wait`` waits for
     the holder to finish instead of refusing; ``name`` picks one of several locks of a folder
-    (``replicate --shard``). The folder is created.
+    (``replicate --shard``). The folder is created; a folder this lock created and nothing else
+    used (it holds only lock files) is removed again at release.
     """
 
     def __init__(self, folder: str | Path, arg: str, *, wait: bool = False, name: str = "") -> None:
@@ -131,6 +132,7 @@ class FolderLock:
         """Take the lock, or raise :class:`FolderBusy` naming the holder."""
         if self.held:
             return self
+        created = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
         previous = read_holder(self.record)
         try:
@@ -156,7 +158,8 @@ class FolderLock:
             _release(self._lock, self.record, None)
             self._lock, self.holder = None, None
             raise
-        self._finalizer = weakref.finalize(self, _release, self._lock, self.record, self.holder)
+        self._finalizer = weakref.finalize(self, _release, self._lock, self.record, self.holder,
+                                           self.path if created else None)
         return self
 
     def _os_lock(self):
@@ -252,11 +255,18 @@ def refuse_if_held(folder: str | Path, arg: str, name: str = "") -> None:
 _NO_FLOCK = {38, 37, 95}
 
 
-def _release(lock, record: Path, holder: Holder | None) -> None:
-    """Remove our record (if it is still ours) and drop the OS lock; also run at exit and on collection."""
+def _release(lock, record: Path, holder: Holder | None, created: Path | None = None) -> None:
+    """Remove our record (if it is still ours) and drop the OS lock; also run at exit and on collection.
+
+    ``created``: the lock file of a folder that this lock created; the folder goes too when nothing
+    else was put in it (the lock file is removed while it is still held).
+    """
     try:
         if holder is not None and read_holder(record) == holder:
             record.unlink(missing_ok=True)
+        if created is not None and {p.name for p in created.parent.iterdir()} <= {created.name}:
+            created.unlink(missing_ok=True)
+            created.parent.rmdir()
     except OSError:
         pass
     if lock is not None:

@@ -224,12 +224,13 @@ class SkillNeuronRecorder(ScoringObserver):
     """Baselines, counts and output files for the tasks of one lm-eval run (a :class:`ScoringObserver`).
 
     ``hook_points``: the model's FFN hook points (L of them, D wide); ``num_virtual_tokens`` and
-    ``backend`` decide the positions; ``rank`` 0 writes; ``provenance`` goes into every file.
+    ``backend`` decide the positions; ``rank`` 0 writes; ``provenance`` goes into every file;
+    ``folder``: the output folder's lock as the model took it (else taken at the first ``begin``).
     """
 
     def __init__(self, config: SkillNeuronConfig, *, hook_points: list[HookPoint], num_virtual_tokens: int,
                  backend: str, rank: int = 0, device=None, provenance: dict | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, folder: OutputFolder | None = None) -> None:
         self.config = config
         self.batch_size = config.batch_size or batch_size  # documents per baseline pass
         self.hook_points = hook_points
@@ -246,7 +247,8 @@ class SkillNeuronRecorder(ScoringObserver):
         self._fallback_dir: str | None = None  # where files go when output_dir cannot be written (see _write)
         self._write_errors: dict[str, str] = {}
         self._check_input_files()
-        self.folder = OutputFolder(config.output_dir, rank)  # rank 0 owns it from the first evaluation on
+        self.folder = folder or OutputFolder(config.output_dir, rank)  # rank 0 owns it (the model took it)
+        self.folder.rank = rank
         if rank == 0:  # room for one task's files, now that their size is known
             check_output_dir(config.output_dir, "skill_neurons=", need=task_file_bytes(*self._shape()),
                              what="files of one task", error=ModelArgsError)

@@ -75,28 +75,42 @@ def test_a_second_run_on_the_folder_is_refused_and_the_first_keeps_its_own_stati
     assert refused_in < 5, f"the refusal took {refused_in:.1f} s: it must come before the model loads"
 
 
-HOLD = """
-import sys, time
-from skillneuron_harness.core.locks import FolderLock
-lock = FolderLock(sys.argv[1], "skill_neurons=").acquire()
-print("held", flush=True)
-time.sleep(600)
+TRY = """
+import sys
+from skillneuron_harness.core.locks import FolderBusy, FolderLock
+try:
+    FolderLock(sys.argv[1], "skill_neurons=").acquire()
+except FolderBusy as err:
+    print(err)
 """
 
 
-def test_a_folder_taken_after_the_model_loaded_is_refused_before_any_work(tiny_models, tmp_path, task_manager):
+def _other_process_tries(folder) -> str:
+    return subprocess.run([sys.executable, "-c", TRY, str(folder)], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_the_folder_is_held_from_the_model_until_the_process_ends(tiny_models, tmp_path, task_manager):
+    """Before the first evaluation, and after the model is gone (lm-eval writes its results JSON then)."""
+    import gc
+    import os
+
     out = tmp_path / "sn"
-    lm = PromptTunedLM.create_from_arg_string(f"pretrained={tiny_models['bert']},skill_neurons={out},"
-                                              "sn_baseline_limit=4", {"device": "cpu"})
-    other = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert other.stdout.readline().strip() == "held"
-        with pytest.raises(FolderBusy, match=rf"in use by .*pid {other.pid}"):
-            lm_eval.simple_evaluate(model=lm, tasks=["sst2"], limit=4, task_manager=task_manager, bootstrap_iters=0)
-    finally:
-        other.kill()
-        other.wait()
-    assert not list(out.glob("*.safetensors"))
-    results = lm_eval.simple_evaluate(model=lm, tasks=["sst2"], limit=4, task_manager=task_manager,
-                                      bootstrap_iters=0)  # the holder is gone: the same model runs
+    args = f"pretrained={tiny_models['bert']},skill_neurons={out},sn_baseline_limit=4"
+    lm = PromptTunedLM.create_from_arg_string(args, {"device": "cpu"})
+    assert f"(pid {os.getpid()} on" in _other_process_tries(out)
+    lm_eval.simple_evaluate(model=lm, tasks=["sst2"], limit=4, task_manager=task_manager, bootstrap_iters=0)
+    del lm
+    gc.collect()
+    assert f"(pid {os.getpid()} on" in _other_process_tries(out)
+    results = lm_eval.simple_evaluate(model="prompt_tuned", model_args=args, tasks=["sst2"], limit=4, device="cpu",
+                                      task_manager=task_manager, bootstrap_iters=0)  # this process: taken over
     assert results["skill_neurons"]["sst2"]["num_docs"] == 4 and (out / "sst2.safetensors").is_file()
+
+
+def test_a_later_model_of_the_process_takes_the_folder_over(tiny_models, tmp_path):
+    args = f"pretrained={tiny_models['bert']},skill_neurons={tmp_path / 'sn'}"
+    first = PromptTunedLM.create_from_arg_string(args, {"device": "cpu"})
+    second = PromptTunedLM.create_from_arg_string(args, {"device": "cpu"})  # e.g. a notebook cell run again
+    assert second.sn_folder.lock.held and first.sn_folder.lock is None
+    assert "in use by" in _other_process_tries(tmp_path / "sn")
