@@ -30,6 +30,29 @@ def test_writes_land_whole_with_plain_permissions(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it, not mkstemp's 0600
 
 
+DISK_FULL = 'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+
+
+def test_a_full_disk_under_safetensors_is_an_os_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    path = atomic.save_safetensors({"x": torch.zeros(2)}, tmp_path / "t.safetensors")
+    real = safetensors.torch.save_file
+
+    def disk_full(tensors, filename, metadata=None):
+        real(tensors, filename, metadata=metadata)  # the file is begun, then the disk fills up
+        raise SafetensorError(DISK_FULL)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
+    with pytest.raises(OSError) as caught:
+        atomic.save_safetensors({"x": torch.ones(2)}, path)
+    assert caught.value.errno == 28 and caught.value.filename == str(path)
+    assert "No space left on device" in str(caught.value) and isinstance(caught.value.__cause__, SafetensorError)
+    assert torch.equal(load_file(path)["x"], torch.zeros(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.safetensors"]
+
+
 def test_leftovers_of_an_interrupted_write_are_found_and_never_match_result_globs(tmp_path):
     path = tmp_path / "sst2.safetensors"
     leftover = atomic.temp_name(path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator
@@ -90,13 +91,31 @@ def write_json(path: str | Path, data: Any, **dumps_kwargs: Any) -> Path:
 
 
 def save_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
-    """``safetensors.torch.save_file`` written atomically."""
+    """``safetensors.torch.save_file`` written atomically.
+
+    safetensors reports a failed write (a full disk, a quota) as its own ``SafetensorError``, not an
+    ``OSError``; it is raised here as an ``OSError`` (with the errno the message carries), so that
+    callers handle every failed write of the package in one ``except OSError``.
+    """
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        try:
+            save_file(tensors, str(tmp), metadata=metadata)
+        except SafetensorError as err:
+            raise _as_os_error(err, path) from err
     return path
+
+
+def _as_os_error(err: Exception, path: Path) -> OSError:
+    """``SafetensorError('... IoError(Os { code: 28, ... })')`` as ``OSError(28, 'No space left on device', path)``."""
+    found = re.search(r"\bcode: (\d+)", str(err))
+    if found:
+        code = int(found.group(1))
+        return OSError(code, f"{os.strerror(code)} (safetensors: {err})", str(path))
+    return OSError(f"{path}: safetensors could not write it ({err})")
 
 
 def torch_save(obj: Any, path: str | Path) -> Path:

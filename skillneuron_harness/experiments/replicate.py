@@ -228,6 +228,30 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
     return {"evaluations": len(records)}
 
 
+def own_output(out: Path, shard: tuple[int, int] | None, wait: bool = False):
+    """Check ``--out`` and lock it for this run: a :class:`~skillneuron_harness.core.locks.FolderLock` to release.
+
+    An unsharded run takes ``--out``'s lock and refuses while any shard runs; shard K takes a lock of
+    its own (``shard-K``: the shards of one run share the folder) and refuses while an unsharded run
+    or another shard K holds it. The refusal names the holder (pid, host, start time, command).
+    """
+    from skillneuron_harness.core.folders import check_output_dir
+    from skillneuron_harness.core.locks import FolderLock, refuse_if_held
+
+    out = check_output_dir(out, "--out", what="replication's runs and report")
+    lock = FolderLock(out, "--out", wait=wait, name=f"shard-{shard[0]}" if shard else "").acquire()
+    try:
+        if shard:
+            refuse_if_held(out, "--out")
+        else:
+            for path in sorted(out.glob(".skillneuron.shard-*.lock")):
+                refuse_if_held(out, "--out", path.name.removeprefix(".skillneuron.").removesuffix(".lock"))
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``K/N`` -> (K, N) with 0 <= K < N."""
     k, sep, n = text.partition("/")
@@ -254,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=float, default=DEFAULT_TOP, help="report: skill neurons per layer (fraction)")
     p.add_argument("--dry-run", action="store_true",
                    help="check the options and prompt files, print the plan and its size, run nothing")
+    p.add_argument("--wait", action="store_true",
+                   help="when another run (or the same shard) is writing into --out, wait for it instead of refusing")
     p.add_argument("--shard", type=parse_shard, default=None, metavar="K/N",
                    help="run shard K of N (one process per GPU, every other argument the same): units are shared "
                         "out by size; units that read other shards' outputs wait for the next run")
@@ -334,8 +360,18 @@ def main(argv: list[str]) -> int:
         return 0
     args.limit = parse_limit(args.limit)
     args.batch_size = int(args.batch_size) if str(args.batch_size).isdigit() else args.batch_size
+    lock = own_output(args.out, args.shard, args.wait)
+    try:
+        return _run(args, units, shard_of, paths)
+    finally:
+        lock.release()
+
+
+def _run(args, units: list[Unit], shard_of: list[int], paths: dict[str, str]) -> int:
+    """The units of this shard that are not done, then the report if every unit is."""
     from skillneuron_harness.experiments.runs import task_manager
 
+    shard, shards = args.shard or (0, 1)
     manager = None  # built at the first unit to run: indexing lm-eval's tasks takes seconds, a resume may need none
     waiting = []
     for i, unit in enumerate(units, 1):

@@ -300,15 +300,22 @@ def _suggest_task_names(config_module) -> None:
 
 
 def _check_model_args(model_args) -> None:
-    """``prompt_tuned``'s refusal of misspelled or malformed ``model_args`` (nothing is loaded)."""
+    """``prompt_tuned``'s refusal of misspelled or malformed ``model_args`` (nothing is loaded).
+
+    The ``skill_neurons=`` folder is taken here already, before lm-eval indexes its tasks, so that a
+    second run started meanwhile is refused at once; the model takes the lock over when it is built.
+    """
     from lm_eval.utils import simple_parse_args_string
 
     from skillneuron_harness.core.errors import install_excepthook
     from skillneuron_harness.host.model_args import parse_model_args
+    from skillneuron_harness.neurons.ownership import OutputFolder, launch_rank
 
     install_excepthook()
     args = dict(model_args) if isinstance(model_args, dict) else simple_parse_args_string(model_args or "")
-    parse_model_args(args.pop("pretrained", None), args)
+    options = parse_model_args(args.pop("pretrained", None), args)
+    if options.skill_neurons is not None:
+        OutputFolder(options.skill_neurons.output_dir, launch_rank()).take()
 
 
 def _unknown_tasks(message: str, include_path):

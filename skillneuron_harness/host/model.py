@@ -47,6 +47,7 @@ from skillneuron_harness.host.bridge import task_folder
 from skillneuron_harness.host.model_args import PromptArgs, parse_model_args
 from skillneuron_harness.host.task_format import task_format, warn_on_format
 from skillneuron_harness.host.tasks import LmEvalRun
+from skillneuron_harness.neurons.ownership import OutputFolder, launch_rank
 from skillneuron_harness.neurons.recorder import DEFAULT_BATCH_SIZE, SkillNeuronConfig, SkillNeuronRecorder
 from skillneuron_harness.neurons.statistics import is_distributed
 from skillneuron_harness.neurons.suppression import Suppression, SuppressionConfig
@@ -173,7 +174,7 @@ def skill_neuron_recorder(lm: PromptTunedLM, config: SkillNeuronConfig) -> Skill
     return SkillNeuronRecorder(config, hook_points=lm.engine.hook_points,
                                num_virtual_tokens=lm.engine.num_virtual_tokens, backend=lm.backend, rank=lm.rank,
                                device=lm.device, provenance=provenance(lm),
-                               batch_size=max(DEFAULT_BATCH_SIZE, lm_batch))
+                               batch_size=max(DEFAULT_BATCH_SIZE, lm_batch), folder=lm.sn_folder)
 
 
 class PromptTunedLM(HFLM):
@@ -186,6 +187,7 @@ class PromptTunedLM(HFLM):
 
     def __init__(self, pretrained: str | None = None, **kwargs) -> None:
         options = parse_model_args(pretrained, kwargs)
+        self.sn_folder: OutputFolder | None = None  # the skill_neurons= folder, ours before the model loads
         self.args = options.prompt
         self.soft_prompt: SoftPrompt | None = None
         # Load the prompt before the model: a bad path fails in a second, not after a download.
@@ -218,6 +220,18 @@ class PromptTunedLM(HFLM):
             check_model_source(pretrained, "pretrained", options.hf_kwargs.get("revision"))
         if self.soft_prompt is not None:  # the width against the config, before the weights load
             check_base_model(self.soft_prompt, pretrained, options.hf_kwargs)
+        if options.skill_neurons is not None:  # checks passed: the folder is ours before the model loads
+            self.sn_folder = OutputFolder(options.skill_neurons.output_dir, launch_rank())
+            self.sn_folder.take()
+        try:
+            self._load(pretrained, options)
+        except BaseException:
+            if self.sn_folder is not None:
+                self.sn_folder.give_back()
+            raise
+
+    def _load(self, pretrained: str, options) -> None:
+        """Load the model (HFLM) and build the engine and observers around it."""
         super().__init__(pretrained=pretrained, **options.hf_kwargs)
         window = text_window(self)
         check_prompt_fits(self, window)
@@ -305,6 +319,8 @@ class PromptTunedLM(HFLM):
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         observers = self.engine.observers
         if any(o.capture_positions for o in observers) and compat.request_cache_active(self):
+            if self.sn_folder is not None:
+                self.sn_folder.give_back()
             raise ModelArgsError("skill_neurons= cannot be combined with --use_cache: cached requests skip the "
                                  "forward passes the statistics come from. Drop --use_cache for this run.")
         self._run = LmEvalRun(self, requests, self._task_include_path)
@@ -384,6 +400,14 @@ class PromptTunedLM(HFLM):
         forward passes: a warm cache would report an empty ``skill_neurons`` section or unsuppressed
         scores), tasks the recorder cannot use, and generation tasks on a masked LM.
         """
+        try:
+            self._preflight(task_dict, cached)
+        except BaseException:
+            if self.sn_folder is not None:  # refused before any work: the folder is free again
+                self.sn_folder.give_back()
+            raise
+
+    def _preflight(self, task_dict, cached: bool) -> None:
         tasks = compat.evaluated_tasks(task_dict)
         for option, observer in (("skill_neurons", self.recorder), ("suppress", self.suppression)):
             if observer is not None and cached:
@@ -401,6 +425,7 @@ class PromptTunedLM(HFLM):
     # --------------------------------------------------------------- generation
     def generate_until(self, requests, disable_tqdm: bool = False):
         if self.recorder is not None:  # reached without the bridge's preflight
+            self.sn_folder.give_back()
             tasks = sorted({req.task_name for req in requests if getattr(req, "task_name", None)})
             raise ModelArgsError(f"skill_neurons=: task(s) {', '.join(tasks) or '(unnamed)'} ask for text "
                                  "generation; skill neurons need multiple-choice tasks. Evaluate them in a run "

@@ -11,7 +11,10 @@
    folder's previous outputs as they were, never some of them rewritten.
 
 Only the units of the current plan are ranked: results of an earlier plan (another limit, another
-prompt file under the same label) stay in the folder but are not shown.
+prompt file under the same label) stay in the folder but are not shown. Before step 2 the output
+folder is checked (:func:`~skillneuron_harness.core.folders.check_output_dir`) and locked
+(:class:`~skillneuron_harness.core.locks.FolderLock`) for the whole build: a second build on the
+same folder is refused at once, naming the first (``wait=True`` waits for it instead).
 """
 
 from __future__ import annotations
@@ -23,8 +26,27 @@ from skillneuron_harness.leaderboard.spec import Spec, load_spec
 
 
 def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_dirs: list[str | Path] = (),
-                      manager=None, progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+                      manager=None, progress: Callable[[str], None] | None = None,
+                      wait: bool = False) -> dict[str, Path]:
     """Run what is missing and write the outputs; returns {"json", "csv", "md", "html"} -> path."""
+    from skillneuron_harness.core.folders import check_output_dir
+    from skillneuron_harness.core.locks import FolderLock
+
+    if spec is None and not from_dirs:
+        raise ValueError("give a spec file, --from folders, or both.")
+    if spec is not None and not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    if spec is not None:
+        from skillneuron_harness.leaderboard.preflight import check_entries
+
+        check_entries(spec, Path(out))  # every entry, before the first unit runs
+    out = check_output_dir(out, "--out", what="leaderboard's units and pages")
+    with FolderLock(out, "--out", wait=wait) as lock:
+        return _build(spec, out, list(from_dirs), manager, progress, lock.holder.started_ts)
+
+
+def _build(spec: Spec | None, out: Path, from_dirs: list[str | Path], manager, progress,
+           since: float) -> dict[str, Path]:
     from skillneuron_harness.core.results import load_results
     from skillneuron_harness.leaderboard.rank import build_table
     from skillneuron_harness.leaderboard.render import write_all
@@ -33,15 +55,6 @@ def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_d
     from skillneuron_harness.leaderboard.suite import expand
     from skillneuron_harness.leaderboard.units import plan
 
-    out = Path(out)
-    if spec is None and not from_dirs:
-        raise ValueError("give a spec file, --from folders, or both.")
-    if spec is not None and not isinstance(spec, Spec):
-        spec = load_spec(spec)
-    if spec is not None:
-        from skillneuron_harness.leaderboard.preflight import check_entries
-
-        check_entries(spec, out)  # every entry, before the first unit runs
     standings, suite = [], None
     taken = {e.label for e in spec.entries} if spec is not None else set()
     found = from_folders(list(from_dirs), taken=taken) if from_dirs else []
@@ -53,7 +66,7 @@ def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_d
         tasks = expand(spec.tasks, manager, spec.source)
         suite = [t.name for t in tasks]
         units = plan(spec.entries, tasks, spec.run.limit)
-        done = run_units(spec, units, out, manager, progress)
+        done = run_units(spec, units, out, manager, progress, since)
         by_entry = {}
         for unit in units:
             path = done[unit.key]

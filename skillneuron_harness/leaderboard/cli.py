@@ -5,7 +5,9 @@
     skillneuron leaderboard --from runs-a/ runs-b/ --out board/       # rank existing results only
 
 Writes ``board/leaderboard.{md,csv,json}`` and ``board/index.html``. Interrupted runs continue
-where they stopped when the same command is run again.
+where they stopped when the same command is run again. ``--out`` is checked (a writable folder
+with room) and locked before any work: a second run on the same folder is refused naming the
+first, or waits for it with ``--wait``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true",
                    help="show lm-eval's, datasets' and transformers' notices too (by default: errors only, so that "
                         "the one line per unit stays readable)")
+    p.add_argument("--wait", action="store_true",
+                   help="when another run is writing into --out, wait for it to finish instead of refusing")
     return p
 
 
@@ -44,10 +48,14 @@ def main(argv: list[str]) -> int:
     install_excepthook()
     try:
         with host_logs(args.verbose):
-            paths = build_leaderboard(args.spec, Path(args.out), from_dirs=args.from_dirs)
+            paths = build_leaderboard(args.spec, Path(args.out), from_dirs=args.from_dirs, wait=args.wait)
     except (FileNotFoundError, ValueError) as err:
         for line in str(err).splitlines():  # several entries' problems: one line each
             print(f"skillneuron leaderboard: {line}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the folder failed during the run (disk full, unmounted): finished units are kept
+        print(f"skillneuron leaderboard: --out {args.out}: writing failed ({err}); finished units are kept, run the "
+              "same command again once the folder can be written.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\nskillneuron leaderboard: interrupted. Finished units are kept in {args.out}; run the same "

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from skillneuron_harness.leaderboard.spec import Entry, RunOptions, Spec, SpecError
-from skillneuron_harness.leaderboard.units import Unit, save_unit, scan
+from skillneuron_harness.leaderboard.units import Unit, keep_neuron_files, save_unit, scan
 
 
 def load_model(entry: Entry, options: RunOptions, extra: dict[str, str]):
@@ -51,10 +51,13 @@ def _summary(results: dict, task: str) -> str:
 
 
 def run_units(spec: Spec, units: list[Unit], out: Path, manager,
-              progress: Callable[[str], None] | None = None) -> dict[str, Path]:
-    """Run what is missing; returns unit key -> results file for every unit of the plan."""
+              progress: Callable[[str], None] | None = None, since: float | None = None) -> dict[str, Path]:
+    """Run what is missing; returns unit key -> results file for every unit of the plan.
+
+    ``since``: when this run took ``out``'s lock (temporary files older than that are removed).
+    """
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-    stored = scan(out)
+    stored = scan(out, since)
     done: dict[str, Path] = {}
     width = len(str(len(units)))
     lm, loaded_for = None, None
@@ -65,7 +68,7 @@ def run_units(spec: Spec, units: list[Unit], out: Path, manager,
             data = json.loads(stored[unit.key].read_text(encoding="utf-8"))
             progress(f"{head} reused ({_summary(data, unit.task.name)}) {stored[unit.key].relative_to(out)}")
             continue
-        extra = {"skill_neurons": str(unit.neuron_folder(out))} if unit.entry.skill_neurons else {}
+        extra = {"skill_neurons": str(unit.writing_folder(out))} if unit.entry.skill_neurons else {}
         loading = ""
         if loaded_for is not unit.entry:
             lm = None  # the previous entry's model goes before the next is loaded
@@ -74,6 +77,7 @@ def run_units(spec: Spec, units: list[Unit], out: Path, manager,
             loading = f", model loaded in {time.perf_counter() - start:.1f} s"
         start = time.perf_counter()
         results = evaluate_unit(lm, unit, spec.run, manager)
+        keep_neuron_files(unit, results, out)
         path = save_unit(unit, results, out, unit.entry.args_string(extra))
         done[unit.key] = path
         progress(f"{head} ran in {time.perf_counter() - start:.1f} s{loading} ({_summary(results, unit.task.name)}) "

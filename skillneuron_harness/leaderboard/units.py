@@ -11,10 +11,15 @@ result is reused exactly when it says it was computed the same way.
 Layout of the leaderboard folder ``DIR``::
 
     DIR/runs/<entry>/<task>/results_<time>.json   one unit (lm-eval's results JSON + a `leaderboard` section)
-    DIR/neurons/<entry>/<task>.safetensors         skill-neuron files of entries with skill_neurons: true
+    DIR/neurons/<entry>/<key>/<task>.safetensors   skill-neuron files of a unit (entries with skill_neurons: true)
 
-Each results file is written atomically (:mod:`skillneuron_harness.core.atomic`): an
-interrupted run leaves either the whole file or none, never half of one.
+Skill-neuron files are kept per unit identity (``<key>``, :func:`key_of`): a reused unit reads the
+files that were written with it, never those of a later run of the same entry with another limit.
+The entry's model writes them into ``DIR/neurons/<entry>/.current/`` (its ``skill_neurons=``
+folder), and :func:`keep_neuron_files` moves each unit's files into the unit's folder before its
+results file is written. Each results file is written atomically
+(:mod:`skillneuron_harness.core.atomic`): an interrupted run leaves either the whole file or none,
+never half of one. One run at a time owns ``DIR`` (:mod:`skillneuron_harness.core.locks`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +42,7 @@ log = logging.getLogger(__name__)
 
 RUNS = "runs"
 NEURONS = "neurons"
+WRITING = ".current"  # the entry model's skill_neurons= folder, under DIR/neurons/<entry>/
 SECTION = "leaderboard"  # our section of a unit's results JSON
 # model_args that name where outputs go or where the prompt lies (its hash stands for it)
 _NOT_IDENTITY = ("prompt", "skill_neurons", "output_path")
@@ -95,7 +102,12 @@ class Unit:
         return out / RUNS / self.entry.slug / self.task.name
 
     def neuron_folder(self, out: Path) -> Path:
-        return out / NEURONS / self.entry.slug
+        """Where this unit's skill-neuron files are kept."""
+        return out / NEURONS / self.entry.slug / self.key
+
+    def writing_folder(self, out: Path) -> Path:
+        """The ``skill_neurons=`` folder of the entry's model (files stay there until :func:`keep_neuron_files`)."""
+        return out / NEURONS / self.entry.slug / WRITING
 
 
 def plan(entries: list[Entry], suite: list[SuiteTask], limit: Any) -> list[Unit]:
@@ -124,15 +136,24 @@ def identities_of(data: dict) -> dict[str, dict[str, Any]]:
     return out
 
 
-def scan(out: Path) -> dict[str, Path]:
-    """Identity key -> the newest results file under ``out/runs`` holding that identity."""
+def scan(out: Path, since: float | None = None) -> dict[str, Path]:
+    """Identity key -> the newest results file under ``out/runs`` holding that identity.
+
+    Temporary files of interrupted writes are never finished units. Those older than ``since`` (the
+    time this run took the folder's lock: no live writer of this folder left them) are removed;
+    without ``since`` none are.
+    """
     found: dict[str, Path] = {}
     root = out / RUNS
     if not root.is_dir():
         return found
-    # Left by an interrupted write (atomic.py's names, or .tmp of earlier versions): never a finished unit.
+    # Left by an interrupted write (atomic.py's names, or .tmp of earlier versions).
     for tmp in [*root.rglob(f".*{atomic.PARTIAL_SUFFIX}"), *root.rglob(".*.tmp")]:
-        tmp.unlink(missing_ok=True)
+        try:
+            if since is not None and tmp.stat().st_mtime < since:
+                tmp.unlink()
+        except FileNotFoundError:
+            pass
     for path in sorted(root.rglob("results_*.json"), key=lambda p: p.name):  # later names win
         try:
             data = load_results(path)
@@ -156,6 +177,26 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             pass
     return out
+
+
+def keep_neuron_files(unit: Unit, results: dict, out: Path) -> None:
+    """Move the unit's skill-neuron files from the model's folder into the unit's; the results name them there.
+
+    Files the model wrote elsewhere (its fallback folder after a failed write) stay where they are.
+    """
+    summary = (results.get("skill_neurons") or {}).get(unit.task.name)
+    if not isinstance(summary, dict) or not summary.get("files"):
+        return
+    writing, folder = unit.writing_folder(out).absolute(), unit.neuron_folder(out)
+    kept = []
+    for name in summary["files"]:
+        path = Path(name)
+        if path.absolute().parent == writing and path.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(path, folder / path.name)  # one file system: a rename
+            path = folder / path.name
+        kept.append(str(path))
+    summary["files"] = kept
 
 
 def save_unit(unit: Unit, results: dict, out: Path, args_string: str) -> Path:

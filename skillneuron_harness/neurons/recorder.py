@@ -41,11 +41,13 @@ from tqdm import tqdm
 
 from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.core.errors import SkillNeuronError
+from skillneuron_harness.core.folders import check_output_dir
 from skillneuron_harness.core.observers import EvaluationRun, ScoredDocuments, ScoringObserver, TaskInfo
 from skillneuron_harness.core.options import ModelArgsError, OptionGroup, StrEnum, as_choice, as_float, as_int, as_str
 from skillneuron_harness.neurons.capture import HookPoint
 from skillneuron_harness.neurons.io import read_task_stats, write_task_stats
 from skillneuron_harness.neurons.null import DEFAULT_FDR
+from skillneuron_harness.neurons.ownership import OutputFolder, refuse_if_busy, task_file_bytes
 from skillneuron_harness.neurons.selection import Ties
 from skillneuron_harness.neurons.statistics import (
     BaselineAccumulator,
@@ -169,7 +171,9 @@ class SkillNeuronConfig(OptionGroup):
                 parse_subtasks(self.subtasks, 1 + max((int(c) for c in re.findall(r"\d+", self.subtasks)), default=0))
             except ValueError as err:
                 raise ModelArgsError(f"sn_subtasks={self.subtasks}: {err}.") from None
-        check_output_dir(self.output_dir, "skill_neurons")
+        check_output_dir(self.output_dir, "skill_neurons=", what="<task>.safetensors / .json files",
+                         error=ModelArgsError)
+        refuse_if_busy(self.output_dir)  # another run writing there: refused before the model loads
 
 
 def parse_baseline_limit(value) -> int | None:
@@ -185,25 +189,6 @@ def parse_baseline_limit(value) -> int | None:
     if limit < 1:
         raise ModelArgsError(f"sn_baseline_limit={limit}: must be a positive number of documents, or all.")
     return limit
-
-
-def check_output_dir(path: str, arg: str) -> None:
-    """Refuse, naming ``arg``, a folder that cannot be made or written (nothing is created here)."""
-    import tempfile
-
-    folder = Path(path).expanduser().absolute()
-    if folder.exists() and not folder.is_dir():
-        raise ModelArgsError(f"{arg}={path}: this is a file; pass a folder for the <task>.safetensors / .json files.")
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir():
-        raise ModelArgsError(f"{arg}={path}: {existing} is a file, so the folder cannot be made; pass another "
-                             "folder.")
-    try:  # a real write: permissions, read-only file systems and full quotas all show here
-        with tempfile.TemporaryFile(dir=existing, prefix=".skill_neurons-write-test-"):
-            pass
-    except OSError as err:
-        raise ModelArgsError(f"{arg}={path}: cannot write in {existing} ({err.strerror or err}); pass a writable "
-                             "folder.") from None
 
 
 @dataclass
@@ -256,12 +241,13 @@ class SkillNeuronRecorder(ScoringObserver):
     """Baselines, counts and output files for the tasks of one lm-eval run (a :class:`ScoringObserver`).
 
     ``hook_points``: the model's FFN hook points (L of them, D wide); ``num_virtual_tokens`` and
-    ``backend`` decide the positions; ``rank`` 0 writes; ``provenance`` goes into every file.
+    ``backend`` decide the positions; ``rank`` 0 writes; ``provenance`` goes into every file;
+    ``folder``: the output folder's lock as the model took it (else taken at the first ``begin``).
     """
 
     def __init__(self, config: SkillNeuronConfig, *, hook_points: list[HookPoint], num_virtual_tokens: int,
                  backend: str, rank: int = 0, device=None, provenance: dict | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, folder: OutputFolder | None = None) -> None:
         self.config = config
         self.batch_size = config.batch_size or batch_size  # documents per baseline pass
         self.hook_points = hook_points
@@ -279,6 +265,11 @@ class SkillNeuronRecorder(ScoringObserver):
         self._write_errors: dict[str, str] = {}
         self._check_top()
         self._check_input_files()
+        self.folder = folder or OutputFolder(config.output_dir, rank)  # rank 0 owns it (the model took it)
+        self.folder.rank = rank
+        if rank == 0:  # room for one task's files, now that their size is known
+            check_output_dir(config.output_dir, "skill_neurons=", need=task_file_bytes(*self._shape()),
+                             what="files of one task", error=ModelArgsError)
 
     def _check_top(self) -> None:
         """Refuse an ``sn_top`` whose floor(top x D) selects no neuron of this model's layers (before any work)."""
@@ -337,7 +328,8 @@ class SkillNeuronRecorder(ScoringObserver):
 
     # ----------------------------------------------------------------- tasks
     def begin(self, run: EvaluationRun) -> None:
-        """Each new task of the run: its baseline (before any counting)."""
+        """Each new task of the run: its baseline (before any counting); the folder is ours from the first call."""
+        self.folder.claim()
         names = list(run.task_names)
         if is_distributed():  # every rank must run the same collectives in the same order
             gathered = [None] * torch.distributed.get_world_size()

@@ -20,6 +20,7 @@ from skillneuron_harness.core.atomic import write_json, write_text
 from skillneuron_harness.core.constants import DEFAULT_TOP
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.core.escape import md_link_target, md_text
+from skillneuron_harness.core.folders import check_output_dir
 from skillneuron_harness.neurons.statistics import json_safe
 from skillneuron_harness.report.collect import Collection, gather
 from skillneuron_harness.report.runs import describe, select
@@ -317,6 +318,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path, fmt: str = "markdo
         what = "this is a file" if existing == out else f"{existing} is a file"
         raise SkillNeuronError(f"--out {out}: {what}; the report is a folder (report.md, figures/): pass another "
                                "--out.")
+    check_output_dir(out, "--out", what="report")  # a read-only or full folder: refused before reading
     selection = select(gather(run_dirs, skip_unreadable=skip_unreadable))  # before anything is written
     runs = describe(selection)
     groups = [compute(g, top=top, ties=ties) for g in selection.groups]

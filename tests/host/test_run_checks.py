@@ -11,7 +11,7 @@ import lm_eval
 import pytest
 import torch
 from neuron_files import damage
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.host import model as prompt_tuned
@@ -171,6 +171,29 @@ def test_write_failure_at_the_end_keeps_the_results(tmp_path, tiny_models, task_
     assert "No space left on device" in summary["write_error"] and "written to" in summary["write_error"]
     assert all(f.endswith(("sst2.safetensors", "sst2.json")) and "skill_neurons-" in f for f in summary["files"])
     assert "writing sst2's files failed" in caplog.text
+
+
+def test_full_disk_reported_by_safetensors_keeps_the_results(tmp_path, tiny_models, task_manager, monkeypatch):
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    real = safetensors.torch.save_file
+
+    def disk_full_in_output_dir(tensors, filename, metadata=None):
+        if str(tmp_path / "sn") in str(filename):
+            raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: '
+                                  '"No space left on device" })')
+        return real(tensors, filename, metadata=metadata)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", disk_full_in_output_dir)
+    results = _evaluate(f"pretrained={tiny_models['bert']},skill_neurons={tmp_path / 'sn'},sn_baseline_limit=4",
+                        ["sst2"], task_manager)
+    summary = results["skill_neurons"]["sst2"]
+    assert results["results"]["sst2"]["acc,none"] is not None and summary["num_docs"] == 4
+    assert "No space left on device" in summary["write_error"] and "written to" in summary["write_error"]
+    fallback = [f for f in summary["files"] if f.endswith("sst2.safetensors")]
+    assert fallback and "skill_neurons-" in fallback[0] and load_file(fallback[0])["class_counts"].sum() == 4
+    assert not list((tmp_path / "sn").glob("*.partial")) and not list((tmp_path / "sn").glob(".*.partial"))
 
 
 def test_reference_damaged_during_the_run_keeps_the_results(tmp_path, clean_run, tiny_models, task_manager,

@@ -115,8 +115,14 @@ def test_interrupt_resume_rerun(spec_file, tmp_path, monkeypatch, task_manager, 
 
     # consistency: top-2% overlap per layer of the clean and adversarial neuron scores, mean over layers
     for i in range(2):
-        clean = load_file(out / "neurons" / f"prompt-{i}" / "sst2.safetensors")["score"].numpy()  # (L, D)
-        adv = load_file(out / "neurons" / f"prompt-{i}" / "adv_sst2.safetensors")["score"].numpy()
+        files = {}  # task -> the .safetensors its unit lists, in the unit's own folder
+        for task in ("sst2", "adv_sst2"):
+            unit = json.loads(open(rows[f"prompt {i}"]["provenance"]["tasks"][task]["source"]).read())
+            files[task] = next(f for f in unit["skill_neurons"][task]["files"] if f.endswith(".safetensors"))
+            assert files[task] == str(out / "neurons" / f"prompt-{i}" / unit["leaderboard"]["key"] /
+                                      f"{task}.safetensors")
+        clean = load_file(files["sst2"])["score"].numpy()  # (L, D)
+        adv = load_file(files["adv_sst2"])["score"].numpy()
         # both originals: k = int(D/100*n) and the reversed argsort (ties keep the higher index)
         k = int(clean.shape[1] * 0.02)
         assert k >= 1

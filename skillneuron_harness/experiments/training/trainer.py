@@ -27,6 +27,7 @@ from tqdm import tqdm
 import skillneuron_harness.experiments.training.checkpoint as ckpt
 from skillneuron_harness.core.atomic import recover_dir, write_json
 from skillneuron_harness.core.constants import PEFT_TASK_TYPES
+from skillneuron_harness.core.folders import check_output_dir
 from skillneuron_harness.core.model_source import check_model_source
 from skillneuron_harness.core.scoring import score_groups
 from skillneuron_harness.experiments.training.config import TrainConfig, default_lr
@@ -166,6 +167,7 @@ def train(config: TrainConfig) -> TrainResult:
     recover_dir(target)  # a kill between the two renames of a finished --overwrite
     if target.exists() and not target.is_dir():
         raise TaskError(f"--output {target} is a file; pass a folder for the adapter.")
+    check_output_dir(target, "--output", what="adapter, log and checkpoints", error=TaskError)  # before the model
     staging = None
     if not config.resume and ckpt.has_run(target):
         # --overwrite keeps the finished run in place until this one has finished (see checkpoint.py).
