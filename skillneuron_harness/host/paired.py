@@ -2,7 +2,10 @@
 
 An evaluated task is *paired* when its ``metadata.clean_twin`` is evaluated too and its documents
 name their clean original: a perturbed twin's documents carry ``clean_doc_id`` (the clean task's
-``doc_id``). For such a run the bridge has lm-eval keep its per-document samples
+``doc_id``); an AdvGLUE task's documents are matched to the GLUE dev documents they were made from
+by the shipped mapping (:mod:`skillneuron_harness.core.advglue_pairs`: its ``idx`` to the clean
+document's ``idx``; documents without a confident match, and MNLI/QQP, whose originals lie outside
+our data, count as unpaired). For such a run the bridge has lm-eval keep its per-document samples
 (``log_samples``), :func:`add_paired_metrics` joins them, and drops them again unless the caller
 asked for them. The metrics (:mod:`skillneuron_harness.core.paired`) go into the adversarial
 task's row of ``results["results"]`` beside ``acc`` (with ``_stderr`` and ``higher_is_better``, so
@@ -13,8 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from skillneuron_harness.core.advglue_pairs import TASKS, clean_original
 from skillneuron_harness.core.paired import HIGHER_IS_BETTER, Pair, paired_metrics
 from skillneuron_harness.host import compat
+
+ADVGLUE = "AI-Secure/adv_glue"  # the Hub id of AdvGLUE, whose configs the mapping covers
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,8 @@ class Pairing:
 
     task: str
     clean: str
-    key: str  # "clean_doc_id": the adversarial doc's field holding the clean doc_id
+    key: str  # "clean_doc_id": the adversarial doc names the clean doc_id; "advglue": the shipped mapping
+    mapping: str | None = None  # the AdvGLUE config whose mapping applies (key "advglue")
 
 
 def plan(task_dict) -> list[Pairing]:
@@ -33,9 +40,26 @@ def plan(task_dict) -> list[Pairing]:
     for name, task in sorted(tasks.items()):
         metadata = getattr(task.config, "metadata", None) or {}
         clean = metadata.get("clean_twin")
-        if clean in tasks and metadata.get("perturbation"):
+        if clean not in tasks:
+            continue
+        if metadata.get("perturbation"):
             out.append(Pairing(name, clean, "clean_doc_id"))
+        elif getattr(task.config, "dataset_path", None) == ADVGLUE and task.config.dataset_name in TASKS:
+            out.append(Pairing(name, clean, "advglue", task.config.dataset_name))
     return out
+
+
+def _adversarial_key(pairing: Pairing, doc: dict) -> int | None:
+    if pairing.key == "clean_doc_id":
+        return None if doc.get("clean_doc_id") is None else int(doc["clean_doc_id"])
+    return None if doc.get("idx") is None else clean_original(pairing.mapping, int(doc["idx"]))
+
+
+def _clean_key(pairing: Pairing, sample: dict) -> int | None:
+    if pairing.key == "clean_doc_id":
+        return int(sample["doc_id"])
+    idx = sample["doc"].get("idx")
+    return None if idx is None else int(idx)
 
 
 def _prediction(sample: dict) -> int:
@@ -51,15 +75,15 @@ def _correct(sample: dict) -> bool:
 
 def pairs_of(pairing: Pairing, samples: dict) -> tuple[list[Pair], int]:
     """(the pairs both evaluated, the number of adversarial documents whose original was not)."""
-    clean = {int(s["doc_id"]): s for s in samples.get(pairing.clean, [])}
+    clean = {_clean_key(pairing, s): s for s in samples.get(pairing.clean, [])}
     out, unpaired = [], 0
     for s in samples.get(pairing.task, []):
-        key = s["doc"].get(pairing.key)
-        original = clean.get(int(key)) if key is not None else None
+        key = _adversarial_key(pairing, s["doc"])
+        original = clean.get(key) if key is not None else None
         if original is None:
             unpaired += 1
             continue
-        out.append(Pair(clean_key=int(key), clean_pred=_prediction(original), clean_correct=_correct(original),
+        out.append(Pair(clean_key=key, clean_pred=_prediction(original), clean_correct=_correct(original),
                         adv_pred=_prediction(s), adv_correct=_correct(s),
                         changed_words=s["doc"].get("changed_words"), changed_chars=s["doc"].get("changed_chars")))
     return out, unpaired

@@ -36,11 +36,11 @@ def build_leaderboard(spec: Spec | str | Path | None, out: str | Path, *, from_d
         raise ValueError("give a spec file, --from folders, or both.")
     if spec is not None and not isinstance(spec, Spec):
         spec = load_spec(spec)
+    out = check_output_dir(out, "--out", what="leaderboard's units and pages")
     if spec is not None:
         from skillneuron_harness.leaderboard.preflight import check_entries
 
-        check_entries(spec, Path(out))  # every entry, before the first unit runs
-    out = check_output_dir(out, "--out", what="leaderboard's units and pages")
+        check_entries(spec, out)  # every entry, before the first unit runs
     with FolderLock(out, "--out", wait=wait) as lock:
         return _build(spec, out, list(from_dirs), manager, progress, lock.holder.started_ts)
 

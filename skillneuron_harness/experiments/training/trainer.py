@@ -162,12 +162,12 @@ def _task_summary(task) -> dict:
 def train(config: TrainConfig) -> TrainResult:
     """Run (or resume) the training that ``config`` describes; see the module docstring."""
     started = time.perf_counter()
-    check_model_source(config.model, "--model")  # a missing folder or a malformed Hub id, before the task is read
     target = Path(config.output)
     recover_dir(target)  # a kill between the two renames of a finished --overwrite
     if target.exists() and not target.is_dir():
         raise TaskError(f"--output {target} is a file; pass a folder for the adapter.")
     check_output_dir(target, "--output", what="adapter, log and checkpoints", error=TaskError)  # before the model
+    check_model_source(config.model, "--model")  # a missing folder or a malformed Hub id, before the task is read
     staging = None
     if not config.resume and ckpt.has_run(target):
         # --overwrite keeps the finished run in place until this one has finished (see checkpoint.py).
