@@ -268,6 +268,7 @@ class SkillNeuronRecorder(ScoringObserver):
         self._sharing: dict[str, str] = {}  # task -> its baseline source, for the line that announces the pass
         self._fallback_dir: str | None = None  # where files go when output_dir cannot be written (see _write)
         self._write_errors: dict[str, str] = {}
+        self.pairs = None  # a PairTracker once the run has paired tasks (neurons/pair_bits.py)
         self._check_input_files()
 
     def _check_input_files(self) -> None:
@@ -325,6 +326,26 @@ class SkillNeuronRecorder(ScoringObserver):
                                    else _train_source(info))
         for name in new:
             self.tasks[name] = self._new_task_state(run, name)
+        self._track_pairs(run, names, infos)
+
+    def _track_pairs(self, run: EvaluationRun, names: list[str], infos: dict[str, TaskInfo]) -> None:
+        """Pairs of the new adversarial tasks whose clean twin is in the run (per-example consistency)."""
+        from skillneuron_harness.neurons.pair_bits import Pairing, PairTracker
+
+        for name, info in infos.items():
+            pairs = run.pairs(name) if info.clean_twin in names else {}
+            if not pairs:
+                continue
+            if self.pairs is None:
+                selection = None
+                if self.config.reference:  # the selection is known now: keep only its L x k bits
+                    from skillneuron_harness.neurons.per_example import selected_neurons
+
+                    path = Path(self.config.reference)
+                    ref = read_task_stats(path.parent, path.stem, arg="sn_reference").tensors
+                    selection = selected_neurons(ref["score"], ref.get("position"), self.config.top)
+                self.pairs = PairTracker(selection)
+            self.pairs.add(Pairing(name, info.clean_twin, pairs))
 
     def _new_task_state(self, run: EvaluationRun, name: str) -> _TaskState:
         info = run.task(name)
@@ -450,6 +471,10 @@ class SkillNeuronRecorder(ScoringObserver):
             if state.subtasks is not None:
                 state.subtasks.update(batch.activations[rows].float(), labels)
             state.correct += sum(int(batch.predictions[i] == batch.labels[i]) for i in rows)
+            if self.pairs is not None and name in self.pairs.wanted:
+                threshold = self.tasks[self.pairs.threshold_task(name)].counter.baseline  # the clean baseline
+                self.pairs.scored(name, [batch.doc_ids[i] for i in rows], batch.activations[rows], threshold,
+                                  [batch.labels[i] for i in rows], [batch.predictions[i] for i in rows])
 
     # ------------------------------------------------------------- finishing
     def end(self) -> None:
@@ -457,6 +482,8 @@ class SkillNeuronRecorder(ScoringObserver):
         import json
 
         finished = {}
+        if self.pairs is not None:
+            self.pairs.gathered()  # every rank, before rank 0 alone goes on
         for name in sorted(self.tasks):
             state = self.tasks.pop(name)
             state.counter.all_reduce()
@@ -506,8 +533,26 @@ class SkillNeuronRecorder(ScoringObserver):
             except (OSError, ValueError) as err:  # the run's own files are written: keep the results JSON
                 log.error("skill_neurons: consistency of %s against %s failed: %s", name, reference[2], err)
                 self.summaries[name]["consistency"] = {"reference": reference[2], "error": str(err)}
+        self._per_example(finished)
         for name in sorted(finished):  # lm-eval's own output says nothing of them: one line per task
             _say(summary_line(name, self.summaries[name], self.config.top))
+
+    def _per_example(self, finished: dict) -> None:
+        """The ``per_example`` block and ``<task>.pairs.jsonl`` of every paired task written on this rank."""
+        from skillneuron_harness.neurons.pair_bits import per_example_block
+
+        for pairing in self.pairs.pairings if self.pairs is not None else ():
+            if pairing.task not in finished or pairing.clean not in finished:
+                continue
+            clean_file = finished[pairing.clean][1]
+            source = f"file:{self.config.reference}" if self.pairs.selection is not None else f"task:{pairing.clean}"
+            try:
+                clean = read_task_stats(clean_file.parent, clean_file.stem).tensors
+                self.summaries[pairing.task]["per_example"] = per_example_block(
+                    self.pairs, pairing, clean, self.config.top, clean_file.parent, source)
+            except (OSError, ValueError) as err:  # the run's own files are written: keep the results JSON
+                log.error("skill_neurons: per-example consistency of %s failed: %s", pairing.task, err)
+                self.summaries[pairing.task]["per_example"] = {"clean_twin": pairing.clean, "error": str(err)}
 
     def _write(self, name: str, state: _TaskState, provenance: dict, subtasks) -> tuple[Path, Path] | None:
         """Write a task's files; a failure (disk full, folder gone) falls back to a temporary folder.
