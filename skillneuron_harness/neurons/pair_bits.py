@@ -155,4 +155,5 @@ def per_example_block(tracker: PairTracker, pairing: Pairing, clean: dict[str, t
     path = pairs_path(directory, pairing.task)
     write_text(path, "".join(json.dumps(r.as_json()) + "\n" for r in rows))
     report = per_example_report(rows, top_fraction=top, neurons_per_layer=int(index.shape[1]))
-    return {**head, "unscored_pairs": missing, "file": str(path), **report}
+    held = sum(k.bits.nbytes for name in (pairing.task, pairing.clean) for k in tracker.kept.get(name, {}).values())
+    return {**head, "unscored_pairs": missing, "file": str(path), "bits_bytes": held, **report}

@@ -534,6 +534,7 @@ class SkillNeuronRecorder(ScoringObserver):
                 log.error("skill_neurons: consistency of %s against %s failed: %s", name, reference[2], err)
                 self.summaries[name]["consistency"] = {"reference": reference[2], "error": str(err)}
         self._per_example(finished)
+        self.pairs = None  # the next loglikelihood call (a reused model) starts afresh
         for name in sorted(finished):  # lm-eval's own output says nothing of them: one line per task
             _say(summary_line(name, self.summaries[name], self.config.top))
 
@@ -658,6 +659,11 @@ def summary_line(task: str, summary: dict, top: float) -> str:
     drop = (consistency.get("accuracy") or {}).get("performance_drop_rate")
     if drop is not None:
         parts.append(f"PDR {drop:.3f}")
+    pairs = summary.get("per_example") or {}
+    if pairs.get("pairs"):
+        auc = pairs.get("auc")
+        parts.append(f"{pairs['pairs']} pairs: skill-neuron flip fraction {pairs['mean_flip_fraction']:.3f}, AUC for "
+                     f"prediction flips {'undefined' if auc is None else f'{auc:.3f}'}")
     files = summary.get("files") or []
     return f"Skill neurons of {task}: {', '.join(parts)} -> {files[0] if files else 'not written'}"
 
