@@ -24,12 +24,16 @@ joins them (one ``all_gather_object``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from skillneuron_harness.neurons.per_example import PairRow, layer_flip_fraction, selected_bits
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -123,6 +127,37 @@ class PairTracker:
             out.append(PairRow(doc_id, clean_id, adv[doc_id].label, clean[clean_id].pred, adv[doc_id].pred,
                                tuple(flips.tolist()), kind))
         return out, missing
+
+
+def track_pairs(tracker: PairTracker | None, twins: dict[str, str], pairs: dict[str, dict], *,
+                reference: str | None, top: float, shape: tuple[int, int, int], warn: bool = True
+                ) -> PairTracker | None:
+    """``tracker`` (made on the first pairing) with the pairings of ``pairs`` (task -> its pairs) added.
+
+    ``twins``: task -> its clean twin; ``reference``: ``sn_reference``, whose selection, known now,
+    keeps L x k bits per document; ``shape``: (L, P', D) per document, for the memory warning.
+    """
+    for name, task_pairs in pairs.items():
+        if not task_pairs:
+            continue
+        if tracker is None:
+            selection = None
+            if reference:
+                from skillneuron_harness.neurons.io import read_task_stats
+                from skillneuron_harness.neurons.per_example import selected_neurons
+
+                ref = read_task_stats(Path(reference).parent, Path(reference).stem, arg="sn_reference").tensors
+                selection = selected_neurons(ref["score"], ref.get("position"), top)  # (L, k), (L, k)
+            tracker = PairTracker(selection)
+        tracker.add(Pairing(name, twins[name], task_pairs))
+    if tracker is not None and tracker.selection is None and warn:
+        docs = sum(len(ids) for ids in tracker.wanted.values())
+        held = docs * -(-int(np.prod(shape)) // 8)
+        if held > 1 << 30:
+            log.warning("skill_neurons: the per-example consistency keeps %.1f GB of firing bits for %d paired "
+                        "documents; sn_reference=FILE (a clean run's file) keeps only the selected neurons'.",
+                        held / 1e9, docs)
+    return tracker
 
 
 def pairs_path(directory, task: str):

@@ -15,7 +15,9 @@ each task of the run it
    the subtask's two sides over the baseline documents, from per-class sums of the same pass);
 3. at ``end``, sums the counts over processes (one all-reduce per task), and on rank 0 writes
    ``<DIR>/<task>.safetensors`` / ``.json`` (see :mod:`skillneuron_harness.neurons.io`) and
-   keeps a summary for the results JSON.
+   keeps a summary for the results JSON; for an adversarial task whose documents name their clean
+   original (``clean_doc_id``) and whose twin is in the run, the per-example consistency of the
+   pairs from the firing bits kept at each batch (:mod:`~skillneuron_harness.neurons.pair_bits`).
 
 It sees tensors, labels and task facts only; rendering and labels come from
 :mod:`skillneuron_harness.host.tasks`. Positions (``sn_positions``): ``prompt`` (the
@@ -330,22 +332,12 @@ class SkillNeuronRecorder(ScoringObserver):
 
     def _track_pairs(self, run: EvaluationRun, names: list[str], infos: dict[str, TaskInfo]) -> None:
         """Pairs of the new adversarial tasks whose clean twin is in the run (per-example consistency)."""
-        from skillneuron_harness.neurons.pair_bits import Pairing, PairTracker
+        from skillneuron_harness.neurons.pair_bits import track_pairs
 
-        for name, info in infos.items():
-            pairs = run.pairs(name) if info.clean_twin in names else {}
-            if not pairs:
-                continue
-            if self.pairs is None:
-                selection = None
-                if self.config.reference:  # the selection is known now: keep only its L x k bits
-                    from skillneuron_harness.neurons.per_example import selected_neurons
-
-                    path = Path(self.config.reference)
-                    ref = read_task_stats(path.parent, path.stem, arg="sn_reference").tensors
-                    selection = selected_neurons(ref["score"], ref.get("position"), self.config.top)
-                self.pairs = PairTracker(selection)
-            self.pairs.add(Pairing(name, info.clean_twin, pairs))
+        pairs = {name: run.pairs(name) for name, info in infos.items() if info.clean_twin in names}
+        self.pairs = track_pairs(self.pairs, {n: infos[n].clean_twin for n in pairs}, pairs,
+                                 reference=self.config.reference, top=self.config.top, shape=self._shape(),
+                                 warn=self.rank == 0)
 
     def _new_task_state(self, run: EvaluationRun, name: str) -> _TaskState:
         info = run.task(name)
