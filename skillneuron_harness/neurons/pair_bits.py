@@ -83,13 +83,15 @@ class PairTracker:
         rows = [i for i, d in enumerate(doc_ids) if wanted and d in wanted]
         if not rows:
             return
-        fires = acts[rows] > baseline.to(acts.device, acts.dtype)  # (G', L, P', D)
+        picked = acts if len(rows) == acts.shape[0] else acts[rows]  # (G', L, P', D); no copy when all are paired
+        fires = picked > baseline.to(acts.device, acts.dtype)  # (G', L, P', D)
         if self.selection is not None:
             fires = selected_bits(fires, *(t.to(fires.device) for t in self.selection))  # (G', L, k)
-        fires = fires.cpu().numpy()
+        shape = tuple(fires.shape[1:])
+        packed = np.packbits(fires.cpu().numpy().reshape(len(rows), -1), axis=1)  # (G', ceil(bits / 8)) uint8
         kept = self.kept.setdefault(name, {})
         for j, i in enumerate(rows):
-            kept[doc_ids[i]] = _Kept(np.packbits(fires[j]), fires[j].shape, int(labels[i]), int(preds[i]))
+            kept[doc_ids[i]] = _Kept(packed[j].copy(), shape, int(labels[i]), int(preds[i]))
 
     def gathered(self) -> None:
         """Join every process's documents (a no-op without data parallelism)."""
