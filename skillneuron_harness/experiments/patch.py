@@ -193,6 +193,9 @@ def main(argv: list[str]) -> int:
         if isinstance(limit, float):
             raise ValueError(f"--limit {args.limit}: patching takes a number of documents, e.g. --limit 100.")
         batch_size = int(args.batch_size) if args.batch_size.isdigit() else 1
+        from skillneuron_harness.neurons.validate import check_neuron_file
+
+        check_neuron_file(args.neurons, "--neurons", require=("score",))  # before the model is loaded
         with host_logs(args.verbose):
             lm = load_model(args.model, prompt, device=args.device, batch_size=batch_size, backend=args.backend,
                             dtype=args.dtype)

@@ -108,3 +108,43 @@ def test_patch_outcomes_by_hand():
     out = patch_outcomes(clean, adv, gold, adv_patched, clean_patched)
     assert (out["flipped"], out["restored"], out["clean_correct"], out["broken"]) == (3, 2, 3, 2)
     assert out["restored_fraction"] == pytest.approx(2 / 3) and out["adv_changed_fraction"] == 0.5
+
+
+def test_per_row_positions_are_patched_in_every_row():
+    """``last`` / ``mask`` positions: one index per row ([B]); every row gets the document's values."""
+    from skillneuron_harness.neurons.capture import HookPoint
+    from skillneuron_harness.neurons.patching import Patch
+
+    model = torch.nn.Sequential(torch.nn.Identity(), torch.nn.Linear(4, 2))
+    point = HookPoint("layer.0.ffn", 0, "1", "explicit", 4)
+    mask = torch.tensor([[True, False, True, False]])  # (L=1, D=4)
+    values = torch.tensor([[[10.0, 20.0, 30.0, 40.0]]])  # (L, P'=1, D)
+    seen = []
+    model[1].register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+    x = torch.zeros(2, 3, 4)  # (B, T, D)
+    patch = Patch(mask, values, [point])
+    with patch.armed(model):
+        patch.select = torch.tensor([2, 1])  # row 0 at position 2, row 1 at position 1
+        model(x)
+    want = torch.zeros(2, 3, 4)
+    want[0, 2, [0, 2]] = torch.tensor([10.0, 30.0])
+    want[1, 1, [0, 2]] = torch.tensor([10.0, 30.0])
+    assert seen[0].equal(want)
+    model(x)  # after the block: untouched
+    assert seen[1].equal(x)
+
+
+def test_command_line(setup, tiny_models, tmp_path, capsys):
+    from skillneuron_harness.experiments.patch import main
+
+    tmp = setup[0]
+    out = tmp_path / "cli"
+    code = main(["--model", str(tiny_models["t5"]), "--prompt", str(tmp / "prompt.safetensors"), "--task",
+                 "pairs_reversed", "--neurons", str(tmp / "sn" / "sst2.safetensors"), "--out", str(out),
+                 "--percents", "0", "50", "--no-random", "--limit", "3", "--include-path", str(tmp / "tasks")])
+    assert code == 0, capsys.readouterr().out
+    result = json.loads((out / "patch.json").read_text())
+    assert len(result["pairs"]) == 3 and [r["percent"] for r in result["records"]] == [0, 50]
+    assert "3 pairs, 2 points" in capsys.readouterr().out
+    assert main(["--model", str(tiny_models["t5"]), "--task", "sst2", "--neurons", str(tmp / "missing.safetensors"),
+                 "--out", str(out)]) != 0
