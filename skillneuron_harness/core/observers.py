@@ -60,6 +60,10 @@ class EvaluationRun(Protocol):
 
     def task(self, name: str) -> TaskInfo: ...
 
+    def pairs(self, name: str) -> dict[int, tuple[int, str | None]]:
+        """Adversarial doc_id -> (its clean original's doc_id, perturbation kind or None); {} for unpaired tasks."""
+        ...
+
     def training_activations(self, name: str, limit: int | None, desc: str, positions: str, split: str = "train",
                              batch_size: int | None = None
                              ) -> tuple[int, Iterator[tuple[torch.Tensor, list[int]]]]:

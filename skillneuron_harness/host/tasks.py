@@ -186,6 +186,26 @@ class LmEvalRun:
     def task(self, name: str) -> TaskInfo:
         return task_info(self._task(name), name)
 
+    def pairs(self, name: str) -> dict[int, tuple[int, str | None]]:
+        """Adversarial doc_id -> (the ``clean_doc_id`` its document names, its perturbation kind).
+
+        Only for a task with ``metadata.clean_twin``; the kind is the document's ``perturbation``
+        field, else the task's ``metadata.perturbation`` when that is one name, else None.
+        """
+        task = self._task(name)
+        metadata = task.config.metadata or {}
+        if not metadata.get("clean_twin"):
+            return {}
+        default = metadata.get("perturbation") if isinstance(metadata.get("perturbation"), str) else None
+        out = {}
+        for doc_id, doc in enumerate(task.eval_docs):  # lm-eval's doc_id: the index in the evaluation split
+            key = doc.get("clean_doc_id") if isinstance(doc, dict) else None
+            if key is None:
+                continue
+            kind = doc.get("perturbation")
+            out[doc_id] = (int(key), kind if isinstance(kind, str) and kind else default)
+        return out
+
     def label(self, instance) -> int:
         """The gold choice of the document behind a request Instance."""
         name, doc_id = compat.instance_key(instance)

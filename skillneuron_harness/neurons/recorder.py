@@ -15,7 +15,9 @@ each task of the run it
    the subtask's two sides over the baseline documents, from per-class sums of the same pass);
 3. at ``end``, sums the counts over processes (one all-reduce per task), and on rank 0 writes
    ``<DIR>/<task>.safetensors`` / ``.json`` (see :mod:`skillneuron_harness.neurons.io`) and
-   keeps a summary for the results JSON.
+   keeps a summary for the results JSON; for an adversarial task whose documents name their clean
+   original (``clean_doc_id``) and whose twin is in the run, the per-example consistency of the
+   pairs from the firing bits kept at each batch (:mod:`~skillneuron_harness.neurons.pair_bits`).
 
 It sees tensors, labels and task facts only; rendering and labels come from
 :mod:`skillneuron_harness.host.tasks`. Positions (``sn_positions``): ``prompt`` (the
@@ -264,6 +266,7 @@ class SkillNeuronRecorder(ScoringObserver):
         self._fallback_dir: str | None = None  # where files go when output_dir cannot be written (see _write)
         self._write_errors: dict[str, str] = {}
         self._check_top()
+        self.pairs = None  # a PairTracker once the run has paired tasks (neurons/pair_bits.py)
         self._check_input_files()
         self.folder = folder or OutputFolder(config.output_dir, rank)  # rank 0 owns it (the model took it)
         self.folder.rank = rank
@@ -343,6 +346,16 @@ class SkillNeuronRecorder(ScoringObserver):
                                    else _train_source(info))
         for name in new:
             self.tasks[name] = self._new_task_state(run, name)
+        self._track_pairs(run, names, infos)
+
+    def _track_pairs(self, run: EvaluationRun, names: list[str], infos: dict[str, TaskInfo]) -> None:
+        """Pairs of the new adversarial tasks whose clean twin is in the run (per-example consistency)."""
+        from skillneuron_harness.neurons.pair_bits import track_pairs
+
+        pairs = {name: run.pairs(name) for name, info in infos.items() if info.clean_twin in names}
+        self.pairs = track_pairs(self.pairs, {n: infos[n].clean_twin for n in pairs}, pairs,
+                                 reference=self.config.reference, top=self.config.top, shape=self._shape(),
+                                 warn=self.rank == 0)
 
     def _new_task_state(self, run: EvaluationRun, name: str) -> _TaskState:
         info = run.task(name)
@@ -468,6 +481,10 @@ class SkillNeuronRecorder(ScoringObserver):
             if state.subtasks is not None:
                 state.subtasks.update(batch.activations[rows].float(), labels)
             state.correct += sum(int(batch.predictions[i] == batch.labels[i]) for i in rows)
+            if self.pairs is not None and name in self.pairs.wanted:
+                threshold = self.tasks[self.pairs.threshold_task(name)].counter.baseline  # the clean baseline
+                self.pairs.scored(name, [batch.doc_ids[i] for i in rows], batch.activations[rows], threshold,
+                                  [batch.labels[i] for i in rows], [batch.predictions[i] for i in rows])
 
     # ------------------------------------------------------------- finishing
     def end(self) -> None:
@@ -481,6 +498,8 @@ class SkillNeuronRecorder(ScoringObserver):
         import uuid
 
         finished = {}
+        if self.pairs is not None:
+            self.pairs.gathered()  # every rank, before rank 0 alone goes on
         run_id = uuid.uuid4().hex
         for name in sorted(self.tasks):
             state = self.tasks.pop(name)
@@ -532,8 +551,27 @@ class SkillNeuronRecorder(ScoringObserver):
             except (OSError, ValueError) as err:  # the run's own files are written: keep the results JSON
                 log.error("skill_neurons: consistency of %s against %s failed: %s", name, reference[2], err)
                 self.summaries[name]["consistency"] = {"reference": reference[2], "error": str(err)}
+        self._per_example(finished)
+        self.pairs = None  # the next loglikelihood call (a reused model) starts afresh
         for name in sorted(finished):  # lm-eval's own output says nothing of them: one line per task
             _say(summary_line(name, self.summaries[name], self.config.top))
+
+    def _per_example(self, finished: dict) -> None:
+        """The ``per_example`` block and ``<task>.pairs.jsonl`` of every paired task written on this rank."""
+        from skillneuron_harness.neurons.pair_bits import per_example_block
+
+        for pairing in self.pairs.pairings if self.pairs is not None else ():
+            if pairing.task not in finished or pairing.clean not in finished:
+                continue
+            clean_file = finished[pairing.clean][1]
+            source = f"file:{self.config.reference}" if self.pairs.selection is not None else f"task:{pairing.clean}"
+            try:
+                clean = read_task_stats(clean_file.parent, clean_file.stem).tensors
+                self.summaries[pairing.task]["per_example"] = per_example_block(
+                    self.pairs, pairing, clean, self.config.top, clean_file.parent, source)
+            except (OSError, ValueError) as err:  # the run's own files are written: keep the results JSON
+                log.error("skill_neurons: per-example consistency of %s failed: %s", pairing.task, err)
+                self.summaries[pairing.task]["per_example"] = {"clean_twin": pairing.clean, "error": str(err)}
 
     def _write(self, name: str, state: _TaskState, provenance: dict, subtasks) -> tuple[Path, Path] | None:
         """Write a task's files; a failure (disk full, folder gone) falls back to a temporary folder.
@@ -640,6 +678,11 @@ def summary_line(task: str, summary: dict, top: float) -> str:
     drop = (consistency.get("accuracy") or {}).get("performance_drop_rate")
     if drop is not None:
         parts.append(f"PDR {drop:.3f}")
+    pairs = summary.get("per_example") or {}
+    if pairs.get("pairs"):
+        auc = pairs.get("auc")
+        parts.append(f"{pairs['pairs']} pairs: skill-neuron flip fraction {pairs['mean_flip_fraction']:.3f}, AUC for "
+                     f"prediction flips {'undefined' if auc is None else f'{auc:.3f}'}")
     files = summary.get("files") or []
     return f"Skill neurons of {task}: {', '.join(parts)} -> {files[0] if files else 'not written'}"
 
