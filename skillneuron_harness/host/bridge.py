@@ -25,7 +25,9 @@ our commands that build a ``TaskManager`` themselves.
   options set with :func:`evaluate_overrides` (``skillneuron eval --bootstrap_iters``); it and
   ``evaluate`` note the evaluation in progress (its task dict and ``TaskManager``, see
   :func:`running_evaluation`), so that the statistics read the very tasks being evaluated; and
-  ``evaluate`` first calls a model's ``preflight(task_dict, cached)`` (``prompt_tuned`` refuses
+  ``evaluate`` adds the paired metrics of adversarial tasks whose clean twin runs too
+  (:mod:`skillneuron_harness.host.paired`), and first calls a model's
+  ``preflight(task_dict, cached)`` (``prompt_tuned`` refuses
   there, before any work, a run whose tasks or ``--use_cache`` its options cannot serve).
 
 Once the three modules are patched the finder removes itself. ``LM_EVAL_PLUGINS``-style entry points

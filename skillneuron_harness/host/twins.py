@@ -86,6 +86,11 @@ class TwinSpec:
         return cls(of=of, fields=list(fields), steps=steps, seed=seed, skip_unchanged=skip)
 
 
+# Clean tasks built for twins, per task index: the levels of a suite share one build (a build reads
+# the task's splits, seconds for MNLI or QQP).
+_CLEAN: dict[tuple[int, str], Any] = {}
+
+
 def _clean_task(task: str, of: str, config_source: str | None):
     """The clean task as lm-eval builds it: through the running evaluation's index, else ours."""
     from pathlib import Path
@@ -104,6 +109,8 @@ def _clean_task(task: str, of: str, config_source: str | None):
                         + "; a task of your own goes into a folder given to --include_path.")
     if of in set(getattr(manager, "all_groups", ())) | set(getattr(manager, "all_tags", ())):
         raise TwinError(f"task {task}: perturbation.of={of} is a group or tag; name one task.")
+    if (id(manager), of) in _CLEAN:
+        return _CLEAN[id(manager), of]
     with compat.quiet_task_notes():  # lm-eval's notes on the clean task's config, printed when it is evaluated
         tasks = compat.load_tasks(manager, [of])
     if of not in tasks or len(tasks) != 1:
@@ -112,6 +119,7 @@ def _clean_task(task: str, of: str, config_source: str | None):
     if getattr(clean, "OUTPUT_TYPE", None) != "multiple_choice":
         raise TwinError(f"task {task}: perturbation.of={of} is a {clean.OUTPUT_TYPE} task; twins are made of "
                         "multiple-choice tasks.")
+    _CLEAN[id(manager), of] = clean
     return clean
 
 
@@ -139,8 +147,13 @@ class Twin(ConfigurableTask):
                                                "skip_unchanged": spec.skip_unchanged,
                                                **self.perturbation.describe()}}
         self._perturbed_splits: dict[str, Any] = {}
+        self._clean_dataset = clean.dataset  # the same splits: loaded once (see download)
         with compat.quiet_task_notes():  # the same notes again, on the copied config
             super().__init__(config=merged, **kwargs)
+
+    def download(self, dataset_kwargs=None, **kwargs) -> None:
+        """The clean task's dataset as loaded for it (the twin reads the same splits; never mutated)."""
+        self.dataset = self._clean_dataset
 
     # Only the evaluation splits are perturbed: few-shot examples and training documents stay clean.
     def validation_docs(self):
@@ -203,13 +216,7 @@ def change_size(before: str, after: str) -> tuple[float, int]:
 
 
 def levenshtein(a: str, b: str) -> int:
-    """Character edit distance (insertions, deletions, substitutions), O(len(a) x len(b))."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    """Character edit distance (insertions, deletions, substitutions), rapidfuzz's C++ implementation."""
+    from rapidfuzz.distance import Levenshtein
+
+    return int(Levenshtein.distance(a, b))

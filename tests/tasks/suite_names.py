@@ -16,7 +16,12 @@ RELEASED_ADV = {f"sn_pt_adv_{t}_{m}": f"sn_pt_{t}_{m}" for t in ("sst2", "mnli_b
                                                                   "mnli_mm", "qnli", "qqp")
                 for m in ("roberta", "t5")}
 OUR_TASKS = ADVGLUE_TASKS + TRANSFER_TASKS + RELEASED_TASKS + list(RELEASED_ADV)
-OUR_GROUPS = ["advglue", "advglue_mnli", "transfer_sentiment", "transfer_nli", "transfer_paraphrase"]
+LEVELS = ("mild", "chars", "distractor")
+# Perturbed twins of lm-eval's GLUE tasks (task_configs/perturbed/: Python tasks, host/twins.py): twin -> clean task
+PERTURBED = {f"sn_{t}_{level}": t for t in ("sst2", "qnli", "rte", "mnli", "mnli_mismatch", "qqp", "mrpc")
+             for level in LEVELS}
+OUR_GROUPS = ["advglue", "advglue_mnli", "transfer_sentiment", "transfer_nli", "transfer_paraphrase",
+              "sn_perturbed_glue", *(f"sn_perturbed_{level}" for level in LEVELS)]
 # adversarial task -> clean twin, as the tasks' metadata must say
 CLEAN_TWINS = {"adv_sst2": "sst2", "adv_qqp": "qqp", "adv_mnli": "mnli", "adv_mnli_mismatched": "mnli_mismatch",
                "adv_qnli": "qnli", "adv_rte": "rte", "sn_adv_mnli_binary": "sn_mnli_binary", **RELEASED_ADV}

@@ -7,7 +7,7 @@ from pathlib import Path
 import lm_eval.tasks
 import pytest
 from lm_eval.tasks._index import Kind, TaskIndex
-from suite_names import ADVGLUE_TASKS, CLEAN_TWINS, OUR_GROUPS, OUR_TASKS, ROOT
+from suite_names import ADVGLUE_TASKS, CLEAN_TWINS, OUR_GROUPS, OUR_TASKS, PERTURBED, ROOT
 
 from skillneuron_harness.host.bridge import task_folder
 
@@ -18,6 +18,7 @@ OURS = TaskIndex.build([task_folder()])
 def test_our_folder_defines_exactly_the_documented_names():
     assert sorted(n for n, e in OURS.items() if e.kind is Kind.TASK) == sorted(OUR_TASKS)
     assert sorted(n for n, e in OURS.items() if e.kind is Kind.GROUP) == sorted(OUR_GROUPS)
+    assert sorted(n for n, e in OURS.items() if e.kind is Kind.PY_TASK) == sorted(PERTURBED)
     # A tag declared here would replace a built-in tag of the same name (lm-eval merges folders
     # name by name), so none is declared at all.
     assert [n for n, e in OURS.items() if e.kind is Kind.TAG] == []
@@ -52,3 +53,13 @@ def test_splits_and_clean_twin_declared(task, task_manager):
     else:  # every Hub dataset behind a transfer target has a train split
         assert cfg["training_split"] == "train"
         assert "clean_twin" not in cfg["metadata"]
+
+
+@pytest.mark.parametrize("task", sorted(PERTURBED))
+def test_perturbed_twins_name_their_clean_task(task, task_manager):
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    cfg = load_yaml(OURS[task].yaml_path, resolve_func=False)
+    assert cfg["task"] == task and cfg["perturbation"]["of"] == PERTURBED[task]
+    assert PERTURBED[task] in task_manager.all_tasks  # lm-eval's own task
+    assert len(OURS[task].yaml_path.read_text().splitlines()) <= 6
