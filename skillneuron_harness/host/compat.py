@@ -54,6 +54,13 @@ against one list. Checklist (0.4.13 / next0.5):
     "metric M is defined, but aggregation / higher_is_better is not" while a task is built, and
     "Custom kwargs can be passed to `--metadata`" from ``Task.download`` for every ``custom_dataset``
     task. Where the wording changes the notes are simply shown again.
+19. ``TaskManager.task_index`` (0.4.13) / ``TaskManager._task_index`` (next0.5), ``{name: Entry(name,
+    kind, yaml_path, cfg, tags)}`` (:func:`task_index`): the suite of ``skillneuron leaderboard`` and
+    the YAML behind a task name, read without building any task.
+20. Metric aggregations named in our task YAMLs: 0.4.13 registers an ``f1`` aggregation, next0.5
+    does not (its ``f1`` metric aggregates itself). ``templates/qqp.yaml`` names none for ``f1``,
+    as lm-eval's own ``glue/qqp`` does, and both versions use f1's own corpus F1; ``mean`` is kept
+    for ``acc``, which both register.
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.host.tasks.gold_label`.
@@ -188,6 +195,12 @@ def unwrap_cache(lm) -> tuple[object, bool]:
     if isinstance(lm, CachingLM):
         return lm.lm, True
     return lm, request_cache_active(lm)
+
+
+def task_index(manager) -> dict:
+    """A ``TaskManager``'s ``{name: Entry}`` index (item 19), under either version's name."""
+    index = getattr(manager, "task_index", None)
+    return index if index is not None else manager._task_index
 
 
 def load_tasks(manager, names: list[str]) -> dict:
