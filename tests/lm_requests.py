@@ -1,0 +1,24 @@
+"""Request Instances built the same way under lm-eval 0.4.13 and next0.5.
+
+0.4.13's ``Instance`` is ``(request_type, doc, arguments, idx, metadata=(task, doc_id, repeats))``
+and fills ``task_name`` / ``doc_id`` from the tuple; next0.5's has ``task_name`` fourth and
+``doc_id`` keyword-only (a tuple ``metadata`` still unpacks). Every field is given by keyword, the
+task and document both as fields and as the tuple, so that either version ends with the same values.
+"""
+
+from __future__ import annotations
+
+from lm_eval.api.instance import Instance
+
+
+def request(request_type: str, arguments: tuple, idx: int = 0, *, task: str | None = "t",
+            doc_id: int | None = None, doc: dict | None = None) -> Instance:
+    """One request of document ``doc_id`` (default: ``idx``) of ``task``."""
+    doc_id = idx if doc_id is None else doc_id
+    return Instance(request_type=request_type, doc={} if doc is None else doc, arguments=arguments, idx=idx,
+                    task_name=task, doc_id=doc_id, metadata=(task, doc_id, 1))
+
+
+def loglikelihood_requests(contexts: list[str], choices: list[str], task: str = "t") -> list[Instance]:
+    """Context i, choice j -> one loglikelihood request of document i, idx i (the tests' usual shape)."""
+    return [request("loglikelihood", (ctx, c), i, task=task) for i, ctx in enumerate(contexts) for c in choices]
