@@ -61,6 +61,16 @@ against one list. Checklist (0.4.13 / next0.5):
     does not (its ``f1`` metric aggregates itself). ``templates/qqp.yaml`` names none for ``f1``,
     as lm-eval's own ``glue/qqp`` does, and both versions use f1's own corpus F1; ``mean`` is kept
     for ``acc``, which both register.
+21. ``Instance.target`` (next0.5: the document's ``doc_to_target``, set by ``construct_requests``;
+    0.4.13 has no such field) (:func:`instance_target`): the gold label read from the request where
+    lm-eval put it, from the task otherwise. ``Instance.metadata``: the ``(task, doc_id, repeats)``
+    tuple in 0.4.13 (unpacked into the fields), a dict of request tags in next0.5
+    (:func:`instance_tags`). next0.5's ``Instance`` has ``task_name`` fourth and ``doc_id``
+    keyword-only, so requests are built with keywords only (``tests/lm_requests.py``).
+22. ``acc_mutual_info``'s unconditional ``("", choice)`` requests (:func:`unconditional_request`):
+    next0.5 tags them ``metadata={"acc_mutual_info": True}``; 0.4.13 appends them untagged after the
+    document's choices (``idx`` from the number of choices on) when the task's ``metric_list`` has
+    ``acc_mutual_info``. They are scored but are no document of the skill-neuron statistics.
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.host.tasks.gold_label`.
@@ -171,6 +181,25 @@ def document_requests(task, doc, doc_id: int, context: str) -> list:
 def instance_key(instance) -> tuple[str | None, int | None]:
     """(task name, document id) of a request Instance (item 9)."""
     return getattr(instance, "task_name", None), getattr(instance, "doc_id", None)
+
+
+def instance_target(instance):
+    """The target lm-eval stored on a request Instance (item 21), or None (0.4.13 stores none)."""
+    return getattr(instance, "target", None)
+
+
+def instance_tags(instance) -> dict:
+    """The request tags of an Instance (item 21): next0.5's ``metadata`` dict, ``{}`` for 0.4.13's tuple."""
+    metadata = getattr(instance, "metadata", None)
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def unconditional_request(instance, task) -> bool:
+    """Whether ``instance`` is one of ``acc_mutual_info``'s unconditional requests of ``task`` (item 22)."""
+    if isinstance(getattr(instance, "metadata", None), dict):
+        return bool(instance.metadata.get("acc_mutual_info"))
+    metrics = [m.get("metric") for m in (getattr(task.config, "metric_list", None) or []) if isinstance(m, dict)]
+    return "acc_mutual_info" in metrics and instance.idx >= len(task.doc_to_choice(instance.doc))
 
 
 def evaluated_tasks(task_dict) -> dict:
