@@ -22,3 +22,16 @@ def request(request_type: str, arguments: tuple, idx: int = 0, *, task: str | No
 def loglikelihood_requests(contexts: list[str], choices: list[str], task: str = "t") -> list[Instance]:
     """Context i, choice j -> one loglikelihood request of document i, idx i (the tests' usual shape)."""
     return [request("loglikelihood", (ctx, c), i, task=task) for i, ctx in enumerate(contexts) for c in choices]
+
+
+def logged_loglikelihoods(sample: dict) -> list[float]:
+    """The per-request log-likelihoods of one logged sample (``simple_evaluate(log_samples=True)``).
+
+    0.4.13 logs each request's filtered response as one ``(ll, is_greedy)`` pair; next0.5 logs the
+    request's list of responses, ``[(ll, is_greedy)]``.
+    """
+    out = []
+    for resp in sample["filtered_resps"]:
+        ((ll, _),) = resp if isinstance(resp[0], (list, tuple)) else (resp,)
+        out.append(float(ll))
+    return out

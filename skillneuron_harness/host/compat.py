@@ -71,6 +71,18 @@ against one list. Checklist (0.4.13 / next0.5):
     next0.5 tags them ``metadata={"acc_mutual_info": True}``; 0.4.13 appends them untagged after the
     document's choices (``idx`` from the number of choices on) when the task's ``metric_list`` has
     ``acc_mutual_info``. They are scored but are no document of the skill-neuron statistics.
+23. When a task's dataset is read: 0.4.13 downloads it while building the task, next0.5 when
+    ``task.dataset`` is first read (a missing dataset fails there, and a ``datasets`` cache patched
+    around ``TaskManager.load`` alone is not the one used). Nothing here depends on when; the tests
+    read ``task.dataset`` where they mean the cache of that moment.
+24. The samples of ``simple_evaluate(log_samples=True)``: a request's ``filtered_resps`` is one
+    ``(ll, is_greedy)`` pair in 0.4.13 and the request's list ``[(ll, is_greedy)]`` in next0.5
+    (tests only: ``tests/lm_requests.logged_loglikelihoods``).
+25. ``bootstrap_stderr`` is defined in, and read by ``stderr_for_metric`` from,
+    ``lm_eval.api.metrics`` (0.4.13) or ``lm_eval.api.metrics.stderr`` (next0.5; the package
+    re-exports it). ``skillneuron eval --bootstrap_iters`` passes ``simple_evaluate``'s
+    ``bootstrap_iters`` (both versions) and patches nothing; the tests' shortened bootstrap
+    replaces it in its defining module (``tests/tasks/test_lm_eval_cli.py``).
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.host.tasks.gold_label`.
