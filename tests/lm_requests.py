@@ -8,7 +8,13 @@ task and document both as fields and as the tuple, so that either version ends w
 
 from __future__ import annotations
 
+import dataclasses
+
 from lm_eval.api.instance import Instance
+
+# next0.5's Instance (with a ``target`` field) gives rolling requests ("", text), as a loglikelihood
+# pair with an empty context; 0.4.13's rolling requests are (text,).
+_ROLLING_PAIR = "target" in {f.name for f in dataclasses.fields(Instance)}
 
 
 def request(request_type: str, arguments: tuple, idx: int = 0, *, task: str | None = "t",
@@ -17,6 +23,11 @@ def request(request_type: str, arguments: tuple, idx: int = 0, *, task: str | No
     doc_id = idx if doc_id is None else doc_id
     return Instance(request_type=request_type, doc={} if doc is None else doc, arguments=arguments, idx=idx,
                     task_name=task, doc_id=doc_id, metadata=(task, doc_id, 1))
+
+
+def rolling_request(text: str, idx: int = 0, *, task: str | None = "t") -> Instance:
+    """One ``loglikelihood_rolling`` request of ``text``, its arguments as the installed lm-eval's tasks build them."""
+    return request("loglikelihood_rolling", ("", text) if _ROLLING_PAIR else (text,), idx, task=task)
 
 
 def loglikelihood_requests(contexts: list[str], choices: list[str], task: str = "t") -> list[Instance]:

@@ -50,10 +50,15 @@ against one list. Checklist (0.4.13 / next0.5):
 17. ``lm_eval.config.evaluate_config.EvaluatorConfig.process_tasks`` raises ``ValueError("Tasks not
     found: a, b")`` for unknown ``--tasks`` (0.4.13's CLI); the bridge (``_suggest_task_names``)
     re-raises it with close matches. Where the class or method is missing nothing is patched.
+    next0.5's ``TaskManager.match_tasks`` keeps a name it cannot match, so ``process_tasks``
+    returns it in ``self.tasks`` and the run fails only after the model has loaded; the bridge
+    checks the returned names against the manager's index (:func:`unmatched_task_names`).
 18. The wording of two notes that ``lm_eval.api.task`` logs as warnings (:func:`quiet_task_notes`):
     "metric M is defined, but aggregation / higher_is_better is not" while a task is built, and
     "Custom kwargs can be passed to `--metadata`" from ``Task.download`` for every ``custom_dataset``
-    task. Where the wording changes the notes are simply shown again.
+    task. Where the wording changes the notes are simply shown again. The logger is
+    ``lm_eval.api.task`` (0.4.13) or ``lm_eval.api.task._task`` (next0.5, which logs no
+    "aggregation is not" note at all) (:data:`TASK_LOGGERS`).
 19. ``TaskManager.task_index`` (0.4.13) / ``TaskManager._task_index`` (next0.5), ``{name: Entry(name,
     kind, yaml_path, cfg, tags)}`` (:func:`task_index`): the suite of ``skillneuron leaderboard`` and
     the YAML behind a task name, read without building any task.
@@ -244,6 +249,17 @@ def task_index(manager) -> dict:
     return index if index is not None else manager._task_index
 
 
+def unmatched_task_names(names, manager) -> list[str]:
+    """The names of ``names`` (the CLI's resolved ``--tasks``) that ``manager`` does not index (item 17).
+
+    YAML configs (dicts) are not names; ``task@format`` and ``group::task`` (next0.5) count by their first part.
+    """
+    known = set(getattr(manager, "all_tasks", None) or ())
+    if not known or not isinstance(names, (list, tuple)):
+        return []
+    return [n for n in names if isinstance(n, str) and n.split("@", 1)[0].split("::", 1)[0] not in known]
+
+
 def load_tasks(manager, names: list[str]) -> dict:
     """``{name: Task}`` for task names (item 10); groups expand to their tasks."""
     loaded = manager.load(names)
@@ -283,7 +299,10 @@ def quiet_git_probe():
             module.get_git_commit_hash = probe
 
 
-# The notes lm-eval logs that say nothing to a user of our tasks (item 18).
+# The notes lm-eval logs that say nothing to a user of our tasks (item 18), and the loggers of the
+# module that logs them: lm_eval/api/task.py (0.4.13), lm_eval/api/task/_task.py (next0.5). A filter
+# acts only on the logger a record is logged on, not on the records its children pass up.
+TASK_LOGGERS = ("lm_eval.api.task", "lm_eval.api.task._task")
 _DEFAULTS_NOTE = re.compile(r"metric \S+ is defined, but (aggregation|higher_is_better) is not")
 _CUSTOM_KWARGS_NOTE = "Custom kwargs can be passed to `--metadata`"
 
@@ -312,9 +331,9 @@ class _OurTasksNotes(logging.Filter):
 
 def quiet_our_task_notes(folder: Path) -> None:
     """Install :class:`_OurTasksNotes` on lm-eval's task logger once per process."""
-    logger = logging.getLogger("lm_eval.api.task")
-    if not any(isinstance(f, _OurTasksNotes) for f in logger.filters):
-        logger.addFilter(_OurTasksNotes(folder.resolve()))
+    for logger in map(logging.getLogger, TASK_LOGGERS):
+        if not any(isinstance(f, _OurTasksNotes) for f in logger.filters):
+            logger.addFilter(_OurTasksNotes(folder.resolve()))
 
 
 class _DefaultsNotes(logging.Filter):
@@ -329,10 +348,12 @@ def quiet_task_notes():
     Used where we build a task the user did not ask to evaluate (a clean twin read for its
     training documents): lm-eval already printed them for the tasks of the run, if at all.
     """
-    logger, notes = logging.getLogger("lm_eval.api.task"), _DefaultsNotes()
-    logger.addFilter(notes)
+    loggers, notes = [logging.getLogger(name) for name in TASK_LOGGERS], _DefaultsNotes()
+    for logger in loggers:
+        logger.addFilter(notes)
     try:
         yield
     finally:
-        logger.removeFilter(notes)
+        for logger in loggers:
+            logger.removeFilter(notes)
 

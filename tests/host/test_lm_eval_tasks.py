@@ -71,6 +71,13 @@ def test_unconditional_requests_of_both_versions():
     assert compat.instance_tags(Request(0, {"acc_mutual_info": True})) == {"acc_mutual_info": True}
 
 
+def test_unmatched_task_names_are_those_the_index_lacks():
+    manager = type("Manager", (), {"all_tasks": ["sst2", "adv_sst2", "advglue"]})()
+    names = ["sst2", "adv_sst", {"task": "from_a_yaml"}, "advglue::adv_sst2", "sst2@mcqa", "ad*"]
+    assert compat.unmatched_task_names(names, manager) == ["adv_sst", "ad*"]
+    assert compat.unmatched_task_names(None, manager) == []
+
+
 class Task04:
     """lm-eval 0.4.13's request signature: the document id inside the metadata tuple."""
 
@@ -231,6 +238,9 @@ def test_acc_mutual_info_requests_are_no_documents(tiny_models, tmp_path):
                                                for r in rows_))
     (tmp_path / "mi.yaml").write_text(
         f"include: {task_folder() / 'templates' / 'sst2_jsonl.yaml'}\ntask: my_mi_sst2\n"
+        # the space in the choices, not the delimiter: next0.5 puts no delimiter after an empty context
+        # and then requires both kinds of request to have the same continuations
+        "target_delimiter: ''\ndoc_to_choice: [' negative', ' positive']\n"
         "dataset_kwargs:\n  data_files: mi.jsonl\nmetadata: {clean_twin: sst2}\nmetric_list:\n"
         "  - {metric: acc, aggregation: mean, higher_is_better: true}\n"
         "  - {metric: acc_mutual_info, aggregation: mean, higher_is_better: true}\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import lm_eval
 import pytest
 import torch
-from lm_requests import loglikelihood_requests, request
+from lm_requests import loglikelihood_requests, request, rolling_request
 from safetensors.torch import load_file, save_file
 
 from skillneuron_harness.host.model import PromptTunedLM
@@ -92,7 +92,7 @@ def test_generation_and_rolling_are_suppressed(tiny_models, files):
     spy = Spy(lm.model, "gpt2")
     try:
         lm.generate_until([request("generate_until", (CONTEXTS[0], {"until": ["\n\n"], "max_gen_toks": 3}))])
-        lm.loglikelihood_rolling([request("loglikelihood_rolling", (CONTEXTS[1],))])
+        lm.loglikelihood_rolling([rolling_request(CONTEXTS[1])])
     finally:
         spy.remove()
     assert len(spy.seen[0]) >= 4  # several decoding steps and the rolling window
