@@ -46,3 +46,8 @@ def logged_loglikelihoods(sample: dict) -> list[float]:
         ((ll, _),) = resp if isinstance(resp[0], (list, tuple)) else (resp,)
         out.append(float(ll))
     return out
+
+
+def rolling_value(result) -> float:
+    """One ``loglikelihood_rolling`` result as a number: 0.4.13 returns the sum, next0.5 ``(sum, False)``."""
+    return float(result[0] if isinstance(result, tuple) else result)

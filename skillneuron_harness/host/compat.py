@@ -88,6 +88,12 @@ against one list. Checklist (0.4.13 / next0.5):
     re-exports it). ``skillneuron eval --bootstrap_iters`` passes ``simple_evaluate``'s
     ``bootstrap_iters`` (both versions) and patches nothing; the tests' shortened bootstrap
     replaces it in its defining module (``tests/tasks/test_lm_eval_cli.py``).
+26. ``HFLM.loglikelihood_rolling`` (not overridden; suppression is armed around its forward
+    passes): requests ``(text,)`` and results as floats in 0.4.13, ``("", text)`` and
+    ``(sum, False)`` pairs in next0.5 (tests only: ``tests/lm_requests.rolling_request``).
+27. Results JSON keys: next0.5 keys a group's member by its path in the group
+    (``advglue::adv_sst2``) in ``results``, ``configs``, ``n-samples`` and ``versions``; its config's
+    ``task`` is the name. :func:`skillneuron_harness.core.results.task_results` names rows by it.
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.host.tasks.gold_label`.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lm_requests import request, rolling_request
+from lm_requests import request, rolling_request, rolling_value
 from peft import PeftModel, PromptTuningConfig, TaskType, get_peft_model
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -169,12 +169,12 @@ def test_rolling_loglikelihood_leaves_room_for_virtual_tokens(name, tiny_models,
     lm = PromptTunedLM(pretrained=str(tiny_models[name]), prompt=str(adapters[name]), device="cpu",
                        max_length=P + 24)
     text = " ".join(CONTEXTS * 2)
-    (got,) = lm.loglikelihood_rolling([rolling_request(text)])
+    got = rolling_value(*lm.loglikelihood_rolling([rolling_request(text)]))
     assert lm.max_length == 24
     assert got < 0 and got == got  # finite, and every window fitted (no exception)
     if name == "gpt2":  # single-window strings: the sum of next-token log-probs after the prefix token
         short = "a gripping , funny film"
-        (ll,) = lm.loglikelihood_rolling([rolling_request(short)])
+        ll = rolling_value(*lm.loglikelihood_rolling([rolling_request(short)]))
         tok = AutoTokenizer.from_pretrained(tiny_models[name])
         ids = tok.encode(short)
         base = AutoModelForCausalLM.from_pretrained(tiny_models[name]).eval()

@@ -61,7 +61,7 @@ def test_another_custom_dataset_keeps_the_note(tmp_path, lm_eval_logs):
                  "validation_split: validation\ndoc_to_text: '{{sentence}}'\ndoc_to_target: label\n"
                  "doc_to_choice: ['no', 'yes']\nmetric_list:\n  - metric: acc\n    aggregation: mean\n"
                  "    higher_is_better: true\n")
-    _user_task(tmp_path, yaml_text)
+    _user_task(tmp_path, yaml_text).dataset  # noqa: B018  (next0.5 downloads, and notes, here)
     assert len(_notes(lm_eval_logs, NOTE)) == 1
 
 
