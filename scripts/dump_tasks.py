@@ -77,12 +77,13 @@ def _portable(value, roots: dict[str, str], sources: bool = True):
 def _docs(task, limit: int) -> dict:
     from lm_eval.api.instance import Instance
 
+    from skillneuron_harness.host.compat import document_requests
+
     docs = list(task.eval_docs)
     rendered = []
     for doc_id, doc in enumerate(docs[:limit]):
         context = task.fewshot_context(doc, num_fewshot=0)
-        requests = task.construct_requests(doc=doc, ctx=context, metadata=(task.config.task, doc_id, 1))
-        requests = requests if isinstance(requests, list) else [requests]
+        requests = document_requests(task, doc, doc_id, context)
         rendered.append({"context": context, "choices": task.doc_to_choice(doc), "target": task.doc_to_target(doc),
                          "requests": [list(r.args) for r in requests if isinstance(r, Instance)]})
     sizes = {"eval": len(docs), "train": len(task.training_docs()) if task.has_training_docs() else None}
@@ -99,6 +100,8 @@ def dump(pattern: str = "sn_pt_*", limit: int = DOCS, manager=None, sources: boo
     from lm_eval.tasks._index import Kind, TaskIndex
     from lm_eval.tasks._yaml_loader import load_yaml
 
+    from skillneuron_harness.host.compat import task_index
+
     folder = ROOT / "task_configs"
     roots = {str(folder.resolve().parent): "<repo>",
              str(Path(lm_eval.tasks.__file__).resolve().parents[1]): "<lm_eval>"}
@@ -109,7 +112,7 @@ def dump(pattern: str = "sn_pt_*", limit: int = DOCS, manager=None, sources: boo
     manager = manager if manager is not None else TaskManager()
     out: dict = {"index": {}, "yaml": {}, "config": {}, "docs": {}, "groups": {}}
     for name in names:
-        entry = manager.task_index[name]
+        entry = task_index(manager)[name]
         out["index"][name] = {"kind": entry.kind.name, "yaml": _portable(str(entry.yaml_path), roots)}
         out["yaml"][name] = _portable(load_yaml(entry.yaml_path, resolve_func=False), roots)
     tasks = [n for n in names if ours[n].kind in (Kind.TASK, Kind.PY_TASK)]

@@ -107,6 +107,8 @@ def load_results(path: str | Path) -> dict:
 def task_results(data: dict, source: str = "") -> list[TaskResult]:
     """The task rows of one results JSON; groups (no config of their own) and tasks without ``acc`` are left out.
 
+    A row is named by its config's ``task``: lm-eval's next0.5 keys a group's member by its path in
+    the group (``advglue::adv_sst2``), 0.4.13 by the task's name; our ``skill_neurons`` section by the name.
     The shape is checked first (:func:`check_results`): a value no lm-eval run writes raises
     :class:`ResultsFileError` naming ``source``, the field and the value.
     """
@@ -120,15 +122,16 @@ def task_results(data: dict, source: str = "") -> list[TaskResult]:
         if task not in configs or acc is None:
             continue
         task_config = configs.get(task) or {}
+        name = task_config.get("task") if isinstance(task_config.get("task"), str) else task
         metadata = task_config.get("metadata") or {}
         choices = task_config.get("doc_to_choice")
         out.append(TaskResult(
-            task=task, acc=acc, acc_stderr=_number(metrics.get("acc_stderr,none")),
+            task=name, acc=acc, acc_stderr=_number(metrics.get("acc_stderr,none")),
             num_docs=((data.get("n-samples") or {}).get(task) or {}).get("effective"),
             num_choices=len(choices) if isinstance(choices, list) else None,
             clean_twin=metadata.get("clean_twin"), split_of=metadata.get("split_of"),
             version=None if versions.get(task) is None else str(versions[task]),
-            limit=_number(config.get("limit")), skill_neurons=skill_neuron_section(data).get(task),
+            limit=_number(config.get("limit")), skill_neurons=skill_neuron_section(data).get(name),
             source=str(source)))
     return out
 

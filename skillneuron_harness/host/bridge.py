@@ -277,7 +277,9 @@ def _suggest_task_names(config_module) -> None:
     lm-eval's CLI resolves ``--tasks`` in ``EvaluatorConfig.process_tasks`` (host/compat.py item 17) and
     raises ``ValueError("Tasks not found: ...")`` with a 15-line traceback; the same message with
     ``difflib``'s close matches, as a :class:`~skillneuron_harness.core.errors.SkillNeuronError` (still a
-    ``ValueError``), replaces it. Anything else the method does or raises is untouched.
+    ``ValueError``), replaces it. Where the method returns names its task manager does not index
+    (next0.5 keeps an unmatched name), the same error is raised for them. Anything else the method
+    does or raises is untouched.
     """
     cls = getattr(config_module, "EvaluatorConfig", None)
     original = getattr(cls, "process_tasks", None)
@@ -290,12 +292,18 @@ def _suggest_task_names(config_module) -> None:
         if getattr(self, "model", None) == MODEL_NAME:  # our checks first: indexing lm-eval's tasks takes seconds
             _check_model_args(getattr(self, "model_args", None))
         try:
-            return original(self, *args, **kwargs)
+            manager = original(self, *args, **kwargs)
         except ValueError as err:
             message = str(err)
             if not message.startswith("Tasks not found: "):
                 raise
             raise _unknown_tasks(message, getattr(self, "include_path", None)) from err
+        from skillneuron_harness.host.compat import unmatched_task_names
+
+        missing = unmatched_task_names(getattr(self, "tasks", None), manager)  # next0.5 returns them unmatched
+        if missing:
+            raise _unknown_tasks(f"Tasks not found: {', '.join(missing)}", getattr(self, "include_path", None))
+        return manager
 
     process_tasks._skillneuron_bridge = True  # type: ignore[attr-defined]
     cls.process_tasks = process_tasks

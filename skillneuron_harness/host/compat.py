@@ -50,10 +50,50 @@ against one list. Checklist (0.4.13 / next0.5):
 17. ``lm_eval.config.evaluate_config.EvaluatorConfig.process_tasks`` raises ``ValueError("Tasks not
     found: a, b")`` for unknown ``--tasks`` (0.4.13's CLI); the bridge (``_suggest_task_names``)
     re-raises it with close matches. Where the class or method is missing nothing is patched.
+    next0.5's ``TaskManager.match_tasks`` keeps a name it cannot match, so ``process_tasks``
+    returns it in ``self.tasks`` and the run fails only after the model has loaded; the bridge
+    checks the returned names against the manager's index (:func:`unmatched_task_names`).
 18. The wording of two notes that ``lm_eval.api.task`` logs as warnings (:func:`quiet_task_notes`):
     "metric M is defined, but aggregation / higher_is_better is not" while a task is built, and
     "Custom kwargs can be passed to `--metadata`" from ``Task.download`` for every ``custom_dataset``
-    task. Where the wording changes the notes are simply shown again.
+    task. Where the wording changes the notes are simply shown again. The logger is
+    ``lm_eval.api.task`` (0.4.13) or ``lm_eval.api.task._task`` (next0.5, which logs no
+    "aggregation is not" note at all) (:data:`TASK_LOGGERS`).
+19. ``TaskManager.task_index`` (0.4.13) / ``TaskManager._task_index`` (next0.5), ``{name: Entry(name,
+    kind, yaml_path, cfg, tags)}`` (:func:`task_index`): the suite of ``skillneuron leaderboard`` and
+    the YAML behind a task name, read without building any task.
+20. Metric aggregations named in our task YAMLs: 0.4.13 registers an ``f1`` aggregation, next0.5
+    does not (its ``f1`` metric aggregates itself). ``templates/qqp.yaml`` names none for ``f1``,
+    as lm-eval's own ``glue/qqp`` does, and both versions use f1's own corpus F1; ``mean`` is kept
+    for ``acc``, which both register.
+21. ``Instance.target`` (next0.5: the document's ``doc_to_target``, set by ``construct_requests``;
+    0.4.13 has no such field) (:func:`instance_target`): the gold label read from the request where
+    lm-eval put it, from the task otherwise. ``Instance.metadata``: the ``(task, doc_id, repeats)``
+    tuple in 0.4.13 (unpacked into the fields), a dict of request tags in next0.5
+    (:func:`instance_tags`). next0.5's ``Instance`` has ``task_name`` fourth and ``doc_id``
+    keyword-only, so requests are built with keywords only (``tests/lm_requests.py``).
+22. ``acc_mutual_info``'s unconditional ``("", choice)`` requests (:func:`unconditional_request`):
+    next0.5 tags them ``metadata={"acc_mutual_info": True}``; 0.4.13 appends them untagged after the
+    document's choices (``idx`` from the number of choices on) when the task's ``metric_list`` has
+    ``acc_mutual_info``. They are scored but are no document of the skill-neuron statistics.
+23. When a task's dataset is read: 0.4.13 downloads it while building the task, next0.5 when
+    ``task.dataset`` is first read (a missing dataset fails there, and a ``datasets`` cache patched
+    around ``TaskManager.load`` alone is not the one used). Nothing here depends on when; the tests
+    read ``task.dataset`` where they mean the cache of that moment.
+24. The samples of ``simple_evaluate(log_samples=True)``: a request's ``filtered_resps`` is one
+    ``(ll, is_greedy)`` pair in 0.4.13 and the request's list ``[(ll, is_greedy)]`` in next0.5
+    (tests only: ``tests/lm_requests.logged_loglikelihoods``).
+25. ``bootstrap_stderr`` is defined in, and read by ``stderr_for_metric`` from,
+    ``lm_eval.api.metrics`` (0.4.13) or ``lm_eval.api.metrics.stderr`` (next0.5; the package
+    re-exports it). ``skillneuron eval --bootstrap_iters`` passes ``simple_evaluate``'s
+    ``bootstrap_iters`` (both versions) and patches nothing; the tests' shortened bootstrap
+    replaces it in its defining module (``tests/tasks/test_lm_eval_cli.py``).
+26. ``HFLM.loglikelihood_rolling`` (not overridden; suppression is armed around its forward
+    passes): requests ``(text,)`` and results as floats in 0.4.13, ``("", text)`` and
+    ``(sum, False)`` pairs in next0.5 (tests only: ``tests/lm_requests.rolling_request``).
+27. Results JSON keys: next0.5 keys a group's member by its path in the group
+    (``advglue::adv_sst2``) in ``results``, ``configs``, ``n-samples`` and ``versions``; its config's
+    ``task`` is the name. :func:`skillneuron_harness.core.results.task_results` names rows by it.
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.host.tasks.gold_label`.
@@ -166,6 +206,25 @@ def instance_key(instance) -> tuple[str | None, int | None]:
     return getattr(instance, "task_name", None), getattr(instance, "doc_id", None)
 
 
+def instance_target(instance):
+    """The target lm-eval stored on a request Instance (item 21), or None (0.4.13 stores none)."""
+    return getattr(instance, "target", None)
+
+
+def instance_tags(instance) -> dict:
+    """The request tags of an Instance (item 21): next0.5's ``metadata`` dict, ``{}`` for 0.4.13's tuple."""
+    metadata = getattr(instance, "metadata", None)
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def unconditional_request(instance, task) -> bool:
+    """Whether ``instance`` is one of ``acc_mutual_info``'s unconditional requests of ``task`` (item 22)."""
+    if isinstance(getattr(instance, "metadata", None), dict):
+        return bool(instance.metadata.get("acc_mutual_info"))
+    metrics = [m.get("metric") for m in (getattr(task.config, "metric_list", None) or []) if isinstance(m, dict)]
+    return "acc_mutual_info" in metrics and instance.idx >= len(task.doc_to_choice(instance.doc))
+
+
 def evaluated_tasks(task_dict) -> dict:
     """``{task name: Task}`` of the leaf tasks in a ``task_dict`` given to ``evaluate`` (item 14)."""
     if not isinstance(task_dict, dict):
@@ -188,6 +247,23 @@ def unwrap_cache(lm) -> tuple[object, bool]:
     if isinstance(lm, CachingLM):
         return lm.lm, True
     return lm, request_cache_active(lm)
+
+
+def task_index(manager) -> dict:
+    """A ``TaskManager``'s ``{name: Entry}`` index (item 19), under either version's name."""
+    index = getattr(manager, "task_index", None)
+    return index if index is not None else manager._task_index
+
+
+def unmatched_task_names(names, manager) -> list[str]:
+    """The names of ``names`` (the CLI's resolved ``--tasks``) that ``manager`` does not index (item 17).
+
+    YAML configs (dicts) are not names; ``task@format`` and ``group::task`` (next0.5) count by their first part.
+    """
+    known = set(getattr(manager, "all_tasks", None) or ())
+    if not known or not isinstance(names, (list, tuple)):
+        return []
+    return [n for n in names if isinstance(n, str) and n.split("@", 1)[0].split("::", 1)[0] not in known]
 
 
 def load_tasks(manager, names: list[str]) -> dict:
@@ -229,7 +305,10 @@ def quiet_git_probe():
             module.get_git_commit_hash = probe
 
 
-# The notes lm-eval logs that say nothing to a user of our tasks (item 18).
+# The notes lm-eval logs that say nothing to a user of our tasks (item 18), and the loggers of the
+# module that logs them: lm_eval/api/task.py (0.4.13), lm_eval/api/task/_task.py (next0.5). A filter
+# acts only on the logger a record is logged on, not on the records its children pass up.
+TASK_LOGGERS = ("lm_eval.api.task", "lm_eval.api.task._task")
 _DEFAULTS_NOTE = re.compile(r"metric \S+ is defined, but (aggregation|higher_is_better) is not")
 _CUSTOM_KWARGS_NOTE = "Custom kwargs can be passed to `--metadata`"
 
@@ -258,9 +337,9 @@ class _OurTasksNotes(logging.Filter):
 
 def quiet_our_task_notes(folder: Path) -> None:
     """Install :class:`_OurTasksNotes` on lm-eval's task logger once per process."""
-    logger = logging.getLogger("lm_eval.api.task")
-    if not any(isinstance(f, _OurTasksNotes) for f in logger.filters):
-        logger.addFilter(_OurTasksNotes(folder.resolve()))
+    for logger in map(logging.getLogger, TASK_LOGGERS):
+        if not any(isinstance(f, _OurTasksNotes) for f in logger.filters):
+            logger.addFilter(_OurTasksNotes(folder.resolve()))
 
 
 class _DefaultsNotes(logging.Filter):
@@ -275,10 +354,12 @@ def quiet_task_notes():
     Used where we build a task the user did not ask to evaluate (a clean twin read for its
     training documents): lm-eval already printed them for the tasks of the run, if at all.
     """
-    logger, notes = logging.getLogger("lm_eval.api.task"), _DefaultsNotes()
-    logger.addFilter(notes)
+    loggers, notes = [logging.getLogger(name) for name in TASK_LOGGERS], _DefaultsNotes()
+    for logger in loggers:
+        logger.addFilter(notes)
     try:
         yield
     finally:
-        logger.removeFilter(notes)
+        for logger in loggers:
+            logger.removeFilter(notes)
 

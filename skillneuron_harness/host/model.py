@@ -381,13 +381,17 @@ class PromptTunedLM(HFLM):
                     results[i] = (float(lp), bool(gr))
                     if requests[i][0] is not None:
                         self.cache_hook.add_partial("loglikelihood", requests[i][0], results[i])
-            if watchers:
-                first = [instances[members[g][0]] for g in batch]
+            # acc_mutual_info's unconditional ("", choice) groups are scored but are no documents
+            rows = [r for r, g in enumerate(batch) if not self._run.unconditional(instances[members[g][0]])
+                    ] if watchers else []
+            if rows:
+                first = [instances[members[batch[r]][0]] for r in rows]
                 documents = ScoredDocuments(
-                    tasks=[keys[members[g][0]][0] for g in batch], doc_ids=[keys[members[g][0]][1] for g in batch],
+                    tasks=[compat.instance_key(inst)[0] for inst in first],
+                    doc_ids=[compat.instance_key(inst)[1] for inst in first],
                     labels=[self._run.label(inst) for inst in first],
-                    predictions=[int(lp.argmax()) for lp in scored.logprobs],  # lm-eval's `acc` choice
-                    activations=acts)
+                    predictions=[int(scored.logprobs[r].argmax()) for r in rows],  # lm-eval's `acc` choice
+                    activations=acts if len(rows) == len(batch) else acts[rows])  # (G', L, P', D)
                 for observer in watchers:
                     observer.scored(documents)
         return results

@@ -105,9 +105,10 @@ def _evaluated_task(task_name: str):
 
 def _indexed_format(task_name: str) -> TaskFormat | None:
     from skillneuron_harness.host.bridge import running_evaluation
+    from skillneuron_harness.host.compat import task_index
 
     manager = running_evaluation().get("task_manager")
-    entry = manager.task_index.get(task_name) if manager is not None else None
+    entry = task_index(manager).get(task_name) if manager is not None else None
     path = getattr(entry, "yaml_path", None)
     return _yaml_format(task_name, str(path)) if path else None
 

@@ -90,9 +90,13 @@ def _size(docs) -> int | None:
 
 
 # ------------------------------------------------------------------ labels
-def gold_label(task, doc, *, task_name: str, doc_id) -> int:
-    """The index of the right choice of ``doc`` (see the module docstring)."""
-    target = task.doc_to_target(doc)
+def gold_label(task, doc, *, task_name: str, doc_id, target=None) -> int:
+    """The index of the right choice of ``doc`` (see the module docstring).
+
+    ``target``: the target lm-eval already rendered for the document (a request's ``Instance.target``),
+    else ``task.doc_to_target(doc)``.
+    """
+    target = task.doc_to_target(doc) if target is None else target
     choices = task.doc_to_choice(doc)
     if isinstance(target, str):
         if target in choices:
@@ -209,7 +213,12 @@ class LmEvalRun:
     def label(self, instance) -> int:
         """The gold choice of the document behind a request Instance."""
         name, doc_id = compat.instance_key(instance)
-        return gold_label(self._task(name), instance.doc, task_name=name, doc_id=doc_id)
+        return gold_label(self._task(name), instance.doc, task_name=name, doc_id=doc_id,
+                          target=compat.instance_target(instance))
+
+    def unconditional(self, instance) -> bool:
+        """Whether a request Instance is one of ``acc_mutual_info``'s unconditional ones (no document of its own)."""
+        return compat.unconditional_request(instance, self._task(compat.instance_key(instance)[0]))
 
     def training_activations(self, name: str, limit: int | None, desc: str, positions: str, split: str = "train",
                              batch_size: int | None = None):

@@ -31,7 +31,9 @@ def _version(cfg: dict) -> str | None:
 
 def expand(names: list[str], manager, source: str = "<spec>") -> list[SuiteTask]:
     """The leaf tasks of ``names`` in order, each once (a SpecError names any unknown name)."""
-    index = manager.task_index  # name -> Entry(kind, yaml_path, cfg, tags)
+    from skillneuron_harness.host.compat import task_index
+
+    index = task_index(manager)  # name -> Entry(kind, yaml_path, cfg, tags)
     out: dict[str, SuiteTask] = {}
 
     def visit(name: str, trail: tuple[str, ...]) -> None:

@@ -127,8 +127,12 @@ def test_stock_cli_evaluates_prompt_tuned_on_our_task(tiny_models, t5_prompt, tm
 
 
 def test_skillneuron_eval_without_startup_files(tiny_models, t5_prompt, tmp_path):
-    # `python -S` skips site-packages and every .pth file: the bridge never runs.
-    env = {"PYTHONPATH": os.pathsep.join([sysconfig.get_paths()["purelib"], str(Path(__file__).parents[2])])}
+    # `python -S` skips site-packages and every .pth file: the bridge never runs. lm-eval's own folder
+    # is on the path too, for an lm-eval installed editable (a .pth line of its own).
+    import lm_eval
+
+    paths = [sysconfig.get_paths()["purelib"], str(Path(__file__).parents[2]), str(Path(lm_eval.__file__).parents[1])]
+    env = {"PYTHONPATH": os.pathsep.join(paths)}
     out = run([sys.executable, "-S", "-m", "skillneuron_harness.cli", "eval", "--model", "prompt_tuned",
                "--model_args", f"pretrained={tiny_models['t5']},prompt={t5_prompt}",
                "--tasks", "adv_sst2", "--limit", "4", "--device", "cpu", "--output_path", str(tmp_path),

@@ -42,6 +42,42 @@ def test_gold_label_refuses_what_names_no_choice(target):
         gold_label(Task(target), {}, task_name="t", doc_id=3)
 
 
+def test_gold_label_takes_the_target_lm_eval_stored_on_the_request():
+    # next0.5 puts doc_to_target's value on Instance.target; where given it is the one read
+    assert gold_label(Task(0), {}, task_name="t", doc_id=3, target="yes") == 1
+    assert gold_label(Task(0), {}, task_name="t", doc_id=3, target=None) == 0
+
+
+class Request:
+    """The fields of a request Instance that the unconditional-request rule reads."""
+
+    def __init__(self, idx, metadata):
+        self.idx, self.metadata, self.doc = idx, metadata, {}
+
+
+def test_unconditional_requests_of_both_versions():
+    mutual = Task(0)
+    mutual.config = type("Config", (), {"metric_list": [{"metric": "acc"}, {"metric": "acc_mutual_info"}]})()
+    plain = Task(0)
+    plain.config = type("Config", (), {"metric_list": [{"metric": "acc"}]})()
+    # 0.4.13: untagged, after the document's 2 choices, and only when the task computes acc_mutual_info
+    flags = [compat.unconditional_request(Request(i, ("t", 0, 1)), mutual) for i in range(4)]
+    assert flags == [False, False, True, True]
+    assert not compat.unconditional_request(Request(2, ("t", 0, 1)), plain)
+    # next0.5: tagged in the metadata dict
+    assert compat.unconditional_request(Request(0, {"acc_mutual_info": True}), plain)
+    assert not compat.unconditional_request(Request(3, {}), mutual)
+    assert compat.instance_tags(Request(0, ("t", 0, 1))) == {}
+    assert compat.instance_tags(Request(0, {"acc_mutual_info": True})) == {"acc_mutual_info": True}
+
+
+def test_unmatched_task_names_are_those_the_index_lacks():
+    manager = type("Manager", (), {"all_tasks": ["sst2", "adv_sst2", "advglue"]})()
+    names = ["sst2", "adv_sst", {"task": "from_a_yaml"}, "advglue::adv_sst2", "sst2@mcqa", "ad*"]
+    assert compat.unmatched_task_names(names, manager) == ["adv_sst", "ad*"]
+    assert compat.unmatched_task_names(None, manager) == []
+
+
 class Task04:
     """lm-eval 0.4.13's request signature: the document id inside the metadata tuple."""
 
@@ -188,3 +224,34 @@ def test_statistics_read_the_tasks_of_the_evaluation_in_progress(tiny_models, tm
     assert stats["provenance"]["num_docs"] == 4
     assert stats["provenance"]["baseline_source"] == "sst2:train"
     assert results["skill_neurons"]["my_adv_sst2"]["num_docs"] == 4
+
+
+def test_acc_mutual_info_requests_are_no_documents(tiny_models, tmp_path):
+    """A task that also computes acc_mutual_info scores each document's choices a second time without
+    context; an observer still sees each document once, with its label and lm-eval's acc prediction."""
+    from lm_eval.tasks import TaskManager
+
+    from skillneuron_harness.host.bridge import task_folder
+
+    rows_ = rows("adv_sst2", "validation", 5)
+    (tmp_path / "mi.jsonl").write_text("".join(json.dumps({"sentence": r["sentence"], "label": r["label"]}) + "\n"
+                                               for r in rows_))
+    (tmp_path / "mi.yaml").write_text(
+        f"include: {task_folder() / 'templates' / 'sst2_jsonl.yaml'}\ntask: my_mi_sst2\n"
+        # the space in the choices, not the delimiter: next0.5 puts no delimiter after an empty context
+        # and then requires both kinds of request to have the same continuations
+        "target_delimiter: ''\ndoc_to_choice: [' negative', ' positive']\n"
+        "dataset_kwargs:\n  data_files: mi.jsonl\nmetadata: {clean_twin: sst2}\nmetric_list:\n"
+        "  - {metric: acc, aggregation: mean, higher_is_better: true}\n"
+        "  - {metric: acc_mutual_info, aggregation: mean, higher_is_better: true}\n")
+    lm = PromptTunedLM(pretrained=str(tiny_models["bert"]), device="cpu", batch_size=3)
+    watcher = Watcher()
+    watcher.begin = lambda run: None  # the run has no adv_sst2
+    lm.engine.observers.append(watcher)
+    results = lm_eval.simple_evaluate(model=lm, tasks=["my_mi_sst2"], task_manager=TaskManager(include_path=str(
+        tmp_path)), log_samples=True, bootstrap_iters=0)
+    samples = results["samples"]["my_mi_sst2"]
+    assert all(len(s["arguments"]) == 4 for s in samples)  # 2 choices with context, 2 without
+    assert sorted((d, y) for _, d, y, _ in watcher.seen) == [(i, r["label"]) for i, r in enumerate(rows_)]
+    accuracy = np.mean([p == y for _, _, y, p in watcher.seen])
+    assert accuracy == pytest.approx(results["results"]["my_mi_sst2"]["acc,none"])

@@ -110,13 +110,13 @@ def test_prompt_and_peft_together(tiny_models):
 
 
 def test_verbalizer_needing_more_masks_than_fit(tiny_models, tmp_path):
-    from lm_eval.api.instance import Instance
+    from lm_requests import request
 
     save_file({"prompt": torch.randn(4, 32)}, tmp_path / "p.safetensors")
     lm = PromptTunedLM(pretrained=str(tiny_models["bert"]), prompt=str(tmp_path / "p.safetensors"),
                        device="cpu", max_length=4 + 6)
     long_choice = " entailment contradiction neutral positive negative"
-    req = Instance("loglikelihood", {}, ("Answer:", long_choice), 0, metadata=("t", 0, 1))
+    req = request("loglikelihood", ("Answer:", long_choice))
     with pytest.raises(ValueError) as err:
         lm.loglikelihood([req])
     assert "masks" in one_line(err) and "max_length=10" in one_line(err)

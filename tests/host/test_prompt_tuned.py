@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lm_eval.api.instance import Instance
+from lm_requests import request, rolling_request, rolling_value
 from peft import PeftModel, PromptTuningConfig, TaskType, get_peft_model
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -48,7 +48,7 @@ def adapters(tiny_models, tmp_path_factory):
 
 
 def requests(contexts=CONTEXTS, choices=CHOICES):
-    return [Instance("loglikelihood", {}, (ctx, c), i, metadata=("t", i, 1))
+    return [request("loglikelihood", (ctx, c), i)
             for i, (ctx, options) in enumerate(zip(contexts, choices, strict=True)) for c in options]
 
 
@@ -149,7 +149,7 @@ def greedy_reference(name, model_path, adapter, context, max_new_tokens):
 def test_generation_equals_cache_free_greedy_decode(name, tiny_models, adapters):
     lm = PromptTunedLM(pretrained=str(tiny_models[name]), prompt=str(adapters[name]), device="cpu", batch_size=3)
     contexts = ["the movie was", "a gripping , funny film about the", "no"]  # unequal lengths: padding
-    reqs = [Instance("generate_until", {}, (c, {"until": ["\n\n"], "max_gen_toks": 6}), i, metadata=("t", i, 1))
+    reqs = [request("generate_until", (c, {"until": ["\n\n"], "max_gen_toks": 6}), i)
             for i, c in enumerate(contexts)]
     got = lm.generate_until(reqs)
     want = [greedy_reference(name, tiny_models[name], adapters[name], c, 6) for c in contexts]
@@ -158,7 +158,7 @@ def test_generation_equals_cache_free_greedy_decode(name, tiny_models, adapters)
 
 def test_generation_refused_for_masked_lm(tiny_models, adapters):
     lm = PromptTunedLM(pretrained=str(tiny_models["bert"]), prompt=str(adapters["bert"]), device="cpu")
-    req = Instance("generate_until", {}, ("x", {"until": ["\n"]}), 0, metadata=("gsm8k", 0, 1))
+    req = request("generate_until", ("x", {"until": ["\n"]}), task="gsm8k")
     with pytest.raises(NotImplementedError, match="gsm8k"):
         lm.generate_until([req])
 
@@ -169,12 +169,12 @@ def test_rolling_loglikelihood_leaves_room_for_virtual_tokens(name, tiny_models,
     lm = PromptTunedLM(pretrained=str(tiny_models[name]), prompt=str(adapters[name]), device="cpu",
                        max_length=P + 24)
     text = " ".join(CONTEXTS * 2)
-    (got,) = lm.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (text,), 0, metadata=("t", 0, 1))])
+    got = rolling_value(*lm.loglikelihood_rolling([rolling_request(text)]))
     assert lm.max_length == 24
     assert got < 0 and got == got  # finite, and every window fitted (no exception)
     if name == "gpt2":  # single-window strings: the sum of next-token log-probs after the prefix token
         short = "a gripping , funny film"
-        (ll,) = lm.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (short,), 0, metadata=("t", 0, 1))])
+        ll = rolling_value(*lm.loglikelihood_rolling([rolling_request(short)]))
         tok = AutoTokenizer.from_pretrained(tiny_models[name])
         ids = tok.encode(short)
         base = AutoModelForCausalLM.from_pretrained(tiny_models[name]).eval()

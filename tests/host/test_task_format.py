@@ -11,6 +11,7 @@ T5 end token and the answers' later tokens are then kept), so the equality is th
 from __future__ import annotations
 
 import pytest
+from lm_requests import logged_loglikelihoods
 
 USER_YAML = """\
 task: {name}
@@ -60,7 +61,7 @@ def test_user_yaml_released_format_scores_as_our_format_matched_task(tiny_models
     texts = {name: [(s["doc"]["hypothesis"], s["doc"]["premise"]) for s in samples[name]] for name in tasks}
     assert len(texts["sn_pt_mnli_t5"]) == LIMIT
     assert texts["my_mnli_t5"] == texts["my_mnli_t5_plain"] == texts["sn_pt_mnli_t5"]  # the same documents
-    scores = {name: [ll for s in samples[name] for ll, _ in s["filtered_resps"]] for name in tasks}
+    scores = {name: [ll for s in samples[name] for ll in logged_loglikelihoods(s)] for name in tasks}
     assert len(scores["sn_pt_mnli_t5"]) == 3 * LIMIT
     assert scores["my_mnli_t5"] == pytest.approx(scores["sn_pt_mnli_t5"], abs=1e-5)
     gap = max(abs(a - b) for a, b in zip(scores["my_mnli_t5_plain"], scores["sn_pt_mnli_t5"], strict=True))

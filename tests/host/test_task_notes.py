@@ -23,7 +23,7 @@ NOTE = "Custom kwargs can be passed"
 
 
 def _notes(caplog, needle):
-    return [r for r in caplog.records if r.name == "lm_eval.api.task" and needle in r.getMessage()]
+    return [r for r in caplog.records if r.name.startswith("lm_eval.api.task") and needle in r.getMessage()]
 
 
 @pytest.fixture
@@ -61,14 +61,15 @@ def test_another_custom_dataset_keeps_the_note(tmp_path, lm_eval_logs):
                  "validation_split: validation\ndoc_to_text: '{{sentence}}'\ndoc_to_target: label\n"
                  "doc_to_choice: ['no', 'yes']\nmetric_list:\n  - metric: acc\n    aggregation: mean\n"
                  "    higher_is_better: true\n")
-    _user_task(tmp_path, yaml_text)
+    _user_task(tmp_path, yaml_text).dataset  # noqa: B018  (next0.5 downloads, and notes, here)
     assert len(_notes(lm_eval_logs, NOTE)) == 1
 
 
 def test_a_clean_twin_read_for_its_labels_is_built_quietly(task_manager, monkeypatch, lm_eval_logs):
-    # the check is meaningful: building lm-eval's sst2 directly logs the note
+    # the check is meaningful where lm-eval has the note (0.4.13; next0.5 logs none): building its sst2 logs it
     task_manager.load(["sst2"])
-    assert _notes(lm_eval_logs, "is defined, but aggregation is not")
+    if not _notes(lm_eval_logs, "is defined, but aggregation is not"):
+        pytest.skip("this lm-eval logs no 'aggregation is not' note for its sst2")
     lm_eval_logs.clear()
     monkeypatch.setattr(host_tasks, "task_manager", lambda include_path=(): task_manager)
     run = host_tasks.LmEvalRun(lm=None, requests=[])

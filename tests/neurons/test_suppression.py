@@ -9,7 +9,7 @@ from __future__ import annotations
 import lm_eval
 import pytest
 import torch
-from lm_eval.api.instance import Instance
+from lm_requests import loglikelihood_requests, request, rolling_request
 from safetensors.torch import load_file, save_file
 
 from skillneuron_harness.host.model import PromptTunedLM
@@ -24,8 +24,7 @@ CONTEXTS = ["a gripping , funny film\nQuestion: Is this sentence positive or neg
 
 
 def requests():
-    return [Instance("loglikelihood", {}, (ctx, c), i, metadata=("t", i, 1))
-            for i, ctx in enumerate(CONTEXTS) for c in (" negative", " positive")]
+    return loglikelihood_requests(CONTEXTS, [" negative", " positive"])
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +91,8 @@ def test_generation_and_rolling_are_suppressed(tiny_models, files):
     mask = lm.suppression.mask
     spy = Spy(lm.model, "gpt2")
     try:
-        lm.generate_until([Instance("generate_until", {}, (CONTEXTS[0], {"until": ["\n\n"], "max_gen_toks": 3}),
-                                    0, metadata=("t", 0, 1))])
-        lm.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (CONTEXTS[1],), 0, metadata=("t", 0, 1))])
+        lm.generate_until([request("generate_until", (CONTEXTS[0], {"until": ["\n\n"], "max_gen_toks": 3}))])
+        lm.loglikelihood_rolling([rolling_request(CONTEXTS[1])])
     finally:
         spy.remove()
     assert len(spy.seen[0]) >= 4  # several decoding steps and the rolling window

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from lm_eval.api.instance import Instance
+from lm_requests import loglikelihood_requests
 
 from skillneuron_harness.cli import main as cli
 from skillneuron_harness.host.model import PromptTunedLM
@@ -15,8 +15,7 @@ CONTEXTS = ["a gripping , funny film\nAnswer:", "dull , and the actors look bore
 
 
 def requests(choices):
-    return [Instance("loglikelihood", {}, (ctx, c), i, metadata=("t", i, 1))
-            for i, ctx in enumerate(CONTEXTS) for c in choices]
+    return loglikelihood_requests(CONTEXTS, choices)
 
 
 def scores(model_path, prompt, choices):

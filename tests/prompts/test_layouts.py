@@ -18,7 +18,7 @@ import logging
 
 import pytest
 import torch
-from lm_eval.api.instance import Instance
+from lm_requests import loglikelihood_requests
 from peft import PromptTuningConfig, TaskType, get_peft_model
 from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -42,8 +42,7 @@ class Pos(list):
 
 
 def requests(choices=CHOICES):
-    return [Instance("loglikelihood", {}, (ctx, c), i, metadata=("t", i, 1))
-            for i, ctx in enumerate(CONTEXTS) for c in choices]
+    return loglikelihood_requests(CONTEXTS, choices)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lm_requests import logged_loglikelihoods
 from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from skillneuron_harness.host.model import PromptTunedLM
@@ -86,7 +87,7 @@ def run(lm, task, *more, manager=None):
     per_task = {}
     for name in (task, *more):
         samples = out["samples"][name]
-        per_task[name] = ([s["doc"] for s in samples], [[ll for ll, _ in s["filtered_resps"]] for s in samples],
+        per_task[name] = ([s["doc"] for s in samples], [logged_loglikelihoods(s) for s in samples],
                           out["results"][name]["acc,none"])
     return per_task[task] if not more else per_task
 

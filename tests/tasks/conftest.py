@@ -86,4 +86,7 @@ def loaded_tasks(full_hf_cache, task_manager):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(datasets.config, "HF_DATASETS_CACHE", full_hf_cache)
         names = OUR_TASKS + sorted(set(CLEAN_TWINS.values()) - set(OUR_TASKS))
-        return task_manager.load(names)["tasks"]
+        tasks = task_manager.load(names)["tasks"]
+        for task in tasks.values():
+            task.dataset  # noqa: B018  (next0.5 loads a task's dataset when first read: here, from this cache)
+        return tasks

@@ -10,6 +10,7 @@ from lm_eval.tasks._index import Kind, TaskIndex
 from suite_names import ADVGLUE_TASKS, CLEAN_TWINS, OUR_GROUPS, OUR_TASKS, PERTURBED, ROOT
 
 from skillneuron_harness.host.bridge import task_folder
+from skillneuron_harness.host.compat import task_index
 
 BUILTIN = TaskIndex.build([Path(lm_eval.tasks.__file__).parent])
 OURS = TaskIndex.build([task_folder()])
@@ -36,8 +37,8 @@ def test_naming_scheme():
 
 
 def test_builtin_glue_tag_is_intact(task_manager):
-    assert sorted(task_manager.task_index["glue"].tags) == sorted(BUILTIN["glue"].tags)
-    assert "adv_sst2" not in task_manager.task_index["glue"].tags
+    assert sorted(task_index(task_manager)["glue"].tags) == sorted(BUILTIN["glue"].tags)
+    assert "adv_sst2" not in task_index(task_manager)["glue"].tags
 
 
 @pytest.mark.parametrize("task", OUR_TASKS)
@@ -48,7 +49,7 @@ def test_splits_and_clean_twin_declared(task, task_manager):
     if task in CLEAN_TWINS:  # adversarial: evaluation split only; the twin has the training split
         assert cfg.get("training_split") is None
         assert cfg["metadata"]["clean_twin"] == CLEAN_TWINS[task]
-        twin = task_manager.task_index[CLEAN_TWINS[task]]
+        twin = task_index(task_manager)[CLEAN_TWINS[task]]
         assert load_yaml(twin.yaml_path, resolve_func=False)["training_split"] == "train"
     else:  # every Hub dataset behind a transfer target has a train split
         assert cfg["training_split"] == "train"

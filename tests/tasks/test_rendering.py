@@ -140,3 +140,24 @@ def test_same_rendering_as_clean_twin(task, loaded_tasks):
         assert ours.doc_to_choice(doc) == twin.doc_to_choice(doc)
         assert ours.doc_to_target(doc) == twin.doc_to_target(doc)
         assert ours.fewshot_context(doc, num_fewshot=0) == twin.fewshot_context(doc, num_fewshot=0)
+
+
+# (gold, prediction) pairs, as lm-eval's per-document acc / f1 values reach the aggregation
+PAIRS = [(1, 1), (1, 0), (0, 0), (0, 1), (1, 1), (0, 0), (1, 1)]
+
+
+@pytest.mark.parametrize("task", sorted(CLEAN_TWINS))
+def test_same_scores_as_clean_twin(task, loaded_tasks):
+    """Each metric is aggregated as the clean twin aggregates it (adv_qqp's f1: corpus F1, no 'aggregation:')."""
+    from sklearn.metrics import f1_score
+
+    ours, twin = loaded_tasks[task], loaded_tasks[CLEAN_TWINS[task]]
+    assert ours.higher_is_better() == twin.higher_is_better()
+    aggregations, theirs = ours.aggregation(), twin.aggregation()
+    assert sorted(aggregations) == sorted(theirs)
+    for metric, aggregate in aggregations.items():
+        items = [float(g == p) for g, p in PAIRS] if metric == "acc" else PAIRS
+        assert aggregate(items) == pytest.approx(theirs[metric](items)), metric
+    expected = {"acc": 5 / 7, "f1": f1_score([g for g, _ in PAIRS], [p for _, p in PAIRS])}
+    assert {m: aggregations[m]([float(g == p) for g, p in PAIRS] if m == "acc" else PAIRS)
+            for m in aggregations} == pytest.approx({m: expected[m] for m in aggregations})

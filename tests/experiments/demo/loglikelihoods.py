@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
-
-from lm_eval.api.instance import Instance
+from pathlib import Path
 
 from skillneuron_harness.host.model import PromptTunedLM
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, for lm_requests
+from lm_requests import loglikelihood_requests  # noqa: E402
 
 CONTEXTS = ["a gripping , funny film .\nQuestion: Is this sentence positive or negative?\nAnswer:",
             "dull and lifeless .\nQuestion: Is this sentence positive or negative?\nAnswer:"]
@@ -19,8 +21,7 @@ CONTEXTS = ["a gripping , funny film .\nQuestion: Is this sentence positive or n
 def main(target: str) -> None:
     lm = PromptTunedLM(device="cpu", batch_size=4) if target == "default" else PromptTunedLM(
         pretrained=target, device="cpu", batch_size=4)
-    requests = [Instance("loglikelihood", {}, (ctx, cont), idx) for ctx in CONTEXTS
-                for idx, cont in enumerate([" negative", " positive"])]
+    requests = loglikelihood_requests(CONTEXTS, [" negative", " positive"])
     print(json.dumps({"model": str(lm.pretrained), "prompt": lm.args.prompt,
                       "loglikelihoods": [lp for lp, _ in lm.loglikelihood(requests, disable_tqdm=True)]}))
 
