@@ -339,8 +339,12 @@ def _unknown_tasks(message: str, include_path):
     known = list(task_manager(paths).all_tasks)  # the index the CLI searched (lm-eval's, ours, include_path)
     hints = []
     for name in missing:
+        broken = _broken_include(name, paths)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-        hints.append(f"{name}: did you mean {' or '.join(close)}?" if close else f"{name}: no task of that name")
+        if broken:
+            hints.append(f"{name}: {broken}")
+        else:
+            hints.append(f"{name}: did you mean {' or '.join(close)}?" if close else f"{name}: no task of that name")
     return SkillNeuronError(f"Tasks not found: {', '.join(missing)} ({'; '.join(hints)}). `lm_eval ls tasks` lists "
                             "every name; a task of your own needs --include_path DIR.")
 
@@ -417,3 +421,28 @@ def activate() -> None:
 def install() -> None:
     """Former name of :func:`activate` (the ``.pth`` of an install made before the rename calls it)."""
     activate()
+
+
+def _broken_include(name: str, paths) -> str | None:
+    """Why a YAML of ``--include_path`` that defines task ``name`` was not indexed: an ``include:`` that
+    does not resolve (lm-eval resolves it against the YAML's own folder, or takes an absolute path).
+    """
+    import re
+    from pathlib import Path
+
+    for folder in paths:
+        for yaml_path in sorted(Path(folder).rglob("*.yaml")) if Path(folder).is_dir() else ():
+            try:
+                text = yaml_path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if not re.search(rf"^task:\s*['\"]?{re.escape(name)}['\"]?\s*$", text, re.MULTILINE):
+                continue
+            for include in re.findall(r"^include:\s*(\S+)\s*$", text, re.MULTILINE):
+                include = include.strip("'\"")
+                target = Path(include) if Path(include).is_absolute() else yaml_path.parent / include
+                if not target.is_file():
+                    return (f"{yaml_path} includes {include}, which is no file ({target}); an include is read "
+                            "relative to the YAML's own folder")
+    return None
+

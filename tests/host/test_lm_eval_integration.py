@@ -167,6 +167,17 @@ def test_a_misspelled_task_name_gets_close_matches_in_one_line(tmp_path):
     assert "no/such-model" not in out.stderr  # nothing was loaded
 
 
+def test_a_user_task_whose_include_does_not_resolve_names_the_include(tmp_path):
+    mine = tmp_path / "my_tasks"
+    mine.mkdir()
+    (mine / "my.yaml").write_text("include: templates/sst2_jsonl.yaml\ntask: my_adv_sst2\n")  # not next to it
+    out = run([str(BIN / "lm_eval"), "--model", "hf", "--model_args", "pretrained=no/such-model",
+               "--include_path", str(mine), "--tasks", "my_adv_sst2", "--limit", "1"], cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    last = out.stderr.strip().splitlines()[-1]
+    assert f"my_adv_sst2: {mine / 'my.yaml'} includes templates/sst2_jsonl.yaml, which is no file" in last, last
+
+
 def test_model_args_are_checked_before_lm_eval_indexes_its_tasks(tmp_path):
     # Both the key and the task are wrong: the key is reported, because it is checked before the task index is built.
     out = run([str(BIN / "lm_eval"), "--model", "prompt_tuned", "--model_args", "sn_topp=0.1",
