@@ -424,8 +424,10 @@ def install() -> None:
 
 
 def _broken_include(name: str, paths) -> str | None:
-    """Why a YAML of ``--include_path`` that defines task ``name`` was not indexed: an ``include:`` that
-    does not resolve (lm-eval resolves it against the YAML's own folder, or takes an absolute path).
+    """Why a YAML of ``--include_path`` that defines task ``name`` was not indexed, if we can tell.
+
+    An ``include:`` that does not resolve (lm-eval reads it relative to the YAML's own folder, or
+    takes an absolute path) makes lm-eval skip the whole YAML without a word.
     """
     import re
     from pathlib import Path
