@@ -115,3 +115,32 @@ def test_change_size_counts_words_out_of_place_and_edits():
     assert change_size("a b c d", "a x c d") == (0.25, 1)
     assert change_size("good film", "good film and true is true") == (0.0, 17)
     assert levenshtein("kitten", "sitting") == 3 and levenshtein("", "abc") == 3
+
+
+def test_the_same_seed_gives_byte_identical_documents_in_other_processes(tmp_path):
+    """Two fresh interpreters (other hash seeds), one reading the first 5 documents as --limit 5 would:
+    the same bytes as the full split's first 5 in this process's twin of the other."""
+    import json
+    import os
+    import subprocess
+
+    (tmp_path / "twin.yaml").write_text(
+        "task: typo_rte\nclass: !function skillneuron_harness.host.twins.Twin\nperturbation:\n  of: rte\n"
+        "  fields: [sentence1, sentence2]\n  steps: [{kind: keyboard_typo, rate: 0.2}, {kind: word_shuffle}]\n")
+    code = f"""
+import json, sys
+from lm_eval.tasks import TaskManager
+from skillneuron_harness.host import compat
+limit = int(sys.argv[1])
+task = compat.load_tasks(TaskManager(include_path={str(tmp_path)!r}), ["typo_rte"])["typo_rte"]
+print(json.dumps([dict(d) for d in list(task.eval_docs)[:limit]], sort_keys=True))
+"""
+    outs = []
+    for seed, limit in (("1", "277"), ("2", "5")):
+        done = subprocess.run([sys.executable, "-c", code, limit], capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "PYTHONHASHSEED": seed})
+        assert done.returncode == 0, done.stderr[-3000:]
+        outs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    full, first = outs
+    assert len(full) == 277 and json.dumps(full[:5], sort_keys=True) == json.dumps(first, sort_keys=True)
+    assert sum(d["perturbed"] for d in full) > 250  # the steps did change the documents
