@@ -33,6 +33,7 @@ from typing import Any
 
 from lm_eval.api.task import ConfigurableTask
 
+from skillneuron_harness.core.edits import change_size
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.host import compat
 
@@ -123,13 +124,22 @@ def _clean_task(task: str, of: str, config_source: str | None):
     return clean
 
 
+def copied_config(name: str, of: str, config: dict, metadata: dict) -> tuple[Any, dict]:
+    """(the clean task ``of``, its config with the YAML's keys on top and ``clean_twin`` and ``metadata`` set)."""
+    own = dict(config.get("metadata") or {})
+    clean = _clean_task(name, of, own.get("config_source"))
+    merged = clean.config.to_dict(keep_callable=True)
+    merged.update({k: v for k, v in config.items() if k not in ("class", "metadata")})
+    merged["metadata"] = {**(clean.config.metadata or {}), **own, "clean_twin": of, **metadata}
+    return clean, merged
+
+
 class Twin(ConfigurableTask):
     """A perturbed copy of a multiple-choice task (module docstring)."""
 
     def __init__(self, config: dict | None = None, **kwargs):
         config = dict(config or {})
         name = config.get("task") or "twin"
-        metadata = dict(config.get("metadata") or {})
         spec = TwinSpec.from_config(name, config.pop("perturbation", None))
         from skillneuron_harness.perturbations import Perturbation, PerturbationError
 
@@ -139,13 +149,9 @@ class Twin(ConfigurableTask):
             raise TwinError(f"task {name}: {err}") from None
         self.spec = spec
         self._by_choices: dict[tuple[str, ...], Any] = {}  # the perturbation protecting each set of answer words
-        clean = _clean_task(name, spec.of, metadata.get("config_source"))
-        merged = clean.config.to_dict(keep_callable=True)
-        merged.update({k: v for k, v in config.items() if k not in ("class", "metadata")})
-        merged["metadata"] = {**(clean.config.metadata or {}), **metadata, "clean_twin": spec.of,
-                              "perturbation": {"of": spec.of, "fields": spec.fields,
-                                               "skip_unchanged": spec.skip_unchanged,
-                                               **self.perturbation.describe()}}
+        clean, merged = copied_config(name, spec.of, config, {
+            "perturbation": {"of": spec.of, "fields": spec.fields, "skip_unchanged": spec.skip_unchanged,
+                             **self.perturbation.describe()}})
         self._perturbed_splits: dict[str, Any] = {}
         self._clean_dataset = clean.dataset  # the same splits: loaded once (see download)
         with compat.quiet_task_notes():  # the same notes again, on the copied config
@@ -207,16 +213,3 @@ class Twin(ConfigurableTask):
         return datasets.Dataset.from_list(out) if out else datasets.Dataset.from_dict({k: [] for k in rows[0]} if rows
                                                                                     else {})
 
-
-def change_size(before: str, after: str) -> tuple[float, int]:
-    """(fraction of the words of ``before`` not kept in place in ``after``, character edit distance)."""
-    a, b = before.split(), after.split()
-    kept = sum(block.size for block in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_matching_blocks())
-    return (1.0 - kept / len(a) if a else float(bool(b))), levenshtein(before, after)
-
-
-def levenshtein(a: str, b: str) -> int:
-    """Character edit distance (insertions, deletions, substitutions), rapidfuzz's C++ implementation."""
-    from rapidfuzz.distance import Levenshtein
-
-    return int(Levenshtein.distance(a, b))
