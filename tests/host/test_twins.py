@@ -13,8 +13,8 @@ import types
 import pytest
 from lm_eval.tasks._yaml_loader import load_yaml
 
-from skillneuron_harness.host import tasks as host_tasks
 from skillneuron_harness.core.edits import change_size, levenshtein
+from skillneuron_harness.host import tasks as host_tasks
 from skillneuron_harness.host.twins import Twin, TwinError
 
 
