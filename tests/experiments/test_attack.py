@@ -1,4 +1,4 @@
-"""``skillneuron attack`` on the demo model and a tiny hf model: the written task, re-evaluated by lm-eval, flips what the log says.
+"""``skillneuron attack`` on the demo model and a tiny hf model: lm-eval re-evaluates the written task.
 
 The attack set is evaluated by ``lm_eval.simple_evaluate`` with a freshly loaded model and
 ``log_samples``: every document the log calls succeeded (or skipped) is predicted wrong there, every
