@@ -44,6 +44,7 @@ RANKS = {
     "core": 0,          # scoring, observers, options, constants, errors, atomic
     "neurons": 1,       # statistics on tensors, capture hooks, files
     "perturbations": 1,  # seeded text perturbations (standard library only)
+    "attacks": 2,       # adversarial search over a scorer (perturbations' streams and tables, no lm-eval)
     "prompts": 2,       # soft-prompt files, published layouts, convert
     "engine": 3,        # the model plus a prompt, driven in batches, with observers
     "host": 4,          # everything that imports lm-eval

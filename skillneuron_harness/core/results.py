@@ -66,6 +66,13 @@ def parse_limit(value: float | int | str | None) -> int | float | None:
     return int(limit) if limit >= 1 else limit
 
 
+def documents_under_limit(n: int, limit: int | float | None) -> int:
+    """How many of a task's ``n`` documents lm-eval evaluates under ``limit`` (a fraction rounds up, as lm-eval's)."""
+    if limit is None:
+        return n
+    return min(n, math.ceil(n * limit) if limit < 1 else int(limit))
+
+
 # ---------------------------------------------------------------------------------- results JSON
 @dataclass
 class TaskResult:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import time
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -119,8 +118,9 @@ def task_yaml(name: str, of: str, documents: str, attack: dict, victim: dict) ->
     """The attack set's YAML (JSON values are YAML flow scalars and mappings)."""
     meta = {"attack": {**attack, "victim": victim}}
     return (f"# Made by skillneuron attack: {of} attacked ({attack['recipe']}). Evaluate it with\n"
-            f"#   lm_eval --model {victim['model']} --model_args '{victim['model_args']}' --tasks {name} "
-            "--include_path THIS_FOLDER\n"
+            f"#   lm_eval --model {victim['model']}"
+            + (f" --model_args '{victim['model_args']}'".replace("\n", " ") if victim["model_args"] else "")
+            + f" --include_path THIS_FOLDER --tasks {of},{name}\n"
             f"task: {json.dumps(name)}\n"
             f"class: !function skillneuron_harness.host.attack_sets.AttackSet\n"
             f"attack: {json.dumps({'of': of, 'documents': documents})}\n"
@@ -164,13 +164,14 @@ def run_attack(lm, task, out: str | Path, config: AttackConfig, *, task_name: st
 
     from skillneuron_harness.attacks.transformations import CharEdits
     from skillneuron_harness.attacks.words import answer_phrases
+    from skillneuron_harness.core.results import documents_under_limit
     from skillneuron_harness.host.attack_sets import VictimScorer, attackable_fields
 
     out = Path(out)
     name = name or f"{task_name}_attack_{config.recipe}"
     files = paths(out, name)
     docs = task.eval_docs
-    total = len(docs) if limit is None else (math.ceil(len(docs) * limit) if limit < 1 else min(int(limit), len(docs)))
+    total = documents_under_limit(len(docs), limit)
     if total == 0:
         raise AttackError(f"--task {task_name}: no evaluation documents to attack.")
     fields = fields or attackable_fields(task, docs[0])
@@ -234,6 +235,42 @@ def run_attack(lm, task, out: str | Path, config: AttackConfig, *, task_name: st
     return result
 
 
+def attack_task(model: str, model_args: str, task: str, out: str | Path, *, limit: int | float | None = None,
+                include_path: list[str] | None = None, batch_size: int | str = 32, device: str = "cpu",
+                verbose: bool = False, **settings) -> dict:
+    """``skillneuron attack`` as a call: the checks, the folder's lock, the model as lm-eval loads it, the task.
+
+    ``settings``: the fields of :class:`AttackConfig` (recipe, max_words_changed, ...) and
+    :func:`run_attack`'s keywords (fields, name, keep, mlm, width, overwrite, progress). Returns the summary.
+    """
+    from skillneuron_harness.core.folders import check_output_dir
+    from skillneuron_harness.core.locks import FolderLock
+    from skillneuron_harness.core.logs import host_logs
+    from skillneuron_harness.core.results import parse_model_args
+    from skillneuron_harness.host.evaluate import check_model, load_model
+    from skillneuron_harness.host.tasks import load_task
+
+    names = {f.name for f in dataclass_fields(AttackConfig)}
+    config = AttackConfig(**{k: v for k, v in settings.items() if k in names})
+    if settings.get("width", 32) < 1:
+        raise AttackError(f"--width {settings['width']}: give a whole number of at least 1.")
+    for key in ("skill_neurons", "output_path"):
+        if key in parse_model_args(model_args):
+            raise AttackError(f"--model_args {key}=: an attack writes no statistics; drop it (evaluate the written "
+                              "task with skill_neurons= instead).")
+    check_model(model, model_args)
+    out = check_output_dir(out, "--out", what="attack set")
+    with FolderLock(out, "--out"), host_logs(verbose):
+        loaded = load_task(task, include_path or (), hint="pass its folder with --include_path")
+        if loaded.OUTPUT_TYPE != "multiple_choice":
+            raise AttackError(f"--task {task}: a {loaded.OUTPUT_TYPE} task; attacks flip the choice of "
+                              "multiple-choice tasks.")
+        lm = load_model(model, model_args, batch_size=batch_size, device=device)
+        return run_attack(lm, loaded, out, config, task_name=task, limit=limit, device=device,
+                          victim={"model": model, "model_args": model_args},
+                          **{k: v for k, v in settings.items() if k not in names})
+
+
 def _version() -> str:
     from importlib.metadata import version
 
@@ -243,37 +280,18 @@ def _version() -> str:
 def main(argv: list[str]) -> int:
     """Entry point of ``skillneuron attack``."""
     args = build_parser().parse_args(argv)
-    from skillneuron_harness.core.folders import check_output_dir
-    from skillneuron_harness.core.locks import FolderLock
-    from skillneuron_harness.core.logs import host_logs, setup_logging
-    from skillneuron_harness.core.results import parse_limit, parse_model_args
-    from skillneuron_harness.host.evaluate import check_model, load_model
-    from skillneuron_harness.host.tasks import load_task
+    from skillneuron_harness.core.logs import setup_logging
+    from skillneuron_harness.core.results import parse_limit
 
     setup_logging(logging.INFO)
     try:
-        config = AttackConfig(**{f.name: getattr(args, f.name) for f in dataclass_fields(AttackConfig)})
-        limit = parse_limit(args.limit)
-        if args.width < 1:
-            raise AttackError(f"--width {args.width}: give a whole number of at least 1.")
-        given = parse_model_args(args.model_args)
-        for key in ("skill_neurons", "output_path"):
-            if key in given:
-                raise AttackError(f"--model_args {key}=: an attack writes no statistics; drop it (evaluate the "
-                                  "written task with skill_neurons= instead).")
-        check_model(args.model, args.model_args)
-        out = check_output_dir(args.out, "--out", what="attack set")
-        batch_size = int(args.batch_size) if args.batch_size.isdigit() else args.batch_size
-        with FolderLock(out, "--out"), host_logs(args.verbose):
-            task = load_task(args.task, args.include_path, hint="pass its folder with --include_path")
-            if task.OUTPUT_TYPE != "multiple_choice":
-                raise AttackError(f"--task {args.task}: a {task.OUTPUT_TYPE} task; attacks flip the choice of "
-                                  "multiple-choice tasks.")
-            lm = load_model(args.model, args.model_args, batch_size=batch_size, device=args.device)
-            fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
-            result = run_attack(lm, task, out, config, task_name=args.task, limit=limit, name=args.name, fields=fields,
-                                keep=args.keep, victim={"model": args.model, "model_args": args.model_args},
-                                mlm=args.mlm, device=args.device, width=args.width, overwrite=args.overwrite)
+        fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
+        result = attack_task(
+            args.model, args.model_args, args.task, args.out, limit=parse_limit(args.limit),
+            include_path=args.include_path, device=args.device, verbose=args.verbose,
+            batch_size=int(args.batch_size) if args.batch_size.isdigit() else args.batch_size,
+            fields=fields, name=args.name, keep=args.keep, mlm=args.mlm, width=args.width, overwrite=args.overwrite,
+            **{f.name: getattr(args, f.name) for f in dataclass_fields(AttackConfig)})
     except (FileNotFoundError, ValueError) as err:
         print(f"skillneuron attack: {err}")
         return 2
@@ -282,8 +300,9 @@ def main(argv: list[str]) -> int:
     print(f"{name}: {s['documents']} documents, clean accuracy {s['clean_acc']:.3f}, under attack "
           f"{s['attacked_acc']:.3f} (success rate {_fmt(s['success_rate'])}, {_fmt(s['mean_queries'], '.1f')} "
           f"queries per attacked document, {_fmt(s['mean_words_changed'])} of the words changed)")
-    print(f"evaluate it: lm_eval --model {args.model} --model_args '{args.model_args}' --tasks {name} "
-          f"--include_path {out}")
+    model_args = f" --model_args '{args.model_args}'" if args.model_args else ""
+    print(f"evaluate it: lm_eval --model {args.model}{model_args} --include_path {Path(args.out).absolute()} "
+          f"--tasks {result['attack']['task']},{name}")
     return 0
 
 
