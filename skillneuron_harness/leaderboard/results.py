@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skillneuron_harness.core.errors import SkillNeuronError
-from skillneuron_harness.core.results import ResultsFileError, load_results, suppression_of, task_results
+from skillneuron_harness.core.results import (
+    ResultsFileError,
+    format_model_args,
+    load_results,
+    parse_model_args,
+    suppression_of,
+    task_results,
+)
 from skillneuron_harness.leaderboard.units import SECTION, canonical_args
 from skillneuron_harness.report.labels import model_arg, model_label, model_name, prompt_label
 
@@ -56,6 +63,10 @@ class Cell:
     source: str  # the results file
     versions: dict[str, str] = field(default_factory=dict)  # package versions
     skill_neurons: dict | None = None  # the results' skill_neurons[task] summary (files, consistency)
+    kind: str | None = None  # "perturbation" (metadata.perturbation), "attack" (metadata.attack) or None
+    recipe: str | None = None  # a perturbation's step kinds ("keyboard_typo + char_swap"), an attack's recipe
+    attack: dict | None = None  # metadata.attack as the results hold it (recipe, victim, of)
+    paired: dict[str, float] = field(default_factory=dict)  # flip_rate, worst_case_acc, ... (+ _stderr)
 
 
 @dataclass
@@ -70,6 +81,9 @@ class Standing:
     prompt_source: str | None
     origin: str  # "spec" or the --from folder
     cells: dict[str, Cell] = field(default_factory=dict)
+    run: dict = field(default_factory=dict)  # how lm-eval ran it: model_args as given, batch_size, device, ...
+    card: dict = field(default_factory=dict)  # the spec's baseline, notes, unreliable, reported
+    prompt_info: dict = field(default_factory=dict)  # what the results record of the prompt (format, release)
 
     @property
     def model_label(self) -> str:
@@ -84,22 +98,61 @@ def _versions(data: dict) -> dict[str, str]:
     return {k: str(v) for k, v in out.items() if v}
 
 
+PAIRED = ("flip_rate", "worst_case_acc", "consistency_rate", "pair_acc", "pair_acc_clean")
+
+
+def _robustness(data: dict) -> dict[str, dict]:
+    """Task name -> {kind, recipe, attack, paired} from the results' ``configs`` and ``results`` rows."""
+    out = {}
+    results = data.get("results") or {}
+    for key, cfg in (data.get("configs") or {}).items():
+        cfg = cfg if isinstance(cfg, dict) else {}
+        name = cfg.get("task") if isinstance(cfg.get("task"), str) else key
+        meta = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}
+        info: dict = {"kind": None, "recipe": None, "attack": None, "paired": {}}
+        attack, perturbation = meta.get("attack"), meta.get("perturbation")
+        if isinstance(attack, dict):
+            info.update(kind="attack", attack=dict(attack), recipe=str(attack.get("recipe") or "attack"))
+        elif isinstance(perturbation, dict):
+            kinds = [str(s.get("kind")) for s in perturbation.get("steps") or [] if isinstance(s, dict)]
+            info.update(kind="perturbation", recipe=" + ".join(kinds) or "perturbation")
+        row = results.get(key) if isinstance(results.get(key), dict) else {}
+        for metric in PAIRED:
+            for suffix in ("", "_stderr"):
+                value = row.get(f"{metric}{suffix},none")
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+                    info["paired"][metric + suffix] = float(value)
+        out[name] = info
+    return out
+
+
 def read_cells(path: Path, data: dict | None = None) -> list[Cell]:
     """The task cells of one results JSON (groups, which have no config of their own, skipped)."""
     data = data if data is not None else load_results(path)
+    extra = _robustness(data)
     return [Cell(task=row.task, acc=row.acc, stderr=row.acc_stderr, num_docs=row.num_docs,
                  num_choices=row.num_choices, clean_twin=row.clean_twin, version=row.version, limit=row.limit,
-                 source=row.source, versions=_versions(data), skill_neurons=row.skill_neurons)
+                 source=row.source, versions=_versions(data), skill_neurons=row.skill_neurons,
+                 **extra.get(row.task, {}))
             for row in task_results(data, str(path))]
+
+
+RUN_KEYS = ("batch_size", "device", "bootstrap_iters", "limit", "random_seed", "numpy_seed", "torch_seed",
+            "fewshot_seed")
 
 
 def standing_of(label: str, data: dict, origin: str) -> Standing:
     """An empty standing named ``label`` for the model and prompt of a results JSON."""
     config = data.get("config") or {}
+    args = config.get("model_args")
+    run = {"model_args": args if isinstance(args, str) else format_model_args(parse_model_args(args)),
+           **{k: config.get(k) for k in RUN_KEYS if k in config}}
+    prompt_info = {k: v for k, v in config.items() if k.startswith("prompt_") and k != "prompt_sha256"
+                   and isinstance(v, (str, int, float, bool, list, dict))}
     return Standing(label=label, model=str(config.get("model")), model_name=model_name(config),
                     model_args=canonical_args(config.get("model_args")), prompt_sha256=config.get("prompt_sha256"),
                     prompt_source=config.get("prompt_source") or model_arg(config.get("model_args"), "prompt"),
-                    origin=origin)
+                    origin=origin, run=run, prompt_info=prompt_info)
 
 
 def _suppressed(config: dict) -> bool:
