@@ -149,7 +149,7 @@ def _card(s: Standing, values: dict, tasks: list[str]) -> dict:
     return {
         "baseline": bool(s.card.get("baseline")), "notes": s.card.get("notes"), "unreliable": s.card.get("unreliable"),
         "reported": reported, "reported_source": source,
-        "training": training_info(s.prompt_source, s.prompt_info),
+        "training": s.training if s.training is not None else training_info(s.prompt_source, s.prompt_info),
         "reproduce": command(s.model, s.run.get("model_args") or "", tasks, limit=s.run.get("limit"),
                              batch_size=s.run.get("batch_size"), device=s.run.get("device"),
                              include_path=s.run.get("include_path")),
@@ -196,7 +196,8 @@ def _row(s: Standing, suite: Suite) -> dict:
     return {
         "label": s.label, "model": s.model_label, "model_name": s.model_name, "lm_eval_model": s.model,
         "model_args": s.model_args, "prompt_sha256": s.prompt_sha256, "prompt_source": s.prompt_source,
-        "origin": s.origin, "family": family_of(s.model_name, s.model_label),
+        "origin": s.origin, "family": s.family or family_of(s.model_name, s.model_label),
+        "prompt_info": dict(s.prompt_info),
         "values": {k: asdict(v) for k, v in values.items()},
         "consistency_per_task": per_task,
         "per_task": breakdown,

@@ -135,14 +135,23 @@ def to_csv(doc: dict, out: Path) -> str:
 
 
 def write_all(doc: dict, out: Path) -> dict[str, Path]:
-    """``leaderboard.{json,csv,md}`` and ``index.html`` in ``out``.
+    """``leaderboard.{json,csv,md}``, ``index.html`` and the Every Eval Ever records in ``out``.
 
-    All four are rendered before the first is written, and each is written atomically: a value that
+    All are rendered before the first is written, and each is written atomically: a value that
     fails to render leaves every previous output in place, never a board whose files disagree.
+    The returned mapping has the four files and ``every_eval_ever`` (the records' folder).
     """
+    from skillneuron_harness.leaderboard.every_eval_ever import FOLDER, records
+
     texts = {"json": ("leaderboard.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n"),
              "csv": ("leaderboard.csv", to_csv(doc, out)),
              "md": ("leaderboard.md", to_markdown(doc, out) + "\n"),
              "html": ("index.html", to_html(doc, out))}
+    exports = {name: json.dumps(record, indent=2, ensure_ascii=False) + "\n" for name, record in records(doc).items()}
     out.mkdir(parents=True, exist_ok=True)
-    return {kind: atomic.write_text(out / name, text) for kind, (name, text) in texts.items()}
+    paths = {kind: atomic.write_text(out / name, text) for kind, (name, text) in texts.items()}
+    for name, text in exports.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(out / name, text)
+    paths["every_eval_ever"] = out / FOLDER
+    return paths

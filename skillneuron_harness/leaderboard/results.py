@@ -13,6 +13,12 @@ no ``results`` object) is skipped with a warning naming it and why; an lm-eval r
 value no run writes (an accuracy of 7.5 or NaN, a string document count, an integer prompt hash)
 is refused with :class:`FromFolderError`, which names every such file, because skipping it would
 change the board.
+
+A ``--from`` path may also be a ``leaderboard.json`` built elsewhere (:func:`from_board`): its
+entries come back as standings with every cell as that board ranked it (accuracy, stderr,
+documents, versions, provenance, paired metrics, consistency), so that boards built on several
+machines merge into one. Entries are matched as ``--from`` folders' runs are: same weights, prompt
+hash and ``model_args``; a later source's cell of the same task replaces an earlier one.
 """
 
 from __future__ import annotations
@@ -84,6 +90,8 @@ class Standing:
     run: dict = field(default_factory=dict)  # how lm-eval ran it: model_args as given, batch_size, device, ...
     card: dict = field(default_factory=dict)  # the spec's baseline, notes, unreliable, reported
     prompt_info: dict = field(default_factory=dict)  # what the results record of the prompt (format, release)
+    training: dict | None = None  # a board's recorded training block (None: read it from the prompt's files)
+    family: str | None = None  # a board's recorded model family (None: from the weights' config.json)
 
     @property
     def model_label(self) -> str:
@@ -155,6 +163,60 @@ def standing_of(label: str, data: dict, origin: str) -> Standing:
                     origin=origin, run=run, prompt_info=prompt_info)
 
 
+BOARD_SCHEMA = "skillneuron-harness/leaderboard"
+BOARD_VERSIONS = (2,)  # leaderboard.json versions that keep their cells
+
+
+def read_board(path: Path) -> dict | None:
+    """A ``leaderboard.json`` (None when the file is some other JSON); an old or broken one raises ValueError."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != BOARD_SCHEMA:
+        return None
+    if data.get("schema_version") not in BOARD_VERSIONS:
+        raise ValueError(f"--from {path}: leaderboard.json schema_version {data.get('schema_version')!r} keeps no "
+                         f"cells to merge (versions {', '.join(map(str, BOARD_VERSIONS))} do); rebuild that board "
+                         "with this version, or pass its runs/ folder instead.")
+    return data
+
+
+def _consistency_block(value: float) -> dict:
+    from skillneuron_harness.leaderboard.consistency import TOP
+
+    return {"consistency": {"overlap": [{"fraction": TOP, "mean": value}]}}
+
+
+def from_board(data: dict, source: str) -> list[Standing]:
+    """The standings of a ``leaderboard.json`` as its board ranked them (see the module docstring)."""
+    out = []
+    cell_fields = set(Cell.__dataclass_fields__)
+    for row in data.get("entries") or []:
+        cells = {}
+        for task, record in (row.get("cells") or {}).items():
+            cells[task] = Cell(**{k: v for k, v in record.items() if k in cell_fields})
+        for task, value in (row.get("consistency_per_task") or {}).items():
+            if task in cells:
+                cells[task].skill_neurons = _consistency_block(value)
+        card = row.get("card") or {}
+        reported = {k: r["reported"] for k, r in (card.get("reported") or {}).items()}
+        if card.get("reported_source"):
+            reported["source"] = card["reported_source"]
+        out.append(Standing(label=row["label"], model=row["lm_eval_model"], model_name=row["model_name"],
+                            model_args=dict(row["model_args"]), prompt_sha256=row["prompt_sha256"],
+                            prompt_source=row["prompt_source"], origin=row.get("origin") or source, cells=cells,
+                            run=dict(row.get("run") or {}), prompt_info=dict(row.get("prompt_info") or {}),
+                            card={"baseline": card.get("baseline", False), "notes": card.get("notes"),
+                                  "unreliable": card.get("unreliable"), "reported": reported},
+                            training=card.get("training"), family=row.get("family")))
+    return out
+
+
+def _key(s: Standing) -> tuple:
+    return (s.model_name, s.prompt_sha256 or s.prompt_source, json.dumps(s.model_args, sort_keys=True))
+
+
 def _suppressed(config: dict) -> bool:
     return suppression_of(config) is not None
 
@@ -170,6 +232,19 @@ def from_folders(folders: list[str | Path], taken: set[str] | None = None) -> li
     for folder in map(Path, folders):
         if not folder.exists():
             raise FileNotFoundError(f"--from {folder}: no such folder.")
+        board = read_board(folder) if folder.is_file() else None
+        if board is not None:
+            for standing in from_board(board, str(folder)):
+                key = _key(standing)
+                if key in standings:
+                    standings[key].cells.update(standing.cells)
+                    continue
+                base, n = standing.label, 2
+                while standing.label in taken:
+                    standing.label, n = f"{base} ({n})", n + 1
+                taken.add(standing.label)
+                standings[key] = standing
+            continue
         files = [folder] if folder.is_file() else sorted(folder.rglob("results_*.json"), key=lambda p: p.name)
         if not files:
             raise FileNotFoundError(f"--from {folder}: no results_*.json under it (lm-eval's --output_path folder).")

@@ -52,3 +52,7 @@ def test_the_command_reproduces_the_accuracies(tiny_models, task_manager, tmp_pa
         # and the ± the board filled in (bootstrap_iters 0) is lm-eval's own analytic stderr
         assert abs(data["results"][task]["acc_stderr,none"] - row["values"][task]["stderr"]) < 1e-12
     assert data["config"]["prompt_sha256"] == row["prompt_sha256"]
+    # the unit's Every Eval Ever record names the unit's own identity key
+    unit = json.loads(open(row["provenance"]["tasks"]["sst2"]["source"]).read())
+    record = json.loads((paths["every_eval_ever"] / "tiny-prompt" / "sst2.json").read_text())
+    assert record["source_metadata"]["additional_details"]["unit_key"] == unit["leaderboard"]["key"]
