@@ -54,6 +54,7 @@ th.group.adversarial{background:#f6dede} th.group.clean{background:#dcefdf} th.g
 th:hover{background:#e6eaf0} th.text,td.text{text-align:left}
 th.adversarial{background:#fbefef} th.clean{background:#eef6ef} th.mean,th.normalised{background:#eaf0fb}
 th.perturbation,th.paired,th.attack{background:#f5f0fb}
+th.perturbation{white-space:normal;min-width:80px;max-width:150px}
 th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
 th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
 .frozen{position:sticky;left:0;z-index:2} th.frozen{z-index:3}
@@ -65,7 +66,7 @@ td.chance{color:#8a93a1} td.na{color:#b3b9c3} td.score{font-weight:700}
 .badge{display:inline-block;font-size:10.5px;line-height:1.3;padding:0 5px;border-radius:8px;margin-left:4px;
  vertical-align:1px;font-weight:600}
 .badge.baseline,.badge.chance{background:#e4e8ee;color:#39414d} .badge.unreliable{background:#fbe0dc;color:#8e2a1c}
-tbody.ref td{background:#f7f8fa;font-style:italic}
+tbody.ref > tr:first-child td{background:#f7f8fa;font-style:italic}
 tbody.entry:hover td{background:#fafbfd}
 button.prov{border:0;background:none;cursor:pointer;font-size:12px;color:#3d6bd1;padding:0 2px}
 tr.details td{text-align:left;white-space:normal;background:#fafbfd;font-size:12.5px;padding:0}

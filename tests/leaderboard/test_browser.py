@@ -3,14 +3,12 @@
 Uses the Debian packages ``chromium`` and ``chromium-driver`` through selenium, with both paths given
 explicitly and ``SE_OFFLINE`` set, so that selenium-manager never downloads a browser or driver. The
 page is opened from disk (``file://``): it must work with no network and nothing beside it.
-Set ``LEADERBOARD_SCREENSHOT=PATH`` to also save the screenshot there (docs/leaderboard.png is made so).
+The README's screenshot comes from a real run of the demo model instead (test_demo_board.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,9 +16,6 @@ from synthetic_runs import write_three
 
 from skillneuron_harness.leaderboard import build_leaderboard
 from skillneuron_harness.leaderboard.texts import rules_text
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 @pytest.fixture(scope="module")
@@ -35,46 +30,6 @@ def test_page_is_self_contained(page):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)  # no external resources
     assert "@import" not in text and not re.search(r"url\((?!#)", text)  # url(#clip) is inside the page
     assert text.count("<svg") == 2 and "<script>" in text and "<style>" in text
-
-
-def _open(monkeypatch, width: int, height: int):
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip("the browser test needs the Debian packages chromium and chromium-driver "
-                    "(apt-get install -y chromium chromium-driver); .ci/run installs them")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium-manager: never reach for the network
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}", "--force-device-scale-factor=1"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    # the viewport itself (the window size includes the browser's own bars)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
-    return driver
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    driver = _open(monkeypatch, 1760, 1000)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture
-def laptop(monkeypatch):
-    """A 1366x768 viewport, the most common laptop screen."""
-    driver = _open(monkeypatch, 1366, 768)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _labels(driver) -> list[str]:
@@ -116,8 +71,6 @@ def test_rows_sorting_provenance_and_screenshot(page, browser, tmp_path):
     shot = tmp_path / "leaderboard.png"
     assert browser.save_screenshot(str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
-    if os.environ.get("LEADERBOARD_SCREENSHOT"):
-        shutil.copyfile(shot, os.environ["LEADERBOARD_SCREENSHOT"])
 
     # provenance: one click on the row's button shows the exact model, prompt hash and results files
     details = browser.find_element(By.CSS_SELECTOR, 'tbody.entry[data-label="strong"] tr.details')
