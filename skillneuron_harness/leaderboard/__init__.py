@@ -6,9 +6,11 @@ one task), its identity (what decides reuse) and the folder layout with atomic w
 evaluates the missing units through lm-eval; :mod:`.results` reads results JSONs (ours and
 ``--from`` folders) into standings; :mod:`.scores` holds the pure numbers (AdvGLUE score, drop
 rate, standard errors, chance level); :mod:`.consistency` the skill-neuron overlap; :mod:`.rank`
-builds the ranked, versioned document; :mod:`.render`, :mod:`.render_html` and :mod:`.figures`
-write it as Markdown, CSV, JSON and one self-contained HTML page (with the wording they share in
-:mod:`.texts`); :mod:`.build` chains the steps
+builds the ranked, versioned document (with each entry's card: :mod:`.reproduce`, the one
+``lm_eval`` command behind its numbers, and :mod:`.training`, how its prompt was trained);
+:mod:`.render`, :mod:`.render_html` and :mod:`.figures` write it as Markdown, CSV, JSON and one
+self-contained HTML page (with the wording they share in :mod:`.texts`), and
+:mod:`.every_eval_ever` as Every Eval Ever records; :mod:`.build` chains the steps
 and :mod:`.cli` is the command.
 """
 

@@ -72,7 +72,11 @@ def _build(spec: Spec | None, out: Path, from_dirs: list[str | Path], manager, p
             path = done[unit.key]
             data = load_results(path)
             if unit.entry.label not in by_entry:
-                by_entry[unit.entry.label] = standing_of(unit.entry.label, data, "spec")
+                standing = standing_of(unit.entry.label, data, "spec")
+                standing.card = unit.entry.card()
+                if spec.run.include_path:
+                    standing.run["include_path"] = list(spec.run.include_path)
+                by_entry[unit.entry.label] = standing
             for cell in read_cells(path, data):
                 if cell.task == unit.task.name:
                     by_entry[unit.entry.label].cells[cell.task] = cell

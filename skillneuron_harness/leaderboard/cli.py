@@ -3,9 +3,10 @@
     skillneuron leaderboard board.yaml --out board/            # run what is missing, write the outputs
     skillneuron leaderboard board.yaml --out board/ --from old-runs/   # add existing lm-eval folders
     skillneuron leaderboard --from runs-a/ runs-b/ --out board/       # rank existing results only
+    skillneuron leaderboard --from a/leaderboard.json b/leaderboard.json --out board/   # merge two boards
 
-Writes ``board/leaderboard.{md,csv,json}`` and ``board/index.html``. Interrupted runs continue
-where they stopped when the same command is run again. ``--out`` is checked (a writable folder
+Writes ``board/leaderboard.{md,csv,json}``, ``board/index.html`` and ``board/every_eval_ever/``.
+Interrupted runs continue where they stopped when the same command is run again. ``--out`` is checked (a writable folder
 with room) and locked before any work: a second run on the same folder is refused naming the
 first, or waits for it with ``--wait``.
 """
@@ -25,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", nargs="?", help="leaderboard spec (YAML): entries, tasks, run options")
     p.add_argument("--out", "--output", required=True, help="leaderboard folder: finished units and the outputs")
     p.add_argument("--from", dest="from_dirs", nargs="+", default=[], metavar="DIR",
-                   help="existing lm-eval output folders (results_*.json) to add without running")
+                   help="existing lm-eval output folders (results_*.json), or leaderboard.json files of boards built "
+                        "elsewhere, to add without running")
     p.add_argument("--verbose", action="store_true",
                    help="show lm-eval's, datasets' and transformers' notices too (by default: errors only, so that "
                         "the one line per unit stays readable)")

@@ -18,6 +18,8 @@ from skillneuron_harness.core.escape import csv_line, md_code, md_text
 from skillneuron_harness.leaderboard.render_html import to_html
 from skillneuron_harness.leaderboard.texts import (
     CHANCE_MARK,
+    docs_text,
+    limits_warning,
     package_versions,
     relative,
     rules_text,
@@ -49,23 +51,44 @@ def to_markdown(doc: dict, out: Path) -> str:
     """
     cols = doc["columns"]
     lines = [f"# {md_text(doc['title'])}", ""]
-    header = ["rank", "entry", "model", *[md_text(c["title"]) for c in cols], "prompt hash"]
-    align = ["---", "---", "---", *["---:"] * len(cols), "---"]
+    warning = limits_warning(doc)
+    if warning:
+        lines += [f"> **Warning:** {md_text(warning)}", ""]
+    header = ["rank", "entry", "model", "docs", *[md_text(c["title"]) for c in cols], "prompt hash"]
+    align = ["---", "---", "---", "---:", *["---:"] * len(cols), "---"]
     lines += [_md_row(header), "|" + "|".join(align) + "|"]
     for row in doc["entries"]:
-        cells = [md_text(row["rank"]), md_text(row["label"]), md_text(row["model"]),
+        marks = row.get("marks") or {}
+        tags = [t for t, on in (("baseline", marks.get("baseline")),
+                                ("chance level", marks.get("chance_level") and not marks.get("baseline")),
+                                ("unreliable", marks.get("unreliable"))) if on]
+        label = md_text(row["label"]) + "".join(f" *({t})*" for t in tags)
+        cells = [md_text(row["rank"]), label, md_text(row["model"]), md_text(docs_text(row["docs"])),
                  *[fmt(row["values"][c["key"]]) for c in cols],
                  md_code(short_hash(row["prompt_sha256"]), in_table=True)]
         lines.append(_md_row(cells))
-    lines += ["", *rules_text(doc), "", "## Provenance", ""]
+    lines += ["", *rules_text(doc), "", "## Entries", ""]
     for row in doc["entries"]:
         args = ",".join(f"{k}={v}" for k, v in row["model_args"].items())
+        card = row.get("card") or {}
         lines += [f"### {md_text(row['rank'])}. {md_text(row['label'])}", "",
                   f"- model: {md_code(row['lm_eval_model'])}, weights {md_code(row['model_name'])}",
                   f"- model_args: {md_code(args or '-')}",
                   f"- prompt sha256: {md_code(row['prompt_sha256'] or '-')} "
                   f"({md_text(row['prompt_source'] or 'no prompt')})",
-                  f"- task versions: {md_text(task_versions(row) or '-')}",
+                  f"- reproduce: {md_code(card.get('reproduce') or '-')}"]
+        if card.get("unreliable"):
+            lines.append(f"- **unreliable**: {md_text(card['unreliable'])}")
+        if card.get("notes"):
+            lines.append(f"- notes: {md_text(card['notes'])}")
+        for key, r in (card.get("reported") or {}).items():
+            got = "n/a" if r["evaluated"] is None else f"{100 * r['evaluated']:.1f}"
+            diff = "" if r["difference"] is None else f" ({100 * r['difference']:+.1f})"
+            lines.append(f"- reported {md_code(key)}: {100 * r['reported']:.1f}, re-evaluated {got}{diff}"
+                         + (f" [{md_text(card['reported_source'])}]" if card.get("reported_source") else ""))
+        if card.get("training"):
+            lines.append("- training: " + md_text("; ".join(f"{k}={v}" for k, v in card["training"].items())))
+        lines += [f"- task versions: {md_text(task_versions(row) or '-')}",
                   f"- packages: {md_text(package_versions(row) or '-')}"]
         if row["provenance"]["missing_tasks"]:
             lines.append(f"- not evaluated: {md_text(', '.join(row['provenance']['missing_tasks']))}")
@@ -87,7 +110,8 @@ def to_csv(doc: dict, out: Path) -> str:
     header = ["rank", "label", "model", "model_name", "lm_eval_model"]
     for k in keys:
         header += [k, f"{k}_stderr", f"{k}_at_chance"]
-    header += ["prompt_sha256", "model_args", "task_versions", "limits", "packages", "sources"]
+    header += ["prompt_sha256", "model_args", "task_versions", "limits", "packages", "sources", "docs_min", "docs_max",
+               "baseline", "chance_level", "unreliable", "reproduce"]
     records = [csv_line(header)]
     for row in doc["entries"]:
         line = [row["rank"], row["label"], row["model"], row["model_name"], row["lm_eval_model"]]
@@ -101,19 +125,33 @@ def to_csv(doc: dict, out: Path) -> str:
                                                       for p in tasks.values()})),
                  package_versions(row),
                  "; ".join(f"{t}={relative(p['source'], out)}" for t, p in sorted(tasks.items()))]
+        marks, card = row.get("marks") or {}, row.get("card") or {}
+        line += ["" if row["docs"]["min"] is None else row["docs"]["min"],
+                 "" if row["docs"]["max"] is None else row["docs"]["max"],
+                 str(bool(marks.get("baseline"))).lower(), str(bool(marks.get("chance_level"))).lower(),
+                 card.get("unreliable") or "", card.get("reproduce") or ""]
         records.append(csv_line(line))
     return "".join(records)
 
 
 def write_all(doc: dict, out: Path) -> dict[str, Path]:
-    """``leaderboard.{json,csv,md}`` and ``index.html`` in ``out``.
+    """``leaderboard.{json,csv,md}``, ``index.html`` and the Every Eval Ever records in ``out``.
 
-    All four are rendered before the first is written, and each is written atomically: a value that
+    All are rendered before the first is written, and each is written atomically: a value that
     fails to render leaves every previous output in place, never a board whose files disagree.
+    The returned mapping has the four files and ``every_eval_ever`` (the records' folder).
     """
+    from skillneuron_harness.leaderboard.every_eval_ever import FOLDER, records
+
     texts = {"json": ("leaderboard.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n"),
              "csv": ("leaderboard.csv", to_csv(doc, out)),
              "md": ("leaderboard.md", to_markdown(doc, out) + "\n"),
              "html": ("index.html", to_html(doc, out))}
+    exports = {name: json.dumps(record, indent=2, ensure_ascii=False) + "\n" for name, record in records(doc).items()}
     out.mkdir(parents=True, exist_ok=True)
-    return {kind: atomic.write_text(out / name, text) for kind, (name, text) in texts.items()}
+    paths = {kind: atomic.write_text(out / name, text) for kind, (name, text) in texts.items()}
+    for name, text in exports.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(out / name, text)
+    paths["every_eval_ever"] = out / FOLDER
+    return paths

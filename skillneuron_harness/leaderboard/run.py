@@ -6,6 +6,11 @@ and each of its missing tasks is one ``simple_evaluate`` call whose results JSON
 without loading anything (:mod:`~skillneuron_harness.leaderboard.units`). Stopping the run at any
 point (Ctrl-C, a crash, a killed job) keeps every finished unit; running the same command again
 continues with the rest.
+
+A perturbation twin or an attack set whose clean twin is in the suite is evaluated in one call with
+it (``[clean, twin]``), as ``lm_eval --tasks clean,twin`` would: lm-eval's results then hold the
+paired metrics (flip rate, worst-case accuracy) of the twin. The unit keeps only the twin's rows;
+the clean task's accuracy is its own unit's.
 """
 
 from __future__ import annotations
@@ -32,11 +37,18 @@ def load_model(entry: Entry, options: RunOptions, extra: dict[str, str]):
     return load(entry.model, entry.args_string(extra), batch_size=options.batch_size, device=options.device)
 
 
-def evaluate_unit(lm, unit: Unit, options: RunOptions, manager) -> dict:
-    """One ``simple_evaluate`` call: the unit's task on the loaded model."""
+def unit_tasks(unit: Unit, suite: set[str]) -> list[str]:
+    """The tasks of the unit's ``simple_evaluate`` call: a paired task with its clean twin, else the task."""
+    if unit.task.paired and unit.task.clean_twin in suite:
+        return [unit.task.clean_twin, unit.task.name]
+    return [unit.task.name]
+
+
+def evaluate_unit(lm, unit: Unit, options: RunOptions, manager, tasks: list[str] | None = None) -> dict:
+    """One ``simple_evaluate`` call: the unit's task (with its clean twin, see :func:`unit_tasks`)."""
     from skillneuron_harness.host.evaluate import evaluate
 
-    return evaluate(lm, [unit.task.name], limit=options.limit, bootstrap_iters=options.bootstrap_iters,
+    return evaluate(lm, tasks or [unit.task.name], limit=options.limit, bootstrap_iters=options.bootstrap_iters,
                     task_manager=manager)
 
 
@@ -58,6 +70,7 @@ def run_units(spec: Spec, units: list[Unit], out: Path, manager,
     """
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     stored = scan(out, since)
+    suite = {u.task.name for u in units}
     done: dict[str, Path] = {}
     width = len(str(len(units)))
     lm, loaded_for = None, None
@@ -76,9 +89,10 @@ def run_units(spec: Spec, units: list[Unit], out: Path, manager,
             lm, loaded_for = load_model(unit.entry, spec.run, extra), unit.entry
             loading = f", model loaded in {time.perf_counter() - start:.1f} s"
         start = time.perf_counter()
-        results = evaluate_unit(lm, unit, spec.run, manager)
+        tasks = unit_tasks(unit, suite)
+        results = evaluate_unit(lm, unit, spec.run, manager, *([tasks] if len(tasks) > 1 else []))
         keep_neuron_files(unit, results, out)
-        path = save_unit(unit, results, out, unit.entry.args_string(extra))
+        path = save_unit(unit, results, out, unit.entry.args_string(extra), spec.run)
         done[unit.key] = path
         progress(f"{head} ran in {time.perf_counter() - start:.1f} s{loading} ({_summary(results, unit.task.name)}) "
                  f"{path.relative_to(out)}")

@@ -17,6 +17,16 @@ Paths in ``pretrained``, ``prompt``, ``peft`` and ``sn_*`` file arguments that e
 the spec's folder are made absolute, so that the spec runs from any working directory.
 ``skill_neurons: true`` (``prompt_tuned`` only) writes the entry's skill-neuron files into the
 leaderboard folder, for the consistency column. Every error names the file and the key.
+
+An entry's card on the page also shows, when the spec gives them::
+
+        baseline: true                        # a reference row (chance level, no prompt): marked in every sort
+        notes: "trained on SST-2 train only"
+        unreliable: "prompt selected on the dev set"   # or true; shown as a flag with its reason
+        reported: {source: "Ackermann & Ohmer 2024, Table 2", score: 0.412, adv_sst2: 0.45}
+
+``reported`` holds numbers from a paper (fractions, keyed by column key or task name, and an
+optional ``source``); the card shows each next to the re-evaluated number with their difference.
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ DEFAULT_BOOTSTRAP_ITERS = 1000
 _PATH_ARGS = ("pretrained", "prompt", "peft", "sn_baseline", "sn_reference", "sn_include_path", "suppress")
 _OUTPUT_ARGS = ("skill_neurons", "output_path")  # chosen by the leaderboard, not by the entry
 _TOP_KEYS = ("title", "tasks", "run", "entries")
-_ENTRY_KEYS = ("label", "model", "model_args", "skill_neurons")
+_ENTRY_KEYS = ("label", "model", "model_args", "skill_neurons", "baseline", "notes", "unreliable", "reported")
 # The longest folder name a label may make: well under the 255 bytes of a file name, with room for prefixes.
 MAX_SLUG = 100
 
@@ -88,6 +98,16 @@ class Entry:
     model: str = field(metadata={"help": "lm-eval model name: prompt_tuned, hf, vllm, ..."})
     model_args: dict[str, str] = field(default_factory=dict, metadata={"help": "lm-eval model_args"})
     skill_neurons: bool = field(default=False, metadata={"help": "record skill neurons (prompt_tuned only)"})
+    baseline: bool = field(default=False, metadata={"help": "a reference row (chance level, no prompt), marked"})
+    notes: str | None = field(default=None, metadata={"help": "free text for the entry's card"})
+    unreliable: str | None = field(default=None, metadata={"help": "why the entry's numbers are not to be trusted"})
+    reported: dict[str, Any] = field(default_factory=dict,
+                                     metadata={"help": "numbers from a paper: {source: str, <column or task>: float}"})
+
+    def card(self) -> dict[str, Any]:
+        """What the spec says about the entry beyond how to run it (the page's card)."""
+        return {"baseline": self.baseline, "notes": self.notes, "unreliable": self.unreliable,
+                "reported": dict(self.reported)}
 
     @property
     def slug(self) -> str:
@@ -170,8 +190,43 @@ def _parse_entry(raw: Any, i: int, base: Path, where: str) -> Entry:
     if skill_neurons and raw["model"] != "prompt_tuned":
         raise SpecError(f"{here}.skill_neurons: only model: prompt_tuned records skill neurons "
                         f"(this entry's model is {raw['model']}).")
+    baseline = raw.get("baseline", False)
+    if not isinstance(baseline, bool):
+        raise SpecError(f"{here}.baseline: true or false, got {baseline!r}.")
+    notes = raw.get("notes")
+    if notes is not None and not isinstance(notes, str):
+        raise SpecError(f"{here}.notes: a string, got {notes!r}.")
+    unreliable = raw.get("unreliable")
+    if unreliable is True:
+        unreliable = "marked unreliable in the spec (no reason given)"
+    elif unreliable is False:
+        unreliable = None
+    elif unreliable is not None and (not isinstance(unreliable, str) or not unreliable.strip()):
+        raise SpecError(f"{here}.unreliable: true, false or the reason as a string, got {unreliable!r}.")
     return Entry(label=raw["label"].strip(), model=raw["model"].strip(), model_args=_resolve_paths(args, base),
-                 skill_neurons=skill_neurons)
+                 skill_neurons=skill_neurons, baseline=baseline, notes=notes, unreliable=unreliable,
+                 reported=_parse_reported(raw.get("reported"), f"{here}.reported"))
+
+
+def _parse_reported(value: Any, where: str) -> dict[str, Any]:
+    """``reported:``: {source: text, key: fraction in [0, 1] (PDR may be negative)}."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: a mapping such as {{source: 'paper, Table 2', score: 0.41, adv_sst2: 0.45}}, "
+                        f"got {value!r}.")
+    out: dict[str, Any] = {}
+    for key, number in value.items():
+        key = str(key)
+        if key == "source":
+            if not isinstance(number, str):
+                raise SpecError(f"{where}.source: a string (where the numbers come from), got {number!r}.")
+            out[key] = number
+        elif isinstance(number, bool) or not isinstance(number, (int, float)) or not -1 <= number <= 1:
+            raise SpecError(f"{where}.{key}: a fraction (0.412 for 41.2%), got {number!r}.")
+        else:
+            out[key] = float(number)
+    return out
 
 
 def _parse_run(raw: Any, where: str) -> RunOptions:

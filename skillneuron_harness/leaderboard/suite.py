@@ -4,7 +4,10 @@ A unit is one entry on one leaf task (lm-eval reports groups as means of their l
 leaves are what is run and stored). Groups are expanded through their ``task:`` lists and tags
 through their members, from lm-eval's task index, without building any dataset. Each leaf
 carries what the leaderboard needs before running: its version (part of a unit's identity) and
-its clean twin (``metadata.clean_twin``: the task is adversarial).
+its clean twin (``metadata.clean_twin``: the task is adversarial; a perturbed twin's YAML names it
+as ``perturbation.of``) and whether it is *paired* (a perturbation twin or an attack set: evaluated
+together with its clean twin, so that lm-eval's results hold the paired metrics, flip rate and
+worst-case accuracy).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class SuiteTask:
     name: str
     version: str | None  # metadata.version, as a string ("1.0")
     clean_twin: str | None = None
+    paired: bool = False  # a perturbation twin or an attack set (metadata.perturbation / metadata.attack)
 
 
 def _version(cfg: dict) -> str | None:
@@ -57,8 +61,11 @@ def expand(names: list[str], manager, source: str = "<spec>") -> list[SuiteTask]
                 visit(member, (*trail, name))
         elif name not in out:
             cfg = entry.cfg or {}
-            out[name] = SuiteTask(name=name, version=_version(cfg),
-                                  clean_twin=(cfg.get("metadata") or {}).get("clean_twin"))
+            meta = cfg.get("metadata") or {}
+            perturbation = cfg.get("perturbation") or meta.get("perturbation")
+            of = perturbation.get("of") if isinstance(perturbation, dict) else None
+            out[name] = SuiteTask(name=name, version=_version(cfg), clean_twin=meta.get("clean_twin") or of,
+                                  paired=isinstance(perturbation, dict) or isinstance(meta.get("attack"), dict))
 
     for name in names:
         visit(name, ())

@@ -36,6 +36,41 @@ def package_versions(row: dict) -> str:
     return " | ".join(", ".join(f"{k} {v}" for k, v in sorted(vs.items())) for vs in row["provenance"]["versions"])
 
 
+def limit_text(limit) -> str:
+    """A ``--limit`` as the tables show it: ``all`` or the number."""
+    return "all" if limit is None else f"{float(limit):g}"
+
+
+def docs_text(docs: dict) -> str:
+    """An entry's documents per task: ``20`` or ``20-148`` (``?`` when no results file says)."""
+    if docs.get("min") is None:
+        return "?"
+    return str(docs["min"]) if docs["min"] == docs["max"] else f"{docs['min']}-{docs['max']}"
+
+
+def limits_warning(doc: dict) -> str | None:
+    """One sentence when the entries were run at different limits (their numbers are then not comparable)."""
+    limits = doc.get("limits") or {}
+    if not limits.get("mixed"):
+        return None
+    per = ", ".join(f"{label}: {limit}" for label, limit in limits["per_entry"].items())
+    return (f"Entries were run at different limits ({per}): their accuracies come from different documents and "
+            "are not comparable; rank only entries of one limit.")
+
+
+def stderr_rule(doc: dict) -> str:
+    """How the ± were computed, as the table's numbers were."""
+    methods = {p.get("stderr_method") for row in doc["entries"] for p in row["provenance"]["tasks"].values()}
+    text = "lm-eval's acc stderr sqrt(acc (1 - acc) / (n - 1)), analytic"
+    if "analytic" in methods:
+        iters = doc["rules"].get("bootstrap_iters")
+        why = f"bootstrap_iters {iters}" if iters is not None else "no stderr in the results file"
+        text += f"; where lm-eval wrote none ({why}) the same formula is filled in"
+    if None in methods:
+        text += "; no ± where a task has fewer than 2 documents"
+    return text + "; means and PDR propagate them as independent estimates"
+
+
 def rules_text(doc: dict) -> list[str]:
     """The definitions under the table, as Markdown list items."""
     r = doc["rules"]
@@ -43,11 +78,24 @@ def rules_text(doc: dict) -> list[str]:
     score = suite["score"]
     mean_of = ("(SST-2 + QQP + (MNLI-m + MNLI-mm)/2 + QNLI + RTE) / 5 of the adversarial accuracies"
                if score == "AdvGLUE score" else "mean over the adversarial tasks (MNLI matched and mismatched as one)")
-    return [
+    lines = [
         f"- **{score}** = {mean_of}; **clean mean**: the same over their clean twins; ranked by {score}.",
-        "- **PDR** (performance drop rate) = 1 - adversarial mean / clean mean (lower is more robust).",
+        "- **normalised**: (acc - chance) / (1 - chance) per task, then the same mean: 0 is chance level, 100 "
+        "perfect, whatever the number of choices (the Open LLM Leaderboard's rule).",
+        "- **PDR** (performance drop rate) = 1 - adversarial mean / clean mean (lower is more robust; "
+        "meaningless for an entry at chance level).",
+    ]
+    if suite.get("perturbation_twins") or suite.get("attacks"):
+        lines.append("- **Robustness**: per perturbation kind, the accuracy on the twins made by those steps; "
+                     "**worst-case accuracy**: correct on a clean document and on every variant of it (HELM); "
+                     "**flip rate**: fraction of pairs whose prediction changed (lower is better); **accuracy under "
+                     "attack**: accuracy on the attack sets. Means over the tasks; each entry's card shows every task.")
+    lines += [
         f"- **consistency**: overlap of the clean and adversarial top-{100 * r['consistency_top']:g}% skill neurons "
         "per layer, mean over layers and adversarial tasks (entries that recorded skill neurons).",
         f"- `{CHANCE_MARK}`: at chance level. Tasks: {r['chance_task']}; means: {r['chance_mean']}.",
-        f"- Numbers are accuracy in percent ± standard error ({r['stderr']}).",
+        "- **docs**: documents evaluated per task (the run's limit caps them); with few documents a difference "
+        "within the ± is no ranking.",
+        f"- Numbers are accuracy in percent ± standard error ({stderr_rule(doc)}).",
     ]
+    return lines

@@ -199,15 +199,35 @@ def keep_neuron_files(unit: Unit, results: dict, out: Path) -> None:
     summary["files"] = kept
 
 
-def save_unit(unit: Unit, results: dict, out: Path, args_string: str) -> Path:
-    """Write one unit's results JSON (with the ``leaderboard`` section) into its folder."""
+def _only(results: dict, task: str) -> None:
+    """Drop the rows of other tasks (a paired unit's clean twin) from every per-task section."""
+    for section in ("results", "configs", "versions", "n-samples", "higher_is_better", "n-shot"):
+        rows = results.get(section)
+        if isinstance(rows, dict) and task in rows:
+            results[section] = {k: v for k, v in rows.items() if k == task}
+
+
+def save_unit(unit: Unit, results: dict, out: Path, args_string: str, options=None) -> Path:
+    """Write one unit's results JSON (with the ``leaderboard`` section) into its folder.
+
+    ``options`` (the spec's ``run:``) fills in what lm-eval leaves null when it is handed a loaded
+    model: ``batch_size`` and ``device``.
+    """
     results["config"]["model"] = unit.entry.model
     results["config"]["model_args"] = args_string
+    if options is not None:
+        for key in ("batch_size", "device"):
+            if results["config"].get(key) is None:
+                results["config"][key] = getattr(options, key)
+    paired_with = [t for t in (results.get("results") or {}) if t != unit.task.name
+                   and t in (results.get("configs") or {})]
+    _only(results, unit.task.name)
     sn = results.get("skill_neurons")
     if isinstance(sn, dict):  # the model's recorder reports every task it has seen: keep this unit's
         results["skill_neurons"] = {k: v for k, v in sn.items() if k == unit.task.name}
     results[SECTION] = {"entry": unit.entry.label, "key": unit.key, "identity": unit.identity,
-                        "versions": versions(), "written": datetime.now().isoformat(timespec="seconds")}
+                        "versions": versions(), "written": datetime.now().isoformat(timespec="seconds"),
+                        **({"evaluated_with": paired_with} if paired_with else {})}
     found = identities_of(results).get(unit.task.name)
     if found is not None and key_of(found) != unit.key:  # e.g. the task's version changed under us
         log.warning("unit %s / %s: the results say %s, the plan said %s", unit.entry.label, unit.task.name,

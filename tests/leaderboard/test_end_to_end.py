@@ -100,7 +100,11 @@ def test_interrupt_resume_rerun(spec_file, tmp_path, monkeypatch, task_manager, 
     assert {r["label"] for r in doc["entries"]} == {"gpt2 baseline", "prompt 0", "prompt 1"}
     rows = {r["label"]: r for r in doc["entries"]}
     assert rows["gpt2 baseline"]["model"] == "gpt2" and rows["prompt 0"]["model"] == "bert"
-    assert doc["suite"] == {"adversarial": ["adv_sst2"], "clean": ["sst2"], "other": [], "score": "adversarial mean"}
+    assert doc["suite"] == {"adversarial": ["adv_sst2"], "clean": ["sst2"], "other": [], "score": "adversarial mean",
+                            "perturbation_twins": [], "attacks": [], "tasks": ["sst2", "adv_sst2"]}
+    for row in doc["entries"]:  # what lm-eval left null when handed a loaded model, the unit records from the spec
+        unit = json.loads(open(row["provenance"]["tasks"]["sst2"]["source"]).read())
+        assert (unit["config"]["device"], unit["config"]["batch_size"]) == ("cpu", 4)
     for label, row in rows.items():
         for task in ("sst2", "adv_sst2"):
             source = json.loads(open(row["provenance"]["tasks"][task]["source"]).read())

@@ -97,7 +97,7 @@ def test_markdown_keeps_its_table_and_shows_no_html(board):
     text = paths["md"].read_text(encoding="utf-8")
     table = [line for line in text.splitlines() if line.startswith("|")]
     width = len(_cells(table[0]))
-    assert width == 3 + len(doc["columns"]) + 1
+    assert width == 4 + len(doc["columns"]) + 1  # rank, entry, model, docs, the columns, prompt hash
     assert len(table) == 2 + len(doc["entries"]) and all(len(_cells(line)) == width for line in table)
     assert not re.search(r"<(img|script|svg)", _without_code(text), re.IGNORECASE)
     markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py is in the test extra")

@@ -73,15 +73,16 @@ def test_ranking_columns_and_missing_tasks(board):
     assert partial["values"]["score"]["value"] is None  # adv_rte missing: no AdvGLUE score
     assert partial["provenance"]["missing_tasks"] == ["adv_rte"]
     keys = [c["key"] for c in doc["columns"]]
-    assert keys == ["score", "adv_sst2", "adv_qqp", "adv_mnli", "adv_mnli_mismatched", "adv_qnli", "adv_rte",
-                    "clean_mean", "sst2", "qqp", "mnli", "mnli_mismatch", "qnli", "rte", "pdr", "consistency"]
-    assert doc["schema"] == "skillneuron-harness/leaderboard" and doc["schema_version"] == 1
+    assert keys == ["score", "score_norm", "adv_sst2", "adv_qqp", "adv_mnli", "adv_mnli_mismatched", "adv_qnli",
+                    "adv_rte", "clean_mean", "sst2", "qqp", "mnli", "mnli_mismatch", "qnli", "rte", "pdr",
+                    "consistency"]
+    assert doc["schema"] == "skillneuron-harness/leaderboard" and doc["schema_version"] == 2
 
 
 def test_markdown_and_csv(board):
     doc, out = board
     md = (out / "leaderboard.md").read_text()
-    assert "| 1 | strong | base-model | 47.0 ± 1.8 ~ | 40.0 ± 4.0 ~ |" in md
+    assert "| 1 | strong | base-model | 20-100 | 47.0 ± 1.8 ~ | 0.0 ± 3.4 ~ | 40.0 ± 4.0 ~ |" in md
     assert "- prompt sha256: `sha-/p/strong` (/p/strong)" in md
     rows = list(csv.DictReader((out / "leaderboard.csv").open()))
     assert [r["label"] for r in rows] == ["strong", "weak", "base-model"]
@@ -95,3 +96,40 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "give a spec file" in capsys.readouterr().err
     assert cli(["leaderboard", "--from", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_normalised_score(board):
+    """(acc - chance) / (1 - chance) per task, then the AdvGLUE mean; stderr se / (1 - chance) per task."""
+    doc, _ = board
+    v = next(r for r in doc["entries"] if r["label"] == "weak")["values"]
+    # sst2 (0.30 - 0.5) / 0.5 = -0.4; qqp (0.40 - 0.5) / 0.5 = -0.2; mnli ((0.2 - 1/3) + (0.4 - 1/3)) / (2/3) / 2
+    # = -0.05; qnli 0.0; rte (0.35 - 0.5) / 0.5 = -0.3
+    assert v["score_norm"]["value"] == pytest.approx((-0.4 - 0.2 - 0.05 + 0.0 - 0.3) / 5)
+    se_mnli = math.sqrt(2 * (0.06 / (2 / 3)) ** 2) / 2
+    assert v["score_norm"]["stderr"] == pytest.approx(math.sqrt(4 * (0.04 / 0.5) ** 2 + se_mnli ** 2) / 5)
+    assert "(acc - chance) / (1 - chance)" in doc["rules"]["normalised"]
+
+
+def test_stderr_without_bootstrap_is_the_analytic_one(tmp_path):
+    """``bootstrap_iters: 0``: lm-eval writes "N/A" for every stderr, acc's too; the board fills in acc's analytic one,
+    sqrt(acc (1 - acc) / (n - 1)), and says so in its legend."""
+    from synthetic_runs import STRONG, write_run
+
+    folder = tmp_path / "runs" / "no-bootstrap"
+    write_run(folder, STRONG, prompt="/p/strong")
+    path = next(folder.glob("results_*.json"))
+    data = json.loads(path.read_text())
+    for row in data["results"].values():
+        if "acc_stderr,none" in row:
+            row["acc_stderr,none"] = "N/A"
+    data["config"]["bootstrap_iters"] = 0
+    path.write_text(json.dumps(data))
+    out = tmp_path / "board"
+    build_leaderboard(None, out, from_dirs=[tmp_path / "runs"])
+    doc = json.loads((out / "leaderboard.json").read_text())
+    v = doc["entries"][0]["values"]
+    assert v["adv_sst2"]["stderr"] == pytest.approx(math.sqrt(0.4 * 0.6 / 99))
+    assert v["adv_rte"]["stderr"] == pytest.approx(math.sqrt(0.45 * 0.55 / 19))
+    assert v["adv_sst2"]["stderr_method"] == "analytic" and v["score"]["stderr"] is not None
+    assert "filled in" in (out / "leaderboard.md").read_text()
+    assert "±" in (out / "index.html").read_text()

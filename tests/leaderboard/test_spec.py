@@ -29,12 +29,26 @@ def test_readme_example_parses(tmp_path):
     path.write_text(block)
     spec = load_spec(path)
     assert [e.label for e in spec.entries] == ["Flan-T5 base (instruction-tuned, no prompt)", "T5 prompt, seed 33",
-                                               "T5 prompt, seed 34"]
+                                               "T5 prompt, seed 34", "T5, no prompt"]
     assert spec.tasks == list(DEFAULT_TASKS) and spec.run.bootstrap_iters == 1000 and spec.run.limit is None
     # a prompt path that exists next to the spec is made absolute; one that does not is left as written
     assert spec.entries[1].model_args["prompt"] == str((tmp_path / "prompts" / "sst2-t5-seed33").resolve())
     assert spec.entries[2].model_args["prompt"] == "prompts/sst2-t5-seed34"
     assert spec.entries[2].model_args["sn_baseline_limit"] == "2000" and spec.entries[2].skill_neurons
+    assert spec.entries[2].reported == {"source": "the paper, Table 2", "adv_sst2": 0.45} and spec.entries[2].notes
+    assert spec.entries[3].baseline and not spec.entries[2].baseline
+
+
+def test_card_keys_are_checked():
+    def entry(**extra):
+        return parse_spec({"entries": [{**OK, **extra}]}, "board.yaml").entries[0]
+
+    assert entry(unreliable=True).unreliable.startswith("marked unreliable")
+    assert entry(unreliable="selected on dev").unreliable == "selected on dev"
+    with pytest.raises(SpecError, match=r"entries\[0\]\.reported\.score: a fraction \(0\.412 for 41\.2%\), got 41\.2"):
+        entry(reported={"score": 41.2})
+    with pytest.raises(SpecError, match=r"entries\[0\]\.baseline: true or false"):
+        entry(baseline="yes")
 
 
 def test_defaults():
