@@ -1,9 +1,9 @@
 """Standard exports: every entry and unit as an Every Eval Ever record, and boards merged from their leaderboard.json.
 
 The records are validated against Every Eval Ever's published JSON schema: the ``every_eval_ever``
-package's own copy where it installs (it needs Python >= 3.12), else the schema file under
-``../shared/schemas/every_eval_ever-0.3.0/`` (``eval.schema.json`` of github.com/evaleval/every_eval_ever,
-MIT License), read with ``jsonschema``.
+package's own copy where it installs (it needs Python >= 3.12), else the copy kept with these tests
+in ``schemas/every_eval_ever-0.3.0/`` (``eval.schema.json`` of github.com/evaleval/every_eval_ever at
+the commit its ``SOURCE`` names, MIT License, ``LICENSE``), read with ``jsonschema``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from synthetic_runs import STRONG, write_run, write_three
 from skillneuron_harness.leaderboard import build_leaderboard
 from skillneuron_harness.leaderboard.every_eval_ever import SCHEMA_VERSION
 
-SHARED_SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "schemas" / "every_eval_ever-0.3.0"
+SCHEMA_COPY = Path(__file__).resolve().parent / "schemas" / "every_eval_ever-0.3.0" / "eval.schema.json"
 
 
 def _schema() -> dict:
@@ -28,11 +28,7 @@ def _schema() -> dict:
         return json.loads(files("every_eval_ever.schemas").joinpath("eval.schema.json").read_text())
     except (ImportError, FileNotFoundError, ModuleNotFoundError):
         pass
-    path = SHARED_SCHEMA / "eval.schema.json"
-    if not path.is_file():
-        pytest.skip(f"no Every Eval Ever schema: install every-eval-ever (Python >= 3.12) or put its "
-                    f"eval.schema.json at {path}")
-    return json.loads(path.read_text())
+    return json.loads(SCHEMA_COPY.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +39,7 @@ def board(tmp_path_factory):
 
 
 def test_every_entry_and_unit_validates(board):
-    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is in the test extra")
+    import jsonschema  # the test extra
     schema = _schema()
     assert schema["version"] == SCHEMA_VERSION
     validator = jsonschema.Draft7Validator(schema)
