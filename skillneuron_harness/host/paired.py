@@ -2,9 +2,9 @@
 
 An evaluated task is *paired* when its ``metadata.clean_twin`` is evaluated too and its documents
 name their clean original: a perturbed twin's documents carry ``clean_doc_id`` (the clean task's
-``doc_id``); an AdvGLUE task's documents are matched to the GLUE dev documents they were made from
-by the shipped mapping (:mod:`skillneuron_harness.core.advglue_pairs`: its ``idx`` to the clean
-document's ``idx``; documents without a confident match, and MNLI/QQP, whose originals lie outside
+``doc_id``), as do an attack set's (``metadata.attack``); an AdvGLUE task's documents are matched
+to the GLUE dev documents they were made from by the shipped mapping
+(:mod:`skillneuron_harness.core.advglue_pairs`: its ``idx`` to the clean document's ``idx``; documents without a confident match, and MNLI/QQP, whose originals lie outside
 our data, count as unpaired). For such a run the bridge has lm-eval keep its per-document samples
 (``log_samples``), :func:`add_paired_metrics` joins them, and drops them again unless the caller
 asked for them. The metrics (:mod:`skillneuron_harness.core.paired`) go into the adversarial
@@ -42,7 +42,7 @@ def plan(task_dict) -> list[Pairing]:
         clean = metadata.get("clean_twin")
         if clean not in tasks:
             continue
-        if metadata.get("perturbation"):
+        if metadata.get("perturbation") or metadata.get("attack"):  # twins, attack sets: clean_doc_id per document
             out.append(Pairing(name, clean, "clean_doc_id"))
         elif getattr(task.config, "dataset_path", None) == ADVGLUE and task.config.dataset_name in TASKS:
             out.append(Pairing(name, clean, "advglue", task.config.dataset_name))

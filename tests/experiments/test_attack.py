@@ -70,6 +70,10 @@ def test_the_written_task_scores_the_flips_the_log_reports(victim, tmp_path):
         assert sample["acc"] == (1.0 if record["status"] == "failed" else 0.0), record
     assert results["results"]["sst2_attack_chars"]["acc,none"] == pytest.approx(summary["attacked_acc"])
     assert results["results"]["sst2"]["acc,none"] == pytest.approx(summary["clean_acc"])
+    # paired with its clean task: only the succeeded documents changed their prediction
+    assert results["paired"]["sst2_attack_chars"]["pairs"] == LIMIT
+    row = results["results"]["sst2_attack_chars"]
+    assert row["flip_rate,none"] == pytest.approx(summary["succeeded"] / LIMIT)
 
 
 def test_the_same_command_writes_the_same_bytes(victim, tmp_path):
