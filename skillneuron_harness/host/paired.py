@@ -4,8 +4,9 @@ An evaluated task is *paired* when its ``metadata.clean_twin`` is evaluated too 
 name their clean original: a perturbed twin's documents carry ``clean_doc_id`` (the clean task's
 ``doc_id``), as do an attack set's (``metadata.attack``); an AdvGLUE task's documents are matched
 to the GLUE dev documents they were made from by the shipped mapping
-(:mod:`skillneuron_harness.core.advglue_pairs`: its ``idx`` to the clean document's ``idx``; documents without a confident match, and MNLI/QQP, whose originals lie outside
-our data, count as unpaired). For such a run the bridge has lm-eval keep its per-document samples
+(:mod:`skillneuron_harness.core.advglue_pairs`: its ``idx`` to the clean document's ``idx``;
+documents without a confident match, and MNLI/QQP, whose originals lie outside our data, count as
+unpaired). For such a run the bridge has lm-eval keep its per-document samples
 (``log_samples``), :func:`add_paired_metrics` joins them, and drops them again unless the caller
 asked for them. The metrics (:mod:`skillneuron_harness.core.paired`) go into the adversarial
 task's row of ``results["results"]`` beside ``acc`` (with ``_stderr`` and ``higher_is_better``, so
