@@ -10,7 +10,7 @@ For one document (:func:`greedy_search`):
    kept so far) and keep the one with the lowest margin if it lowers the margin; stop as soon as
    the prediction (lm-eval's ``acc`` choice: the first argmax of the log-likelihoods) is not the
    gold one (``succeeded``), or when ``max_words_changed``, the query budget or the words run out
-   (``failed``).
+   (``failed``: the document keeps the replacements made, which lowered its margin without flipping it).
 
 A query is one scored document variant (the clean one included). The search is a generator: it
 yields the variants it needs scored and receives their log-likelihoods, so that :func:`run_searches`
@@ -59,14 +59,13 @@ class AttackRecord:
     queries: int
     words: int  # words of the attacked fields
     eligible_words: int
-    words_changed: int  # words replaced by the search
+    words_changed: int  # words replaced by the search (a failed search: those it kept, the prediction unchanged)
     changed_words: float  # fraction of the clean words not kept in place (core.edits.change_size)
     changed_chars: int  # character edit distance, over the attacked fields
     clean_margin: float
-    margin: float  # after the substitutions (a failed search: its best, not applied)
-    # [word index, clean word, replacement] in the order they were made; a failed search's are not applied
-    substitutions: list[list[Any]]
-    fields: dict[str, str]  # the attacked fields as perturbed (a failed or skipped search: the clean text)
+    margin: float  # after the substitutions
+    substitutions: list[list[Any]]  # [word index, clean word, replacement] in the order they were made
+    fields: dict[str, str]  # the attacked fields with the substitutions (a skipped document: the clean text)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -100,13 +99,12 @@ def greedy_search(target: Target, words: Sequence[Word], candidates: Candidates,
     eligible = [w for w in words if w.eligible and candidates.get(w.index)]
 
     def record(status: str, reason: str, kept: dict[int, str], pred: int, now: float) -> AttackRecord:
-        fields = replace_words(clean, words, kept) if status == SUCCEEDED else dict(clean)
+        fields = replace_words(clean, words, kept)
         fraction = max((change_size(clean[f], fields[f])[0] for f in clean), default=0.0)
         chars = sum(change_size(clean[f], fields[f])[1] for f in clean)
         subs = [[i, words[i].text, kept[i]] for i in kept]
         return AttackRecord(target.doc_id, status, reason, gold, clean_pred, pred, queries, len(words),
-                            len(eligible), len(subs) if status == SUCCEEDED else 0, fraction, chars,
-                            clean_margin, now, subs, fields)
+                            len(eligible), len(subs), fraction, chars, clean_margin, now, subs, fields)
 
     if clean_pred != gold:
         return record(SKIPPED, "wrong on the clean document", {}, clean_pred, clean_margin)

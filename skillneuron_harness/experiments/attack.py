@@ -11,8 +11,9 @@ prompt shows), ``--width`` documents at a time, their variants scored together t
 ``<task>_attack_<recipe>``):
 
 * ``NAME.jsonl`` + ``NAME.yaml``: the attack set as a task (``--include_path OUT --tasks NAME``):
-  each document as attacked if the attack succeeded, else as it was (so that its accuracy for the
-  victim is the accuracy under attack), with ``clean_doc_id``, ``attack_status``, ``perturbed``,
+  each document with the replacements its search made (a flipped prediction, or a failed search's
+  lowered margin; a skipped document as it was), so that the victim's accuracy on it is the
+  accuracy under attack, with ``clean_doc_id``, ``attack_status``, ``perturbed``,
   ``changed_words`` and ``changed_chars``; ``--keep succeeded`` keeps only the flipped documents
   (an AdvGLUE-style set, for transfer to other models);
 * ``NAME.log.jsonl``: one record per document (status, reason, queries, words and characters changed,
@@ -129,7 +130,7 @@ def task_yaml(name: str, of: str, documents: str, attack: dict, victim: dict) ->
 
 def document_row(clean: dict, record: AttackRecord, recipe: str) -> dict:
     """One document of the attack set: the clean document with the record's fields and the pair's columns."""
-    return {**clean, **record.fields, "clean_doc_id": record.doc_id, "perturbed": record.status == SUCCEEDED,
+    return {**clean, **record.fields, "clean_doc_id": record.doc_id, "perturbed": bool(record.substitutions),
             "changed_words": record.changed_words, "changed_chars": record.changed_chars,
             "attack_status": record.status, "perturbation": f"attack:{recipe}"}
 

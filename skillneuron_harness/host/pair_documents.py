@@ -1,10 +1,11 @@
 """Clean/adversarial document pairs rendered for scoring, as evaluation renders them (``skillneuron patch``).
 
-An adversarial task (``metadata.clean_twin``) whose documents carry ``clean_doc_id`` (the clean
-twin's ``doc_id``, its index in the evaluation split) gives one :class:`DocumentPair` per such
-document: both documents through :func:`~skillneuron_harness.host.tasks.document_groups`, the
-one path from a document to tokens, and the pair's perturbation kind (the document's
-``perturbation`` field, else the task's ``metadata.perturbation`` when that is one name).
+An adversarial task (``metadata.clean_twin``) whose documents name their clean original
+(:func:`~skillneuron_harness.host.tasks.clean_originals`: a ``clean_doc_id`` column, or AdvGLUE's
+shipped mapping) gives one :class:`DocumentPair` per such document: both documents through
+:func:`~skillneuron_harness.host.tasks.document_groups`, the one path from a document to tokens,
+and the pair's perturbation kind (the document's ``perturbation`` field, else the task's
+``metadata.perturbation`` when that is one name).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from skillneuron_harness.host import compat
-from skillneuron_harness.host.tasks import TaskError, document_groups
+from skillneuron_harness.host.tasks import TaskError, clean_originals, document_groups
 
 
 @dataclass
@@ -29,8 +30,8 @@ class DocumentPair:
 def document_pairs(lm, task_name: str, manager, limit: int | None = None) -> tuple[str, list[DocumentPair]]:
     """(the clean twin, the pairs of ``task_name``'s first ``limit`` documents), rendered as evaluation renders them.
 
-    The task needs ``metadata.clean_twin`` and documents carrying ``clean_doc_id`` (the clean
-    twin's ``doc_id``: the index in its evaluation split).
+    The task needs ``metadata.clean_twin`` and documents that name their clean original
+    (:func:`~skillneuron_harness.host.tasks.clean_originals`).
     """
     loaded = compat.load_tasks(manager, [task_name])
     task = loaded.get(task_name)
@@ -44,12 +45,13 @@ def document_pairs(lm, task_name: str, manager, limit: int | None = None) -> tup
     clean_task = compat.load_tasks(manager, [clean_name])[clean_name]
     docs = list(task.eval_docs)[:limit]
     clean_docs = clean_task.eval_docs
-    default = metadata.get("perturbation") if isinstance(metadata.get("perturbation"), str) else None
-    ids = [i for i, d in enumerate(docs) if d.get("clean_doc_id") is not None]
-    if not ids:
-        raise TaskError(f"task={task_name}: none of its documents carries clean_doc_id, so none names its clean "
-                        f"original in {clean_name}; add the column (see docs/tasks.md).")
-    keys = [int(docs[i]["clean_doc_id"]) for i in ids]
+    originals = {i: v for i, v in clean_originals(task, clean_task).items() if i < len(docs)}
+    if not originals:
+        raise TaskError(f"task={task_name}: none of its documents names its clean original in {clean_name} "
+                        "(a clean_doc_id column, or an AdvGLUE document with a matched original); add the "
+                        "column (see docs/tasks.md).")
+    ids = sorted(originals)
+    keys = [originals[i][0] for i in ids]
     bad = [k for k in keys if not 0 <= k < len(clean_docs)]
     if bad:
         raise TaskError(f"task={task_name}: clean_doc_id {bad[0]} is outside {clean_name}'s {len(clean_docs)} "
@@ -58,6 +60,5 @@ def document_pairs(lm, task_name: str, manager, limit: int | None = None) -> tup
     wanted = sorted(set(keys))
     clean = dict(zip(wanted, document_groups(clean_task, [clean_docs[k] for k in wanted], lm, name=clean_name,
                                              doc_ids=wanted), strict=True))
-    kinds = [docs[i].get("perturbation") for i in ids]
-    return clean_name, [DocumentPair(i, k, a, clean[k], kind if isinstance(kind, str) and kind else default)
-                        for i, k, a, kind in zip(ids, keys, adv, kinds, strict=True)]
+    return clean_name, [DocumentPair(i, k, a, clean[k], originals[i][1]) for i, k, a in zip(ids, keys, adv,
+                                                                                              strict=True)]

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from skillneuron_harness.core.advglue_pairs import TASKS, clean_original
+from skillneuron_harness.core.advglue_pairs import clean_original
 from skillneuron_harness.core.paired import HIGHER_IS_BETTER, Pair, paired_metrics
 from skillneuron_harness.host import compat
-
-ADVGLUE = "AI-Secure/adv_glue"  # the Hub id of AdvGLUE, whose configs the mapping covers
+from skillneuron_harness.host.tasks import advglue_config
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,8 @@ def plan(task_dict) -> list[Pairing]:
             continue
         if metadata.get("perturbation") or metadata.get("attack"):  # twins, attack sets: clean_doc_id per document
             out.append(Pairing(name, clean, "clean_doc_id"))
-        elif getattr(task.config, "dataset_path", None) == ADVGLUE and task.config.dataset_name in TASKS:
-            out.append(Pairing(name, clean, "advglue", task.config.dataset_name))
+        elif advglue_config(task) is not None:
+            out.append(Pairing(name, clean, "advglue", advglue_config(task)))
     return out
 
 

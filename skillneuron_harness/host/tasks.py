@@ -151,6 +151,52 @@ def choice_group(lm, context: str, continuations: list[str]):
     return groups[0]
 
 
+# ------------------------------------------------------------------ pairs
+ADVGLUE = "AI-Secure/adv_glue"  # the Hub id of AdvGLUE, whose configs the shipped mapping covers
+
+
+def advglue_config(task) -> str | None:
+    """The AdvGLUE config (``adv_sst2``, ...) of a task that evaluates one and has a shipped mapping, else None."""
+    from skillneuron_harness.core.advglue_pairs import TASKS
+
+    config = task.config
+    return config.dataset_name if config.dataset_path == ADVGLUE and config.dataset_name in TASKS else None
+
+
+def clean_originals(task, clean_task) -> dict[int, tuple[int, str | None]]:
+    """Adversarial doc_id -> (the doc_id of the clean twin's document it was made from, its kind).
+
+    A document names its original with a ``clean_doc_id`` column (perturbed twins, attack sets, your
+    own JSONL); an AdvGLUE document through the shipped mapping
+    (:func:`~skillneuron_harness.core.advglue_pairs.clean_original`: its ``idx`` to the GLUE ``idx``,
+    found among the clean task's documents), where that has a confident match. The kind is the
+    document's ``perturbation`` field, else the task's ``metadata.perturbation`` when that is one
+    name, else None. ``clean_task``: the clean twin's ``Task``, or a function returning it (read only
+    for AdvGLUE). doc_ids are lm-eval's: indices in the evaluation split.
+    """
+    metadata = task.config.metadata or {}
+    default = metadata.get("perturbation") if isinstance(metadata.get("perturbation"), str) else None
+    mapping = advglue_config(task)
+    out = {}
+    if mapping is not None:
+        from skillneuron_harness.core.advglue_pairs import clean_original
+
+        clean_docs = (clean_task() if callable(clean_task) else clean_task).eval_docs
+        position = {int(d["idx"]): i for i, d in enumerate(clean_docs) if d.get("idx") is not None}
+        for doc_id, doc in enumerate(task.eval_docs):
+            original = clean_original(mapping, int(doc["idx"])) if doc.get("idx") is not None else None
+            if original in position:
+                out[doc_id] = (position[original], default)
+        return out
+    for doc_id, doc in enumerate(task.eval_docs):
+        key = doc.get("clean_doc_id") if isinstance(doc, dict) else None
+        if key is None:
+            continue
+        kind = doc.get("perturbation")
+        out[doc_id] = (int(key), kind if isinstance(kind, str) and kind else default)
+    return out
+
+
 # ------------------------------------------------------------------ the running evaluation
 class LmEvalRun:
     """The :class:`~skillneuron_harness.core.observers.EvaluationRun` of one ``loglikelihood`` call."""
@@ -191,24 +237,12 @@ class LmEvalRun:
         return task_info(self._task(name), name)
 
     def pairs(self, name: str) -> dict[int, tuple[int, str | None]]:
-        """Adversarial doc_id -> (the ``clean_doc_id`` its document names, its perturbation kind).
-
-        Only for a task with ``metadata.clean_twin``; the kind is the document's ``perturbation``
-        field, else the task's ``metadata.perturbation`` when that is one name, else None.
-        """
+        """Adversarial doc_id -> (the clean twin's doc_id it was made from, its kind): :func:`clean_originals`."""
         task = self._task(name)
-        metadata = task.config.metadata or {}
-        if not metadata.get("clean_twin"):
+        clean = (task.config.metadata or {}).get("clean_twin")
+        if not clean:
             return {}
-        default = metadata.get("perturbation") if isinstance(metadata.get("perturbation"), str) else None
-        out = {}
-        for doc_id, doc in enumerate(task.eval_docs):  # lm-eval's doc_id: the index in the evaluation split
-            key = doc.get("clean_doc_id") if isinstance(doc, dict) else None
-            if key is None:
-                continue
-            kind = doc.get("perturbation")
-            out[doc_id] = (int(key), kind if isinstance(kind, str) and kind else default)
-        return out
+        return clean_originals(task, lambda: self._task(clean))
 
     def label(self, instance) -> int:
         """The gold choice of the document behind a request Instance."""
