@@ -173,14 +173,17 @@ def _row(s: Standing, suite: Suite) -> dict:
         values["flip_rate"] = _paired_mean(s, paired, "flip_rate")
     if suite.attacks:
         values["under_attack"] = scores.suite_mean(acc, suite.attacks)
-    per_task = {}
+    per_task, random_per_task = {}, {}
     for t in suite.adversarial:
         adv, twin = s.cells.get(t), s.cells.get(s.cells[t].clean_twin) if t in s.cells else None
         if adv is not None and twin is not None:
             value = consistency.overlap(adv.skill_neurons, twin.skill_neurons)
             if value is not None:
                 per_task[t] = value
-    values["consistency"] = scores.Value(sum(per_task.values()) / len(per_task) if per_task else math.nan)
+                random_per_task[t] = consistency.random_overlap(adv.skill_neurons, twin.skill_neurons)
+    known = [v for v in random_per_task.values() if v is not None]
+    values["consistency"] = scores.Value(sum(per_task.values()) / len(per_task) if per_task else math.nan,
+                                         random=sum(known) / len(known) if known else None)
     order = suite.adversarial + suite.clean + suite.other + suite.twins + suite.attacks
     tasks = {t: {"source": c.source, "version": c.version, "limit": c.limit, "num_docs": c.num_docs,
                  "num_choices": c.num_choices, "clean_twin": c.clean_twin, "versions": c.versions,
@@ -200,6 +203,7 @@ def _row(s: Standing, suite: Suite) -> dict:
         "prompt_info": dict(s.prompt_info),
         "values": {k: asdict(v) for k, v in values.items()},
         "consistency_per_task": per_task,
+        "consistency_random_per_task": random_per_task,  # k / D: what random sets of the same size overlap by
         "per_task": breakdown,
         "docs": _docs(s),
         "marks": {"baseline": bool(s.card.get("baseline")), "chance_level": chance_level,

@@ -218,7 +218,10 @@ def _tooltip(row: dict, col: dict, out: Path) -> str:
     if value.get("stderr_method"):
         lines.append(f"± from: {value['stderr_method']}")
     if col["key"] == "consistency":
-        lines += [f"{t}: {100 * v:.1f}%" for t, v in row["consistency_per_task"].items()] or ["no skill neurons"]
+        randoms = row.get("consistency_random_per_task") or {}
+        lines += [f"{t}: {100 * v:.1f}%" + (f" (random sets: {100 * randoms[t]:.1f}%)" if randoms.get(t) is not None
+                                              else "") for t, v in row["consistency_per_task"].items()] \
+            or ["no skill neurons"]
     return "\n".join(lines)
 
 
@@ -239,6 +242,8 @@ def _cell(row: dict, col: dict, out: Path, frozen: str = "") -> str:
     classes = [c for c, on in (("na", not defined), ("chance", bool(value.get("at_chance"))),
                                ("score", col["key"] == "score")) if on]
     text = _number(value) if defined else "n/a"
+    if defined and value.get("random") is not None:  # the chance level of an overlap
+        text += f'<span class="se"> random {100 * value["random"]:.1f}</span>'
     data_v = _esc(repr(v)) if defined else ""
     return (f'<td data-key="{_esc(col["key"])}" data-v="{data_v}" class="{" ".join(classes)}{frozen}" '
             f'title="{_esc(_tooltip(row, col, out))}">{text}</td>')

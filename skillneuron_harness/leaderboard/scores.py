@@ -52,6 +52,7 @@ class Value:
     at_chance: bool | None = None
     p_value: float | None = None  # binomial test (task values only)
     stderr_method: str | None = None  # "lm-eval", "analytic" (filled in), "propagated", "paired"
+    random: float | None = None  # consistency only: the overlap random sets of the same size give (k / D)
 
     @property
     def defined(self) -> bool:

@@ -92,7 +92,8 @@ def rules_text(doc: dict) -> list[str]:
                      "attack**: accuracy on the attack sets. Means over the tasks; each entry's card shows every task.")
     lines += [
         f"- **consistency**: overlap of the clean and adversarial top-{100 * r['consistency_top']:g}% skill neurons "
-        "per layer, mean over layers and adversarial tasks (entries that recorded skill neurons).",
+        "per layer, mean over layers and adversarial tasks (entries that recorded skill neurons); **random**: "
+        "the overlap two random sets of the same size give on average (k / D of a layer's D neurons).",
         f"- `{CHANCE_MARK}`: at chance level. Tasks: {r['chance_task']}; means: {r['chance_mean']}.",
         "- **docs**: documents evaluated per task (the run's limit caps them); with few documents a difference "
         "within the ± is no ranking.",

@@ -134,6 +134,7 @@ def test_interrupt_resume_rerun(spec_file, tmp_path, monkeypatch, task_manager, 
                             set(np.argsort(adv[layer], kind="stable")[::-1][:k])) / k
                         for layer in range(clean.shape[0])])
         assert rows[f"prompt {i}"]["values"]["consistency"]["value"] == pytest.approx(want)
+        assert rows[f"prompt {i}"]["values"]["consistency"]["random"] == pytest.approx(k / clean.shape[1])
     assert rows["gpt2 baseline"]["values"]["consistency"]["value"] is None
     for name in ("leaderboard.md", "leaderboard.csv", "index.html"):
         assert (out / name).stat().st_size > 500
