@@ -148,3 +148,18 @@ def test_an_hf_model_is_attacked_through_its_own_loglikelihood(tiny_models, tmp_
     clean = sorted(results["samples"]["sst2"], key=lambda s: s["doc_id"])
     assert [r["status"] != "skipped" for r in log] == [s["acc"] == 1.0 for s in clean]
     assert result["results"]["sst2_attack_chars"]["clean_acc"] == pytest.approx(results["results"]["sst2"]["acc,none"])
+
+
+def test_attack_task_refuses_before_loading_a_model(tiny_models, tmp_path):
+    with pytest.raises(AttackError, match="skill_neurons="):
+        attack.attack_task("prompt_tuned", f"pretrained={tiny_models['bert']},skill_neurons={tmp_path / 'sn'}",
+                           "sst2", tmp_path / "out")
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "gen_sst2.yaml").write_text(
+        "task: gen_sst2\ndataset_path: nyu-mll/glue\ndataset_name: sst2\noutput_type: generate_until\n"
+        "validation_split: validation\ndoc_to_text: '{{sentence}}'\ndoc_to_target: '{{label}}'\n")
+    with pytest.raises(AttackError, match="generate_until task"):
+        attack.attack_task("hf", f"pretrained={tiny_models['gpt2']}", "gen_sst2", tmp_path / "out",
+                           include_path=[str(tmp_path / "tasks")])
+    with pytest.raises(AttackError, match="--width 0"):
+        attack.attack_task("hf", f"pretrained={tiny_models['gpt2']}", "sst2", tmp_path / "out", width=0)
