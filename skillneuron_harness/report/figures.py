@@ -219,3 +219,31 @@ def suppression_curves(rows: list[dict], path: Path) -> Path:
         ax.axis("off")
     fig.suptitle("Suppression: accuracy vs suppressed neurons (mean over prompts; SEM bars)", fontsize=10)
     return _save(fig, path)
+
+
+def per_example_layers(rows: list[dict], path: Path) -> Path:
+    """Per paired task: the mean layer flip fraction of the pairs whose prediction flipped, and of the others."""
+    import json
+
+    fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.4), squeeze=False)
+    for ax, r in zip(axes[0], rows, strict=True):
+        flipped, kept = [], []
+        if r.get("pairs_file"):
+            with open(r["pairs_file"], encoding="utf-8") as f:
+                for line in f:
+                    row = json.loads(line)
+                    (flipped if row["prediction_flipped"] else kept).append(row["layer_flip"])
+        for group, style, label in ((flipped, "-o", "prediction flipped"), (kept, "--s", "prediction kept")):
+            if group:
+                layers = len(group[0])
+                ax.plot(range(layers), [sum(g[i] for g in group) / len(group) for i in range(layers)], style,
+                        label=f"{label} ({len(group)})")
+        auc = r.get("auc")
+        ax.set_title(f"{r['task']} ({r['prompt']})\nAUC {auc:.2f}" if auc is not None else r["task"], fontsize=9)
+        ax.set_xlabel("layer")
+        ax.set_ylim(-0.02, 1.02)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("skill neurons changing state")
+    fig.tight_layout()
+    return _save(fig, path)

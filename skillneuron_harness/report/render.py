@@ -43,6 +43,7 @@ def compute(collection: Collection, top: float = DEFAULT_TOP, ties: str = "high"
         "skill_neurons": tables.skill_neuron_table(collection, top=top, ties=ties),
         "consistency": {"per_prompt": consistency_rows, "summary": tables.consistency_summary(consistency_rows)},
         "robustness_vs_consistency": tables.robustness_vs_consistency(collection, consistency_rows),
+        "per_example": tables.per_example_table(collection),
         "suppression": tables.suppression_table(collection.curves),
         "paper": {
             "accuracy": paper.accuracy_std_table(collection),
@@ -189,6 +190,24 @@ def render_markdown(data: dict, out: Path, prefix: str = "") -> tuple[str, list[
         md += ["", "Random overlap: k/D of two random k-subsets of a layer (hypergeometric p-values per prompt "
                "in report.json). Skill vs random: two-sided randomisation test of the clean skill neurons' "
                "adversarial score against random neurons of their layers, over the prompts of the group.", ""]
+
+    per_example = data.get("per_example") or []
+    if per_example:
+        path = figures.per_example_layers(per_example, fig_dir / f"{prefix}per_example_layers.png")
+        made.append(path)
+        md += ["## Per-example consistency (clean/adversarial pairs)", "",
+               "Per pair (an adversarial document and the clean one it was made from): the flip fraction is the "
+               "share of the clean task's skill neurons whose firing state differs between the two documents. "
+               "AUC: how well it tells pairs whose prediction flipped from those whose prediction held (0.5: "
+               "chance); r: point-biserial correlation with the flip (docs/statistics.md).", "",
+               _image("layer flip fraction, flipped vs kept pairs", path), "",
+               markdown_table(["model", "prompt", "adversarial task", "clean twin", "pairs", "prediction flipped",
+                               "mean flip fraction", "AUC", "r (p)", "per layer"],
+                              [[r["model"], r["prompt"], r["task"], r["clean_twin"], r["pairs"],
+                                pct(r["prediction_flip_rate"]), pct(r["mean_flip_fraction"]), num(r["auc"]),
+                                f"{num(r['pointbiserial_r'])} ({figures.p_text(r['pointbiserial_p'])})",
+                                " / ".join(pct(v, None, 0) for v in r["layer_mean_flip_fraction"])]
+                               for r in per_example]), ""]
 
     rvc = data["robustness_vs_consistency"]
     adversarial = any(r["adversarial_task"] for r in data["accuracy"]) or summary

@@ -339,6 +339,34 @@ def robustness_vs_consistency(collection: Collection, consistency_rows: list[dic
 
 
 # -------------------------------------------------------------------------------- suppression
+# ------------------------------------------------------------------------------ per example
+def per_example_table(collection: Collection) -> list[dict]:
+    """Per prompt and paired adversarial task: the ``per_example`` block of its evaluation's skill_neurons section.
+
+    The block (docs/statistics.md, "Per-example consistency"): pairs, prediction flip rate, mean
+    flip fraction, AUC, point-biserial r and p, the mean flip fraction per layer; ``pairs_file`` is
+    its ``<task>.pairs.jsonl`` (where it is still there), for the figure.
+    """
+    from pathlib import Path
+
+    rows = []
+    for ev in _unsuppressed(collection.evaluations):
+        block = (ev.neurons or {}).get("per_example") or {}
+        if not block.get("pairs"):
+            continue
+        pairs_file = block.get("file")
+        rows.append({"model": ev.model, "prompt": ev.prompt.label, "group": ev.prompt.group, "task": ev.task,
+                     "clean_twin": block.get("clean_twin") or ev.clean_twin, "pairs": block["pairs"],
+                     "documents": ev.num_docs,
+                     "prediction_flip_rate": block.get("prediction_flip_rate"),
+                     "mean_flip_fraction": block.get("mean_flip_fraction"), "auc": block.get("auc"),
+                     "pointbiserial_r": block.get("pointbiserial_r"), "pointbiserial_p": block.get("pointbiserial_p"),
+                     "neurons_per_layer": block.get("neurons_per_layer"),
+                     "layer_mean_flip_fraction": block.get("layer_mean_flip_fraction") or [],
+                     "pairs_file": pairs_file if pairs_file and Path(pairs_file).is_file() else None})
+    return sorted(rows, key=lambda r: (r["model"], r["group"], r["task"], r["prompt"]))
+
+
 def suppression_table(records: list[dict]) -> list[dict]:
     """Mean and SEM over prompts per (model, group, task, control, n); n in percent."""
     grouped: dict[tuple, list[float]] = defaultdict(list)
