@@ -29,6 +29,7 @@ import json
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.core.shipped import task_folder
 
+ADVGLUE = "AI-Secure/adv_glue"  # the Hub id of AdvGLUE, whose configs the mapping covers
 #: The AdvGLUE tasks that have a mapping.
 TASKS: tuple[str, ...] = ("adv_sst2", "adv_qqp", "adv_mnli", "adv_mnli_mismatched", "adv_qnli", "adv_rte")
 STATUSES: tuple[str, ...] = ("matched", "ambiguous", "unmatched")
@@ -69,3 +70,10 @@ def clean_original(task: str, adv_idx: int) -> int | None:
                                f"from 0 to {len(entries) - 1} (the AdvGLUE row's idx)")
     entry = entries[adv_idx]
     return entry["glue_idx"] if entry["status"] == "matched" else None
+
+
+def advglue_config(task) -> str | None:
+    """The AdvGLUE config (``adv_sst2``, ...) that an lm-eval task evaluates, when it has a mapping; else None."""
+    config = getattr(task, "config", None)
+    name = getattr(config, "dataset_name", None)
+    return name if getattr(config, "dataset_path", None) == ADVGLUE and name in TASKS else None

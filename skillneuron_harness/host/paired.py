@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from skillneuron_harness.core.advglue_pairs import clean_original
+from skillneuron_harness.core.advglue_pairs import advglue_config, clean_original
 from skillneuron_harness.core.paired import HIGHER_IS_BETTER, Pair, paired_metrics
 from skillneuron_harness.host import compat
-from skillneuron_harness.host.tasks import advglue_config
 
 
 @dataclass(frozen=True)

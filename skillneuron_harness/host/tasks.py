@@ -27,6 +27,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from skillneuron_harness.core.advglue_pairs import advglue_config
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.core.observers import TaskInfo
 from skillneuron_harness.core.scoring import ChoiceGroup
@@ -152,17 +153,6 @@ def choice_group(lm, context: str, continuations: list[str]):
 
 
 # ------------------------------------------------------------------ pairs
-ADVGLUE = "AI-Secure/adv_glue"  # the Hub id of AdvGLUE, whose configs the shipped mapping covers
-
-
-def advglue_config(task) -> str | None:
-    """The AdvGLUE config (``adv_sst2``, ...) of a task that evaluates one and has a shipped mapping, else None."""
-    from skillneuron_harness.core.advglue_pairs import TASKS
-
-    config = task.config
-    return config.dataset_name if config.dataset_path == ADVGLUE and config.dataset_name in TASKS else None
-
-
 def clean_originals(task, clean_task) -> dict[int, tuple[int, str | None]]:
     """Adversarial doc_id -> (the doc_id of the clean twin's document it was made from, its kind).
 
