@@ -145,6 +145,9 @@ def _refused(model_args) -> bool:
     return False
 
 
+_RAISED_BATCH_SIZE: list = []  # the demo model's batch size when it replaced the one asked (for the summary line)
+
+
 def _demo_defaults(kwargs: dict) -> None:
     """``prompt_tuned`` without a model: the demo model, its prompt and its batch size written in.
 
@@ -158,7 +161,9 @@ def _demo_defaults(kwargs: dict) -> None:
     filled = fill_demo_model_args(model_args)
     if filled is not None and not _refused(model_args):
         kwargs["model_args"] = filled
-        kwargs["batch_size"] = demo_batch_size(kwargs.get("batch_size"))
+        asked = kwargs.get("batch_size")
+        kwargs["batch_size"] = demo_batch_size(asked)
+        _RAISED_BATCH_SIZE[:] = [kwargs["batch_size"]] if kwargs["batch_size"] != asked else []
         from skillneuron_harness.core.results import parse_model_args
 
         named = parse_model_args(filled)
@@ -176,6 +181,7 @@ def _wrap_simple_evaluate(evaluator_module) -> None:
 
     @functools.wraps(original)
     def simple_evaluate(*args, **kwargs):
+        _RAISED_BATCH_SIZE.clear()
         if (args[0] if args else kwargs.get("model")) == "prompt_tuned" and len(args) < 2:
             _demo_defaults(kwargs)
         running = {"task_dict": None, "task_manager": kwargs.get("task_manager")}
@@ -227,6 +233,8 @@ def _record_execution(config: dict, lm) -> None:
 
     lm-eval records the ``device`` and ``batch_size`` arguments of ``simple_evaluate``: ``cuda:0`` for
     a CPU run without ``--device`` (HFLM falls back to the CPU), None for a model passed loaded.
+    A batch size that is not the one asked (the demo model's, raised from lm-eval's default of 1)
+    also goes into ``batch_sizes``, which lm-eval's summary line prints after its ``--batch_size``.
     Other models' records are left as lm-eval writes them.
     """
     from skillneuron_harness.host.compat import unwrap_cache
@@ -235,6 +243,10 @@ def _record_execution(config: dict, lm) -> None:
     if model is None or getattr(model, "engine", None) is None or not hasattr(model, "batch_size"):
         return
     config["device"] = str(model.device)
+    raised = _RAISED_BATCH_SIZE or str(config.get("batch_size")) != str(model.batch_size)
+    if raised and not config.get("batch_sizes"):
+        # not the size asked (the demo model's): lm-eval's summary line prints its own --batch_size, then these
+        config["batch_sizes"] = [model.batch_size]
     config["batch_size"] = model.batch_size
 
 

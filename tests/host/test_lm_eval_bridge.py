@@ -117,3 +117,20 @@ def test_results_record_the_device_and_batch_size_the_model_ran_with(tiny_models
     lm = PromptTunedLM(pretrained=str(tiny_models["bert"]), device="cpu", batch_size=3)
     loaded = lm_eval.simple_evaluate(model=lm, tasks=["sst2"], limit=2, task_manager=task_manager, bootstrap_iters=0)
     assert loaded["config"]["device"] == "cpu" and loaded["config"]["batch_size"] == 3
+
+
+def test_a_raised_batch_size_is_recorded_for_the_summary_line(monkeypatch):
+    """lm-eval prints ``batch_size: <asked> (<batch_sizes>)``: the demo model's 32 shows beside the 1 asked."""
+    model = types.SimpleNamespace(engine=object(), batch_size=32, device="cpu")
+    monkeypatch.setattr(lm_eval_bridge, "_RAISED_BATCH_SIZE", [32])
+    config = {"batch_size": 32, "batch_sizes": [], "device": None}
+    lm_eval_bridge._record_execution(config, model)
+    assert config == {"batch_size": 32, "batch_sizes": [32], "device": "cpu"}
+    monkeypatch.setattr(lm_eval_bridge, "_RAISED_BATCH_SIZE", [])
+    config = {"batch_size": 32, "batch_sizes": [], "device": None}
+    lm_eval_bridge._record_execution(config, model)
+    assert config["batch_sizes"] == []  # the size asked: nothing to add
+    kwargs = {"model_args": "", "batch_size": 1}
+    monkeypatch.setattr(lm_eval_bridge, "_RAISED_BATCH_SIZE", [])
+    lm_eval_bridge._demo_defaults(kwargs)
+    assert kwargs["batch_size"] == 32 and lm_eval_bridge._RAISED_BATCH_SIZE == [32]
