@@ -224,10 +224,11 @@ def run_attack(lm, task, out: str | Path, config: AttackConfig, *, task_name: st
     write_text(files["documents"], jsonl(rows))
     write_text(files["log"], jsonl(r.to_json() for r in records))
     write_text(files["yaml"], task_yaml(name, task_name, files["documents"].name, config.describe(), victim))
+    from skillneuron_harness import __version__
     from skillneuron_harness.host.evaluate import lm_eval_version
 
     result = {"results": {name: summary}, "attack": identity,
-              "versions": {"skillneuron_harness": _version(), "lm_eval": lm_eval_version()},
+              "versions": {"skillneuron_harness": __version__, "lm_eval": lm_eval_version()},
               "time": {"seconds_this_run": round(elapsed, 3), "documents_this_run": total - resumed,
                        "queries_this_run": scorer.queries,
                        "queries_per_second": round(scorer.queries / elapsed, 2) if elapsed > 0 else None}}
@@ -270,12 +271,6 @@ def attack_task(model: str, model_args: str, task: str, out: str | Path, *, limi
         return run_attack(lm, loaded, out, config, task_name=task, limit=limit, device=device,
                           victim={"model": model, "model_args": model_args},
                           **{k: v for k, v in settings.items() if k not in names})
-
-
-def _version() -> str:
-    from importlib.metadata import version
-
-    return version("skillneuron-harness")
 
 
 def main(argv: list[str]) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from skillneuron_harness.core.results import format_model_args
 from skillneuron_harness.leaderboard.spec import slug_of
 from skillneuron_harness.leaderboard.units import identity, key_of
 
@@ -49,7 +50,7 @@ def _timestamp(doc: dict) -> str:
 def _model_info(row: dict) -> dict:
     details = {"deployment_type": "self_deployed", "model_availability": "unknown",
                "lm_eval_model": _s(row["lm_eval_model"]),
-               "model_args": ",".join(f"{k}={v}" for k, v in row["model_args"].items()),
+               "model_args": format_model_args(row["model_args"]),
                "prompt_sha256": _s(row["prompt_sha256"]), "prompt_source": _s(row["prompt_source"]),
                "leaderboard_label": _s(row["label"])}
     return {"name": _s(row["label"]), "id": _s(row["model_name"]), "inference_platform": "local",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 
 import pytest
 
@@ -31,20 +32,23 @@ def _open(monkeypatch, width: int, height: int):
     return driver
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    driver = _open(monkeypatch, 1760, 1000)
+@contextmanager
+def _viewport(monkeypatch, width: int, height: int):
+    driver = _open(monkeypatch, width, height)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    with _viewport(monkeypatch, 1760, 1000) as driver:
+        yield driver
 
 
 @pytest.fixture
 def laptop(monkeypatch):
     """A 1366x768 viewport, the most common laptop screen."""
-    driver = _open(monkeypatch, 1366, 768)
-    try:
+    with _viewport(monkeypatch, 1366, 768) as driver:
         yield driver
-    finally:
-        driver.quit()
