@@ -30,8 +30,9 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from skillneuron_harness.core.constants import DEFAULT_TOP, PERCENTS
 from skillneuron_harness.core.errors import SkillNeuronError
@@ -45,6 +46,7 @@ from skillneuron_harness.experiments.plan_checks import (
     prompt_problems,
 )
 from skillneuron_harness.experiments.runs import PromptSpec, add_run_arguments
+from skillneuron_harness.experiments.units import MarkedUnit, run_plan
 from skillneuron_harness.prompts.release import BASE_MODELS, TASK_TYPES, VARIANTS, variant
 
 # --models names -> the model part of the release's folder names (base model and kind: prompts.release)
@@ -65,25 +67,51 @@ TRAINING_DOCUMENTS = {"sn_pt_sst2": 67349, "sn_pt_imdb": 25000, "sn_pt_qnli": 10
                       "sn_pt_mrpc": 3668, "sn_pt_mnli_binary": 261802, "sn_pt_mnli": 392702}
 
 
-@dataclass
-class Unit:
-    """One piece of work; done when ``marker`` exists."""
+@dataclass(kw_only=True)
+class ReplicateUnit(MarkedUnit):
+    """One piece of the protocol, on ``tasks`` of ``model``; done when its ``done.json`` exists."""
 
-    kind: str  # eval | transfer | average | suppression
+    kind: ClassVar[str]
     model: str
-    label: str  # prompt label or task
+    label: str  # prompt label (eval, transfer) or task (average, suppression)
     tasks: list[str]
-    marker: Path
-    prompt: PromptSpec | None = None
-    extra: dict = field(default_factory=dict)
-    after: list[Path] = field(default_factory=list)  # markers of the units whose outputs this one reads
-
-    @property
-    def ready(self) -> bool:
-        return all(marker.is_file() for marker in self.after)
 
     def describe(self) -> str:
         return f"{self.kind:<11} {self.model:<14} {self.label:<28} {', '.join(self.tasks)}"
+
+
+@dataclass(kw_only=True)
+class EvalUnit(ReplicateUnit):
+    """A prompt on its own clean and adversarial tasks, with ``skill_neurons=`` writing into ``neurons``."""
+
+    kind: ClassVar[str] = "eval"
+    prompt: PromptSpec
+    neurons: Path
+
+
+@dataclass(kw_only=True)
+class TransferUnit(ReplicateUnit):
+    """A prompt on another task of its type."""
+
+    kind: ClassVar[str] = "transfer"
+    prompt: PromptSpec
+
+
+@dataclass(kw_only=True)
+class AverageUnit(ReplicateUnit):
+    """``skillneuron average`` of a task's neuron files over the seeds' ``dirs``."""
+
+    kind: ClassVar[str] = "average"
+    dirs: list[Path]
+
+
+@dataclass(kw_only=True)
+class SuppressionUnit(ReplicateUnit):
+    """Suppression curves of each prompt's clean skill neurons (in ``dirs``) against random ones."""
+
+    kind: ClassVar[str] = "suppression"
+    prompts: list[PromptSpec]
+    dirs: list[Path]
 
 
 def find_prompt(folder: Path) -> Path | None:
@@ -97,7 +125,7 @@ def find_prompt(folder: Path) -> Path | None:
 
 
 def plan(release: Path, models: list[str], seeds: list[str], tasks: list[str], out: Path,
-         percents=PERCENTS) -> tuple[list[Unit], list[str]]:
+         percents=PERCENTS) -> tuple[list[ReplicateUnit], list[str]]:
     """The units of the protocol, and notes on what the release lacks."""
     units, notes = [], []
     for model in models:
@@ -121,24 +149,26 @@ def plan(release: Path, models: list[str], seeds: list[str], tasks: list[str], o
                 found.setdefault((task, trained), []).append(spec)
                 base = out / "runs" / model / spec.label
                 # clean, adversarial, then MNLI's mismatched pair (metadata.split_of: the same prompt's own task)
-                units.append(Unit("eval", model, spec.label, list(trained.names), base / "own" / "done.json", spec,
-                                  {"neurons": out / "neurons" / model / spec.label}))
+                units.append(EvalUnit(model=model, label=spec.label, tasks=list(trained.names),
+                                      marker=base / "own" / "done.json", prompt=spec,
+                                      neurons=out / "neurons" / model / spec.label))
                 own_markers[spec.label] = units[-1].marker
                 for target in tasks:
                     if target != task and TASK_TYPES[target] == TASK_TYPES[task]:
                         name = variant(target, kind, seed).clean
-                        units.append(Unit("transfer", model, spec.label, [name], base / name / "done.json", spec))
+                        units.append(TransferUnit(model=model, label=spec.label, tasks=[name],
+                                                  marker=base / name / "done.json", prompt=spec))
         for (task, trained), specs in found.items():
             clean, adv = trained.clean, trained.adv
             dirs = [out / "neurons" / model / s.label for s in specs]
             after = [own_markers[s.label] for s in specs]
-            units.append(Unit("average", model, task, [clean], out / "average" / model / clean / "done.json",
-                              extra={"dirs": dirs}, after=after))
+            units.append(AverageUnit(model=model, label=task, tasks=[clean],
+                                     marker=out / "average" / model / clean / "done.json", dirs=dirs, after=after))
             if percents:
                 folder = task if trained is VARIANTS[task, kind] else clean  # seed_su MNLI: a folder of its own
-                units.append(Unit("suppression", model, task, [clean] + ([adv] if adv else []),
-                                  out / "curves" / model / folder / "done.json",
-                                  extra={"prompts": specs, "dirs": dirs}, after=after))
+                units.append(SuppressionUnit(model=model, label=task, tasks=[clean] + ([adv] if adv else []),
+                                             marker=out / "curves" / model / folder / "done.json", prompts=specs,
+                                             dirs=dirs, after=after))
     return units, notes
 
 
@@ -147,7 +177,7 @@ def split_name(task: str) -> str:
     return task.rsplit("_", 1)[0]
 
 
-def work_items(units: list[Unit], limit: float | None, baseline_limit: int | None, percents) -> list[tuple]:
+def work_items(units: list[ReplicateUnit], limit: float | None, baseline_limit: int | None, percents) -> list[tuple]:
     """(documents, task, "eval" | "baseline", unit kind) of every scoring pass of ``units`` at full size.
 
     ``limit`` caps each evaluation as ``--limit`` does (a fraction: that share of the split);
@@ -160,7 +190,7 @@ def work_items(units: list[Unit], limit: float | None, baseline_limit: int | Non
 
     items = []
     for unit in units:
-        repeats = len(unit.extra["prompts"]) * max(1, 2 * len(percents) - 1) if unit.kind == "suppression" else 1
+        repeats = len(unit.prompts) * max(1, 2 * len(percents) - 1) if unit.kind == "suppression" else 1
         if unit.kind in ("eval", "transfer", "suppression"):
             items += [(capped(DOCUMENTS[split_name(t)]) * repeats, t, "eval", unit.kind) for t in unit.tasks]
         if unit.kind == "eval":
@@ -170,7 +200,7 @@ def work_items(units: list[Unit], limit: float | None, baseline_limit: int | Non
     return items
 
 
-def assign_shards(units: list[Unit], shards: int, items_of) -> list[int]:
+def assign_shards(units: list[ReplicateUnit], shards: int, items_of) -> list[int]:
     """The shard of each unit: the largest units first, each to the shard with the least work so far.
 
     ``items_of(unit)`` gives the unit's :func:`work_items`. The assignment depends only on the plan, so
@@ -184,14 +214,7 @@ def assign_shards(units: list[Unit], shards: int, items_of) -> list[int]:
     return shard_of
 
 
-def mark_done(marker: Path, record: dict) -> None:
-    """Write ``marker`` atomically (a half-written marker would skip an unfinished unit)."""
-    from skillneuron_harness.core.atomic import write_json
-
-    write_json(marker, record, default=str)
-
-
-def run_unit(unit: Unit, path: str, args, manager) -> dict:
+def run_unit(unit: ReplicateUnit, path: str, args, manager) -> dict:
     """Run one unit; returns what goes into its marker."""
     from skillneuron_harness.experiments.runs import evaluate, load_model, write_manifest
 
@@ -199,7 +222,7 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
     if unit.kind in ("eval", "transfer"):
         model_args = {}
         if unit.kind == "eval":
-            model_args = {"skill_neurons": str(unit.extra["neurons"]), **sn}
+            model_args = {"skill_neurons": str(unit.neurons), **sn}
         lm = load_model(path, unit.prompt, device=args.device, batch_size=args.batch_size, dtype=args.dtype,
                         **model_args)
         write_manifest(unit.marker.parent, [unit.prompt])
@@ -214,7 +237,7 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
     if unit.kind == "average":
         from skillneuron_harness.neurons.average import main as average
 
-        dirs = [d for d in unit.extra["dirs"] if (d / f"{unit.tasks[0]}.safetensors").is_file()]
+        dirs = [d for d in unit.dirs if (d / f"{unit.tasks[0]}.safetensors").is_file()]
         if average([*map(str, dirs), "--task", unit.tasks[0], "--output", str(unit.marker.parent)]) != 0:
             # (its reason is printed above) not marked done: a rerun tries again
             raise SkillNeuronError(f"skillneuron replicate: averaging {unit.tasks[0]} over {len(dirs)} prompts "
@@ -222,7 +245,7 @@ def run_unit(unit: Unit, path: str, args, manager) -> dict:
         return {"prompts": len(dirs)}
     from skillneuron_harness.experiments.suppression_curve import run_curve
 
-    records = run_curve(path, unit.extra["prompts"], unit.tasks, unit.extra["dirs"], unit.marker.parent,
+    records = run_curve(path, unit.prompts, unit.tasks, unit.dirs, unit.marker.parent,
                         percents=args.percents, limit=args.limit, batch_size=args.batch_size, device=args.device,
                         manager=manager, dtype=args.dtype)
     return {"evaluations": len(records)}
@@ -330,10 +353,10 @@ def main(argv: list[str]) -> int:
         for problem in problems:
             print(f"skillneuron replicate: {problem}", file=sys.stderr)
         return 2
-    todo = [u for u in units if not u.marker.is_file()]
+    todo = [u for u in units if not u.done]
     counts = {k: sum(u.kind == k for u in units) for k in ("eval", "transfer", "average", "suppression")}
     evaluations = sum(len(u.tasks) for u in units if u.kind in ("eval", "transfer")) + sum(
-        len(u.extra["prompts"]) * len(u.tasks) * max(1, 2 * len(args.percents) - 1) for u in units
+        len(u.prompts) * len(u.tasks) * max(1, 2 * len(args.percents) - 1) for u in units
         if u.kind == "suppression")
     from skillneuron_harness.neurons.recorder import parse_baseline_limit
 
@@ -356,7 +379,7 @@ def main(argv: list[str]) -> int:
     if args.dry_run:
         for i, unit in enumerate(units):
             if shard_of[i] == shard:
-                print(f"  {'done' if unit.marker.is_file() else 'todo'}  {unit.describe()}")
+                print(f"  {'done' if unit.done else 'todo'}  {unit.describe()}")
         return 0
     args.limit = parse_limit(args.limit)
     args.batch_size = int(args.batch_size) if str(args.batch_size).isdigit() else args.batch_size
@@ -367,34 +390,34 @@ def main(argv: list[str]) -> int:
         lock.release()
 
 
-def _run(args, units: list[Unit], shard_of: list[int], paths: dict[str, str]) -> int:
+def _run(args, units: list[ReplicateUnit], shard_of: list[int], paths: dict[str, str]) -> int:
     """The units of this shard that are not done, then the report if every unit is."""
     from skillneuron_harness.experiments.runs import task_manager
 
     shard, shards = args.shard or (0, 1)
     manager = None  # built at the first unit to run: indexing lm-eval's tasks takes seconds, a resume may need none
-    waiting = []
-    for i, unit in enumerate(units, 1):
-        head = f"[{i}/{len(units)}] {unit.describe()}"
-        if shard_of[i - 1] != shard:
-            continue  # another shard's
-        if unit.marker.is_file():
-            print(f"{head}: done earlier", flush=True)
-            continue
-        if not unit.ready:  # only when sharded: the plan lists a unit after those it reads
-            missing = sum(not m.is_file() for m in unit.after)
-            print(f"{head}: waits for {missing} own-task unit(s) of other shards", flush=True)
-            waiting.append(unit)
-            continue
+    position = {id(unit): i for i, unit in enumerate(units)}
+
+    def run(unit: ReplicateUnit) -> str:
+        nonlocal manager
         start = time.perf_counter()
         if unit.kind != "average":  # averaging reads files only
             manager = manager or task_manager(args.include_path)
         with host_logs(args.verbose):
             record = run_unit(unit, paths[unit.model], args, manager)
-        mark_done(unit.marker, {"unit": unit.describe(), "seconds": time.perf_counter() - start, **record})
+        unit.mark_done({"unit": unit.describe(), "seconds": time.perf_counter() - start, **record})
         shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
-        print(f"{head}: {shown} ({time.perf_counter() - start:.1f} s)", flush=True)
-    if waiting or not all(u.marker.is_file() for u in units):
+        return f"{shown} ({time.perf_counter() - start:.1f} s)"
+
+    def waits(unit: ReplicateUnit) -> str | None:  # only when sharded: the plan lists a unit after those it reads
+        missing = sum(not m.is_file() for m in unit.after)
+        return f"waits for {missing} own-task unit(s) of other shards" if missing else None
+
+    outcome = run_plan(units, run, finished=lambda unit: "done earlier" if unit.done else None, waits=waits,
+                       skip=lambda unit: shard_of[position[id(unit)]] != shard,
+                       progress=lambda line: print(line, flush=True))
+    waiting = outcome.waiting
+    if waiting or not all(u.done for u in units):
         print(f"skillneuron replicate: shard {shard}/{shards} done"
               + (f"; {len(waiting)} of its units wait for other shards: run this command again once they have "
                  "finished" if waiting else "")

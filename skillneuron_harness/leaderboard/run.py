@@ -16,13 +16,13 @@ the clean task's accuracy is its own unit's.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from skillneuron_harness.experiments.units import run_plan
 from skillneuron_harness.leaderboard.spec import Entry, RunOptions, Spec, SpecError
-from skillneuron_harness.leaderboard.units import Unit, keep_neuron_files, save_unit, scan
+from skillneuron_harness.leaderboard.units import BoardUnit, keep_neuron_files, save_unit, scan
 
 
 def load_model(entry: Entry, options: RunOptions, extra: dict[str, str]):
@@ -37,14 +37,14 @@ def load_model(entry: Entry, options: RunOptions, extra: dict[str, str]):
     return load(entry.model, entry.args_string(extra), batch_size=options.batch_size, device=options.device)
 
 
-def unit_tasks(unit: Unit, suite: set[str]) -> list[str]:
+def unit_tasks(unit: BoardUnit, suite: set[str]) -> list[str]:
     """The tasks of the unit's ``simple_evaluate`` call: a paired task with its clean twin, else the task."""
     if unit.task.paired and unit.task.clean_twin in suite:
         return [unit.task.clean_twin, unit.task.name]
     return [unit.task.name]
 
 
-def evaluate_unit(lm, unit: Unit, options: RunOptions, manager, tasks: list[str] | None = None) -> dict:
+def evaluate_unit(lm, unit: BoardUnit, options: RunOptions, manager, tasks: list[str] | None = None) -> dict:
     """One ``simple_evaluate`` call: the unit's task (with its clean twin, see :func:`unit_tasks`)."""
     from skillneuron_harness.host.evaluate import evaluate
 
@@ -62,25 +62,26 @@ def _summary(results: dict, task: str) -> str:
     return text + (f", {n} docs" if n is not None else "")
 
 
-def run_units(spec: Spec, units: list[Unit], out: Path, manager,
+def run_units(spec: Spec, units: list[BoardUnit], out: Path, manager,
               progress: Callable[[str], None] | None = None, since: float | None = None) -> dict[str, Path]:
     """Run what is missing; returns unit key -> results file for every unit of the plan.
 
     ``since``: when this run took ``out``'s lock (temporary files older than that are removed).
     """
-    progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     stored = scan(out, since)
     suite = {u.task.name for u in units}
     done: dict[str, Path] = {}
-    width = len(str(len(units)))
     lm, loaded_for = None, None
-    for i, unit in enumerate(units, 1):
-        head = f"[{i:>{width}}/{len(units)}] {unit.entry.label} · {unit.task.name}:"
-        if unit.key in stored:
-            done[unit.key] = stored[unit.key]
-            data = json.loads(stored[unit.key].read_text(encoding="utf-8"))
-            progress(f"{head} reused ({_summary(data, unit.task.name)}) {stored[unit.key].relative_to(out)}")
-            continue
+
+    def reused(unit: BoardUnit) -> str | None:
+        if unit.key not in stored:
+            return None
+        done[unit.key] = stored[unit.key]
+        data = json.loads(stored[unit.key].read_text(encoding="utf-8"))
+        return f"reused ({_summary(data, unit.task.name)}) {stored[unit.key].relative_to(out)}"
+
+    def run(unit: BoardUnit) -> str:
+        nonlocal lm, loaded_for
         extra = {"skill_neurons": str(unit.writing_folder(out))} if unit.entry.skill_neurons else {}
         loading = ""
         if loaded_for is not unit.entry:
@@ -94,6 +95,8 @@ def run_units(spec: Spec, units: list[Unit], out: Path, manager,
         keep_neuron_files(unit, results, out)
         path = save_unit(unit, results, out, unit.entry.args_string(extra), spec.run)
         done[unit.key] = path
-        progress(f"{head} ran in {time.perf_counter() - start:.1f} s{loading} ({_summary(results, unit.task.name)}) "
-                 f"{path.relative_to(out)}")
+        return (f"ran in {time.perf_counter() - start:.1f} s{loading} ({_summary(results, unit.task.name)}) "
+                f"{path.relative_to(out)}")
+
+    run_plan(units, run, finished=reused, progress=progress)
     return done

@@ -35,6 +35,7 @@ from typing import Any
 
 from skillneuron_harness.core import atomic
 from skillneuron_harness.core.results import ResultsFileError, check_results, load_results, parse_model_args
+from skillneuron_harness.experiments.units import Unit
 from skillneuron_harness.leaderboard.spec import Entry, SpecError
 from skillneuron_harness.leaderboard.suite import SuiteTask
 
@@ -87,8 +88,8 @@ def prompt_hash(entry: Entry) -> str | None:
 
 
 @dataclass
-class Unit:
-    """One entry on one task, with where its result goes."""
+class BoardUnit(Unit):
+    """One entry on one task, with where its result goes; done when a stored result carries its identity."""
 
     entry: Entry
     task: SuiteTask
@@ -97,6 +98,9 @@ class Unit:
     @property
     def key(self) -> str:
         return key_of(self.identity)
+
+    def describe(self) -> str:
+        return f"{self.entry.label} · {self.task.name}"
 
     def folder(self, out: Path) -> Path:
         return out / RUNS / self.entry.slug / self.task.name
@@ -110,14 +114,14 @@ class Unit:
         return out / NEURONS / self.entry.slug / WRITING
 
 
-def plan(entries: list[Entry], suite: list[SuiteTask], limit: Any) -> list[Unit]:
+def plan(entries: list[Entry], suite: list[SuiteTask], limit: Any) -> list[BoardUnit]:
     """Every (entry, task) unit of the leaderboard, in spec order."""
     units = []
     for entry in entries:
         sha = prompt_hash(entry)
         extra = {"skill_neurons": "on"} if entry.skill_neurons else {}
         for task in suite:
-            units.append(Unit(entry, task, identity(entry.model, {**entry.model_args, **extra}, sha, task.name,
+            units.append(BoardUnit(entry, task, identity(entry.model, {**entry.model_args, **extra}, sha, task.name,
                                                     task.version, limit)))
     return units
 
@@ -179,7 +183,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def keep_neuron_files(unit: Unit, results: dict, out: Path) -> None:
+def keep_neuron_files(unit: BoardUnit, results: dict, out: Path) -> None:
     """Move the unit's skill-neuron files from the model's folder into the unit's; the results name them there.
 
     Files the model wrote elsewhere (its fallback folder after a failed write) stay where they are.
@@ -207,7 +211,7 @@ def _only(results: dict, task: str) -> None:
             results[section] = {k: v for k, v in rows.items() if k == task}
 
 
-def save_unit(unit: Unit, results: dict, out: Path, args_string: str, options=None) -> Path:
+def save_unit(unit: BoardUnit, results: dict, out: Path, args_string: str, options=None) -> Path:
     """Write one unit's results JSON (with the ``leaderboard`` section) into its folder.
 
     ``options`` (the spec's ``run:``) fills in what lm-eval leaves null when it is handed a loaded
