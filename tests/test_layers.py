@@ -189,3 +189,41 @@ def test_the_readme_layout_table_names_every_module_and_subpackage():
     assert missing == [], "add a row to the README's Layout table for each"
     for item in listed:
         assert (root / item).exists(), f"the README's Layout table names {item}, which is not in the tree at {root}"
+
+
+def _methods_of(path: Path, name: str) -> list[str]:
+    (cls,) = [n for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(n, ast.ClassDef)
+              and n.name == name]
+    return [n.name for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def test_the_prompt_tuned_model_stays_thin():
+    # What it does beyond being an lm-eval model lives in engine.py (the scoring engine) and the observers.
+    methods = _methods_of(PACKAGE / "host" / "model.py", "PromptTunedLM")
+    assert len(methods) <= 15, methods
+
+
+OBSERVERS = ("recorder", "suppression", "observers")  # the model's and its engine's
+
+
+def observer_assignments(source: str) -> list[int]:
+    """Lines of ``source`` that assign an observer attribute of something other than ``self``."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AugAssign, ast.AnnAssign)) else []
+        if any(isinstance(t, ast.Attribute) and t.attr in OBSERVERS
+               and not (isinstance(t.value, ast.Name) and t.value.id == "self")
+               for target in targets for t in ast.walk(target)):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_model_assigns_its_observers():
+    # Observers are built from model_args and checked in host/model.py; lm.suppressed() swaps one in for a block.
+    bad = [f"{path.relative_to(PACKAGE)}:{line}" for path in sorted(PACKAGE.rglob("*.py"))
+           if path != PACKAGE / "host" / "model.py"
+           for line in observer_assignments(path.read_text(encoding="utf-8"))]
+    assert bad == []
+    probe = "lm.suppression = s\nself.recorder = r\nlm.engine.observers, x = [], 1\nlm.other = 2\n"
+    assert observer_assignments(probe) == [1, 3]

@@ -405,26 +405,24 @@ class PromptTunedLM(HFLM):
         scores), tasks the recorder cannot use, and generation tasks on a masked LM.
         """
         try:
-            self._preflight(task_dict, cached)
+            tasks = compat.evaluated_tasks(task_dict)
+            for option, observer in (("skill_neurons", self.recorder), ("suppress", self.suppression)):
+                if observer is not None and cached:
+                    raise ModelArgsError(f"{option}= cannot be combined with --use_cache: cached answers skip the "
+                                         f"forward passes {option}= works on (a warm cache would report numbers that "
+                                         "do not come from them). Drop --use_cache for this run.")
+            generating = sorted(n for n, t in tasks.items() if t.OUTPUT_TYPE == "generate_until")
+            if generating and self.backend == "masked":
+                raise ModelArgsError(f"Task(s) {', '.join(generating)} ask for text generation (generate_until), "
+                                     f"which a masked LM (pretrained={self.pretrained}) cannot do; evaluate "
+                                     "multiple-choice tasks with it.")
+            if self.recorder is not None:
+                self.recorder.check_tasks({name: (task.OUTPUT_TYPE, _num_classes(task))
+                                           for name, task in tasks.items()})
         except BaseException:
             if self.sn_folder is not None:  # refused before any work: the folder is free again
                 self.sn_folder.give_back()
             raise
-
-    def _preflight(self, task_dict, cached: bool) -> None:
-        tasks = compat.evaluated_tasks(task_dict)
-        for option, observer in (("skill_neurons", self.recorder), ("suppress", self.suppression)):
-            if observer is not None and cached:
-                raise ModelArgsError(f"{option}= cannot be combined with --use_cache: cached answers skip the forward "
-                                     f"passes {option}= works on (a warm cache would report numbers that do not "
-                                     "come from them). Drop --use_cache for this run.")
-        generating = sorted(n for n, t in tasks.items() if t.OUTPUT_TYPE == "generate_until")
-        if generating and self.backend == "masked":
-            raise ModelArgsError(f"Task(s) {', '.join(generating)} ask for text generation (generate_until), which a "
-                                 f"masked LM (pretrained={self.pretrained}) cannot do; evaluate multiple-choice "
-                                 "tasks with it.")
-        if self.recorder is not None:
-            self.recorder.check_tasks({name: (task.OUTPUT_TYPE, _num_classes(task)) for name, task in tasks.items()})
 
     # --------------------------------------------------------------- generation
     def generate_until(self, requests, disable_tqdm: bool = False):
