@@ -26,12 +26,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lm_eval.api.task import ConfigurableTask
-
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.host import compat
 from skillneuron_harness.host.tasks import gold_label
-from skillneuron_harness.host.twins import copied_config
+from skillneuron_harness.host.twins import CopiedTask
 
 CLASS_PATH = "skillneuron_harness.host.attack_sets.AttackSet"
 ROW_FIELDS = ("clean_doc_id", "perturbed", "changed_words", "changed_chars", "attack_status", "perturbation")
@@ -63,7 +61,7 @@ def read_rows(path: Path, task: str) -> list[dict]:
     return rows
 
 
-class AttackSet(ConfigurableTask):
+class AttackSet(CopiedTask):
     """The clean task with the attack's documents as its evaluation split (module docstring)."""
 
     def __init__(self, config: dict | None = None, **kwargs):
@@ -80,17 +78,12 @@ class AttackSet(ConfigurableTask):
             documents = Path(source).parent / documents
         rows = read_rows(documents, name)
         made = (config.get("metadata") or {}).get("attack") or {}
-        clean, merged = copied_config(name, block["of"], config, {
-            "attack": {**made, "of": block["of"], "documents": block["documents"]}})
-        self._clean_dataset = clean.dataset  # few-shot and training splits: the clean task's, loaded once
         import datasets
 
         self._rows = datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict({})
-        with compat.quiet_task_notes():
-            super().__init__(config=merged, **kwargs)
-
-    def download(self, dataset_kwargs=None, **kwargs) -> None:
-        self.dataset = self._clean_dataset
+        # few-shot and training splits: the clean task's
+        self._copy(name, block["of"], config, {"attack": {**made, "of": block["of"], "documents": block["documents"]}},
+                   **kwargs)
 
     def test_docs(self):
         return self._rows if self.config.test_split else super().test_docs()

@@ -134,7 +134,22 @@ def copied_config(name: str, of: str, config: dict, metadata: dict) -> tuple[Any
     return clean, merged
 
 
-class Twin(ConfigurableTask):
+class CopiedTask(ConfigurableTask):
+    """A task on a clean task's config and dataset (twins, attack sets): the splits are loaded once, for both."""
+
+    def _copy(self, name: str, of: str, config: dict, metadata: dict, **kwargs) -> None:
+        """Build on the clean task ``of`` (:func:`copied_config`); ``kwargs`` go to ``ConfigurableTask``."""
+        clean, merged = copied_config(name, of, config, metadata)
+        self._clean_dataset = clean.dataset  # the same splits: loaded once (see download)
+        with compat.quiet_task_notes():  # the clean task's notes again, on the copied config
+            super().__init__(config=merged, **kwargs)
+
+    def download(self, dataset_kwargs=None, **kwargs) -> None:
+        """The clean task's dataset as loaded for it (never mutated)."""
+        self.dataset = self._clean_dataset
+
+
+class Twin(CopiedTask):
     """A perturbed copy of a multiple-choice task (module docstring)."""
 
     def __init__(self, config: dict | None = None, **kwargs):
@@ -149,17 +164,10 @@ class Twin(ConfigurableTask):
             raise TwinError(f"task {name}: {err}") from None
         self.spec = spec
         self._by_choices: dict[tuple[str, ...], Any] = {}  # the perturbation protecting each set of answer words
-        clean, merged = copied_config(name, spec.of, config, {
-            "perturbation": {"of": spec.of, "fields": spec.fields, "skip_unchanged": spec.skip_unchanged,
-                             **self.perturbation.describe()}})
         self._perturbed_splits: dict[str, Any] = {}
-        self._clean_dataset = clean.dataset  # the same splits: loaded once (see download)
-        with compat.quiet_task_notes():  # the same notes again, on the copied config
-            super().__init__(config=merged, **kwargs)
-
-    def download(self, dataset_kwargs=None, **kwargs) -> None:
-        """The clean task's dataset as loaded for it (the twin reads the same splits; never mutated)."""
-        self.dataset = self._clean_dataset
+        self._copy(name, spec.of, config, {
+            "perturbation": {"of": spec.of, "fields": spec.fields, "skip_unchanged": spec.skip_unchanged,
+                             **self.perturbation.describe()}}, **kwargs)
 
     # Only the evaluation splits are perturbed: few-shot examples and training documents stay clean.
     def validation_docs(self):
