@@ -9,8 +9,10 @@ the dump holds:
   a task would show up here);
 * ``yaml``: the file as lm-eval's loader reads it (``include:`` resolved, functions unresolved);
   ``metadata.released_format``, which ``prompt_tuned`` reads from it, is there;
-* ``config``: ``task.config.to_dict()`` of the built task (functions as file, name and, unless
-  ``--no-sources``, source);
+* ``config``: ``task.config.to_dict()`` of the built task, at the keys its YAML sets (functions as
+  file, name and, unless ``--no-sources``, source; empty mappings and lists left out): what the YAML
+  decides, and not the defaults an lm-eval version adds (next0.5 writes ``tag: []``,
+  ``dataset_kwargs: {}``, the default filter, ...), so that one record holds for both;
 * ``docs``: for the first ``--docs`` documents of the evaluated split, the rendered context, the
   choices, the target and the (context, continuation) pairs of lm-eval's requests; and the number of
   documents of each split.
@@ -119,13 +121,24 @@ def dump(pattern: str = "sn_pt_*", limit: int = DOCS, manager=None, sources: boo
     loaded = manager.load(tasks)
     for name in tasks:
         task = loaded["tasks"][name]
-        out["config"][name] = _portable(task.config.to_dict(keep_callable=True), roots, sources)
+        config = task.config.to_dict(keep_callable=True)
+        own = {k: _without_empty(config[k]) for k in out["yaml"][name] if k in config}
+        out["config"][name] = _portable(own, roots, sources)
         out["docs"][name] = _portable(_docs(task, limit), roots)
     for name in (n for n in names if ours[n].kind is Kind.GROUP):
         group = manager.load([name])
         out["groups"][name] = _portable({"tasks": sorted(group["tasks"]), "group_map": group["group_map"],
                                          "config": group["groups"][name].to_dict()}, roots, sources)
     return out
+
+
+def _without_empty(value):
+    """``value`` with the empty mappings and lists inside it left out (an lm-eval may add them as defaults)."""
+    if isinstance(value, dict):
+        return {k: _without_empty(v) for k, v in value.items() if not (isinstance(v, (dict, list)) and not v)}
+    if isinstance(value, list):
+        return [_without_empty(v) for v in value]
+    return value
 
 
 def digests(data: dict) -> dict:

@@ -28,6 +28,10 @@ SYNTHETIC_SPLITS: dict[tuple[str, str], dict[str, dict]] = {
     },
 }
 
+# Hub ids without a namespace that another lm-eval names for a dataset above: lm-eval next0.5's paws-x
+# template reads `paws-x`, the id the dataset had before it moved to google-research-datasets/.
+LEGACY_IDS = {"paws-x": "google-research-datasets/paws-x"}
+
 
 def _load_tool():
     spec = importlib.util.spec_from_file_location("offline_hf_cache_for_tasks", TOOL)
@@ -65,6 +69,8 @@ def full_hf_cache(tmp_path_factory) -> Path:
                 (cache / dataset_dir.name / config_dir.name).symlink_to(config_dir)
     tool.LAYOUT = layout
     tool.build(cache)
+    for legacy, repo_id in LEGACY_IDS.items():  # the same cached rows under the id another lm-eval names
+        (cache / legacy).symlink_to(cache / repo_id.replace("/", "___"), target_is_directory=True)
     return cache
 
 
