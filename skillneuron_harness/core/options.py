@@ -79,7 +79,10 @@ def as_float(arg: str, value, *, example=None) -> float:
 
 
 def as_int(arg: str, value, *, example=None) -> int:
-    """A whole number from an int, an integral float's text is refused rather than truncated."""
+    """A whole number from an int, a whole float or their text; a fraction is refused rather than truncated.
+
+    A whole float is taken: lm-eval 0.5 parses ``--model_args suppress_seed=-1`` into ``-1.0``.
+    """
     if isinstance(value, bool):
         raise ModelArgsError(f"{arg}={value}: expected a whole number{_example(arg, example)}.")
     if isinstance(value, int):
@@ -88,8 +91,15 @@ def as_int(arg: str, value, *, example=None) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ModelArgsError(f"{arg}={value}: expected a whole number{_example(arg, example)}; "
-                             "fractions are not rounded.") from None
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if number.is_integer():
+        return int(number)
+    raise ModelArgsError(f"{arg}={value}: expected a whole number{_example(arg, example)}; "
+                         "fractions are not rounded.")
 
 
 #: Seeds are whole numbers in [0, 2^63): what torch's generators and every int64 field can hold.

@@ -82,7 +82,8 @@ against one list. Checklist (0.4.13 / next0.5):
     read ``task.dataset`` where they mean the cache of that moment.
 24. The samples of ``simple_evaluate(log_samples=True)``: a request's ``filtered_resps`` is one
     ``(ll, is_greedy)`` pair in 0.4.13 and the request's list ``[(ll, is_greedy)]`` in next0.5
-    (tests only: ``tests/lm_requests.logged_loglikelihoods``).
+    (:func:`sample_loglikelihoods`: the paired metrics' predictions; the tests'
+    ``tests/lm_requests.logged_loglikelihoods``).
 25. ``bootstrap_stderr`` is defined in, and read by ``stderr_for_metric`` from,
     ``lm_eval.api.metrics`` (0.4.13) or ``lm_eval.api.metrics.stderr`` (next0.5; the package
     re-exports it). ``skillneuron eval --bootstrap_iters`` passes ``simple_evaluate``'s
@@ -94,6 +95,10 @@ against one list. Checklist (0.4.13 / next0.5):
 27. Results JSON keys: next0.5 keys a group's member by its path in the group
     (``advglue::adv_sst2``) in ``results``, ``configs``, ``n-samples`` and ``versions``; its config's
     ``task`` is the name. :func:`skillneuron_harness.core.results.task_results` names rows by it.
+28. The class a config-driven task of ours subclasses (:func:`multiple_choice_task_class`: twins and
+    attack sets): 0.4.13's ``ConfigurableTask`` builds the requests of every output type; in next0.5
+    ``ConfigurableTask`` is the base ``Task``, which builds none, and ``Task._registry`` maps an
+    output type to the class that does (``MultipleChoiceTask``, not 0.4.13's class of that name).
 
 What ``ConfigurableTask.process_results`` does with a target is reproduced, stricter, in
 :func:`skillneuron_harness.host.tasks.gold_label`.
@@ -199,6 +204,24 @@ def document_requests(task, doc, doc_id: int, context: str) -> list:
     if requests is None:
         return []
     return requests if isinstance(requests, list) else [requests]
+
+
+def sample_loglikelihoods(sample: dict) -> list[float]:
+    """The per-request log-likelihoods of one logged sample (item 24), in the order of its choices."""
+    out = []
+    for resp in sample["filtered_resps"]:
+        while isinstance(resp, (list, tuple)):  # (ll, is_greedy), or next0.5's [(ll, is_greedy)]
+            resp = resp[0]
+        out.append(float(resp))
+    return out
+
+
+def multiple_choice_task_class():
+    """The config-driven task class that builds multiple-choice requests (item 28)."""
+    from lm_eval.api.task import ConfigurableTask
+
+    registry = getattr(ConfigurableTask, "_registry", None)
+    return registry["multiple_choice"] if isinstance(registry, dict) else ConfigurableTask
 
 
 def instance_key(instance) -> tuple[str | None, int | None]:

@@ -62,8 +62,8 @@ def _clean_key(pairing: Pairing, sample: dict) -> int | None:
 
 
 def _prediction(sample: dict) -> int:
-    scores = [r[0] if isinstance(r, (list, tuple)) else r for r in sample["filtered_resps"]]  # (loglik, greedy)
-    return max(range(len(scores)), key=lambda i: float(scores[i]))  # the argmax lm-eval's acc takes
+    scores = compat.sample_loglikelihoods(sample)
+    return max(range(len(scores)), key=lambda i: scores[i])  # the argmax lm-eval's acc takes
 
 
 def _correct(sample: dict) -> bool:

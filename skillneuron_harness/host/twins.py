@@ -31,8 +31,6 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from lm_eval.api.task import ConfigurableTask
-
 from skillneuron_harness.core.edits import change_size
 from skillneuron_harness.core.errors import SkillNeuronError
 from skillneuron_harness.host import compat
@@ -134,11 +132,11 @@ def copied_config(name: str, of: str, config: dict, metadata: dict) -> tuple[Any
     return clean, merged
 
 
-class CopiedTask(ConfigurableTask):
+class CopiedTask(compat.multiple_choice_task_class()):
     """A task on a clean task's config and dataset (twins, attack sets): the splits are loaded once, for both."""
 
     def _copy(self, name: str, of: str, config: dict, metadata: dict, **kwargs) -> None:
-        """Build on the clean task ``of`` (:func:`copied_config`); ``kwargs`` go to ``ConfigurableTask``."""
+        """Build on the clean task ``of`` (:func:`copied_config`); ``kwargs`` go to lm-eval's task class."""
         clean, merged = copied_config(name, of, config, metadata)
         self._clean_dataset = clean.dataset  # the same splits: loaded once (see download)
         with compat.quiet_task_notes():  # the clean task's notes again, on the copied config

@@ -189,3 +189,19 @@ def test_the_default_sn_top_on_a_narrow_model_is_a_warning_not_a_refusal(tmp_pat
     assert "the default sn_top=0.02: floor(0.02 x 32) = 0" in caplog.text and "sn_top=0.0313" in caplog.text
     with pytest.raises(ModelArgsError, match=r"sn_top=0.02: floor\(0.02 x 32\) = 0"):  # the same value, given
         from_string(f"pretrained={model},skill_neurons={tmp_path / 'sn'},sn_top=0.02")
+
+
+@pytest.mark.parametrize("value,expected", [(8, 8), ("8", 8), (-1.0, -1), ("8.0", 8), ("1e3", 1000)])
+def test_a_whole_number_is_taken_as_lm_eval_parsed_it(value, expected):
+    # lm-eval 0.4.13 parses `--model_args x=-1` into -1, lm-eval 0.5 into -1.0: the same number
+    from skillneuron_harness.core.options import as_int
+
+    assert as_int("x", value) == expected and isinstance(as_int("x", value), int)
+
+
+@pytest.mark.parametrize("value", [1.5, "1.5", "half", float("inf"), float("nan"), True])
+def test_a_fraction_or_a_word_is_not_a_whole_number(value):
+    from skillneuron_harness.core.options import as_int
+
+    with pytest.raises(ModelArgsError, match="x=.*: expected a whole number"):
+        as_int("x", value)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lm_requests import logged_loglikelihoods
 from safetensors.torch import save_file
 
 BIN = Path(sys.executable).parent
@@ -65,7 +66,7 @@ def test_a_twin_of_sst2_runs_with_skill_neurons_and_paired_metrics(tiny_models, 
     clean = {s["doc_id"]: s for s in samples["sst2"]}
 
     def pred(s):
-        scores = [float(r[0]) for r in s["filtered_resps"]]
+        scores = logged_loglikelihoods(s)
         return scores.index(max(scores))
 
     pairs = [(clean[s["doc"]["clean_doc_id"]], s) for s in samples["typo_sst2"]]

@@ -15,6 +15,7 @@ import lm_eval
 import numpy as np
 import pytest
 import torch
+from lm_requests import logged_loglikelihoods
 from safetensors.torch import load_file, save_file
 from test_recorder import BASELINE_LIMIT, P, reference_activations, rows
 
@@ -35,7 +36,7 @@ def paired_task(tmp_path, docs: list[dict]):
 
 
 def prediction(sample: dict) -> int:
-    scores = [float(r[0]) for r in sample["filtered_resps"]]
+    scores = logged_loglikelihoods(sample)
     return scores.index(max(scores))
 
 
