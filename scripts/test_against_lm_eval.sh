@@ -7,8 +7,8 @@
 # torch==2.13.0 first (PIP_TORCH overrides the requirement), then this package with its [test]
 # extra (which brings the lm-eval of our pin), then `pip install -e SRC` over it: with --no-deps
 # when everything SRC's pyproject requires is already installed, so that the rest of the venv stays
-# what 0.4.13 runs with. pip's note that our `lm-eval<0.5` pin is not met is expected; the pin is
-# not widened by this. PYTEST_ARGS default to `-q -p no:cacheprovider tests`. Exits with pytest's
+# what 0.4.13 runs with. pip may note that a source version (a .dev release, a version beyond our
+# pin) does not meet our requirement. PYTEST_ARGS default to `-q -p no:cacheprovider tests`. Exits with pytest's
 # status. It takes long (the whole suite on CPUs); it is not part of the test suite or CI.
 set -euo pipefail
 if [ $# -lt 1 ] || [ ! -f "$1/pyproject.toml" -a ! -f "$1/setup.py" ]; then
