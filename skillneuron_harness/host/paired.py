@@ -2,7 +2,8 @@
 
 An evaluated task is *paired* when its ``metadata.clean_twin`` is evaluated too and its documents
 name their clean original: a perturbed twin's documents carry ``clean_doc_id`` (the clean task's
-``doc_id``), as do an attack set's (``metadata.attack``); an AdvGLUE task's documents are matched
+``doc_id``), as do an attack set's (``metadata.attack``) and any task whose documents have that
+column (your own JSONL); an AdvGLUE task's documents are matched
 to the GLUE dev documents they were made from by the shipped mapping
 (:mod:`skillneuron_harness.core.advglue_pairs`: its ``idx`` to the clean document's ``idx``;
 documents without a confident match, and MNLI/QQP, whose originals lie outside our data, count as
@@ -41,11 +42,21 @@ def plan(task_dict) -> list[Pairing]:
         clean = metadata.get("clean_twin")
         if clean not in tasks:
             continue
-        if metadata.get("perturbation") or metadata.get("attack"):  # twins, attack sets: clean_doc_id per document
-            out.append(Pairing(name, clean, "clean_doc_id"))
+        if metadata.get("perturbation") or metadata.get("attack") or names_clean_documents(task):
+            out.append(Pairing(name, clean, "clean_doc_id"))  # twins, attack sets, your own JSONL with the column
         elif advglue_config(task) is not None:
             out.append(Pairing(name, clean, "advglue", advglue_config(task)))
     return out
+
+
+def names_clean_documents(task) -> bool:
+    """Whether the evaluation documents have a ``clean_doc_id`` column (as ``host.tasks.clean_originals`` reads)."""
+    docs = task.eval_docs
+    columns = getattr(docs, "column_names", None)
+    if columns is not None:
+        return "clean_doc_id" in columns
+    first = next(iter(docs), None)
+    return isinstance(first, dict) and "clean_doc_id" in first
 
 
 def _adversarial_key(pairing: Pairing, doc: dict) -> int | None:

@@ -9,9 +9,9 @@ import pytest
 from skillneuron_harness.host.paired import add_paired_metrics, plan
 
 
-def _task(name, **config):
+def _task(name, docs=(), **config):
     metadata = config.pop("metadata", {})
-    return SimpleNamespace(OUTPUT_TYPE="multiple_choice",
+    return SimpleNamespace(OUTPUT_TYPE="multiple_choice", eval_docs=list(docs),
                            config=SimpleNamespace(**{"task": name, "metadata": metadata, "dataset_path": None,
                                                      "dataset_name": None, **config}))
 
@@ -28,9 +28,12 @@ def test_the_plan_pairs_twins_and_advglue_only_when_the_clean_twin_runs():
         "typo_rte": _task("typo_rte", metadata={"clean_twin": "rte", "perturbation": {"of": "rte"}}),
         "adv_sst2": _task("adv_sst2", metadata={"clean_twin": "sst2"}, dataset_path="AI-Secure/adv_glue",
                           dataset_name="adv_sst2"),  # sst2 is not evaluated: nothing to pair with
-        "mine": _task("mine", metadata={"clean_twin": "rte"}),  # documents that name no original
+        "mine": _task("mine", [{"sentence1": "a", "label": 0}], metadata={"clean_twin": "rte"}),  # no originals
+        "own": _task("own", [{"sentence1": "a", "label": 0, "clean_doc_id": 3}],  # a JSONL naming its originals
+                     metadata={"clean_twin": "rte"}),
     }}
     assert [(p.task, p.clean, p.key) for p in plan(tasks)] == [("adv_rte", "rte", "advglue"),
+                                                                ("own", "rte", "clean_doc_id"),
                                                                 ("typo_rte", "rte", "clean_doc_id")]
 
 
@@ -48,3 +51,15 @@ def test_advglue_documents_meet_their_glue_originals_by_the_shipped_mapping():
     row = results["results"]["adv_rte"]
     assert row["flip_rate,none"] == pytest.approx(0.5) and row["pair_acc_clean,none"] == 1.0
     assert row["pair_acc,none"] == pytest.approx(0.5) and row["worst_case_acc,none"] == pytest.approx(0.5)
+
+
+def test_a_dataset_names_its_originals_by_its_column():
+    import datasets
+
+    from skillneuron_harness.host.paired import names_clean_documents
+
+    with_column = datasets.Dataset.from_list([{"sentence": "a", "label": 0, "clean_doc_id": 4}])
+    without = datasets.Dataset.from_list([{"sentence": "a", "label": 0}])
+    assert names_clean_documents(SimpleNamespace(eval_docs=with_column))
+    assert not names_clean_documents(SimpleNamespace(eval_docs=without))
+    assert not names_clean_documents(SimpleNamespace(eval_docs=[]))
