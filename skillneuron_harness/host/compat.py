@@ -94,7 +94,8 @@ against one list. Checklist (0.4.13 / next0.5):
     ``(sum, False)`` pairs in next0.5 (tests only: ``tests/lm_requests.rolling_request``).
 27. Results JSON keys: next0.5 keys a group's member by its path in the group
     (``advglue::adv_sst2``) in ``results``, ``configs``, ``n-samples`` and ``versions``; its config's
-    ``task`` is the name. :func:`skillneuron_harness.core.results.task_results` names rows by it.
+    ``task`` is the name. :func:`skillneuron_harness.core.results.task_results` names rows by it;
+    the paired metrics find a task's rows and samples by :func:`result_keys`.
 28. The class a config-driven task of ours subclasses (:func:`multiple_choice_task_class`: twins and
     attack sets): 0.4.13's ``ConfigurableTask`` builds the requests of every output type; in next0.5
     ``ConfigurableTask`` is the base ``Task``, which builds none, and ``Task._registry`` maps an
@@ -214,6 +215,11 @@ def sample_loglikelihoods(sample: dict) -> list[float]:
             resp = resp[0]
         out.append(float(resp))
     return out
+
+
+def result_keys(section: dict, name: str) -> list[str]:
+    """The keys of a results section (``results``, ``samples``, ...) that hold task ``name`` (item 27)."""
+    return [key for key in section if key == name or key.endswith("::" + name)]
 
 
 def multiple_choice_task_class():

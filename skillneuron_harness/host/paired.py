@@ -83,38 +83,60 @@ def _correct(sample: dict) -> bool:
     return _prediction(sample) == sample["target"]
 
 
-def pairs_of(pairing: Pairing, samples: dict) -> tuple[list[Pair], int]:
-    """(the pairs both evaluated, the number of adversarial documents whose original was not)."""
-    clean = {_clean_key(pairing, s): s for s in samples.get(pairing.clean, [])}
+def pairs_of(pairing: Pairing, samples: dict, key: str | None = None, clean_key: str | None = None
+             ) -> tuple[list[Pair], int]:
+    """(the pairs both evaluated, the number of adversarial documents whose original was not).
+
+    ``key`` / ``clean_key``: the two tasks' keys in ``samples`` (default: their names).
+    """
+    clean = {_clean_key(pairing, s): s for s in samples.get(clean_key or pairing.clean, [])}
     out, unpaired = [], 0
-    for s in samples.get(pairing.task, []):
-        key = _adversarial_key(pairing, s["doc"])
-        original = clean.get(key) if key is not None else None
+    for s in samples.get(key or pairing.task, []):
+        original_key = _adversarial_key(pairing, s["doc"])
+        original = clean.get(original_key) if original_key is not None else None
         if original is None:
             unpaired += 1
             continue
-        out.append(Pair(clean_key=key, clean_pred=_prediction(original), clean_correct=_correct(original),
+        out.append(Pair(clean_key=original_key, clean_pred=_prediction(original), clean_correct=_correct(original),
                         adv_pred=_prediction(s), adv_correct=_correct(s),
                         changed_words=s["doc"].get("changed_words"), changed_chars=s["doc"].get("changed_chars")))
     return out, unpaired
 
 
+def _clean_key_beside(key: str, pairing: Pairing, samples: dict) -> str:
+    """The clean twin's key in ``samples`` for the twin's ``key``: in the same group if it ran there, else anywhere."""
+    beside = key[: len(key) - len(pairing.task)] + pairing.clean  # "" or "group::" in front
+    if beside in samples:
+        return beside
+    return next(iter(compat.result_keys(samples, pairing.clean)), pairing.clean)
+
+
 def add_paired_metrics(results: dict, pairings: list[Pairing]) -> None:
-    """Write each pairing's metrics into ``results`` (lm-eval's dict, its ``samples`` still in it)."""
+    """Write each pairing's metrics into ``results`` (lm-eval's dict, its ``samples`` still in it).
+
+    A task is found under its name or, in a group under lm-eval 0.5, under ``group::name``
+    (compat item 27); each row of it gets the metrics of its own samples.
+    """
     samples = results.get("samples") or {}
     section = results.setdefault("paired", {})
     for pairing in pairings:
-        pairs, unpaired = pairs_of(pairing, samples)
-        metrics = paired_metrics(pairs)
-        section[pairing.task] = {"clean_twin": pairing.clean, "key": pairing.key, "unpaired": unpaired,
-                                 **{k: None if v != v else v for k, v in metrics.items()}}
-        row = (results.get("results") or {}).get(pairing.task)
-        if row is None or not metrics:
+        for key in compat.result_keys(results.get("results") or {}, pairing.task) or [pairing.task]:
+            _add_pairing(results, pairing, key, _clean_key_beside(key, pairing, samples), samples, section)
+
+
+def _add_pairing(results: dict, pairing: Pairing, key: str, clean_key: str, samples: dict, section: dict) -> None:
+    sample_key = key if key in samples else next(iter(compat.result_keys(samples, pairing.task)), key)
+    pairs, unpaired = pairs_of(pairing, samples, sample_key, clean_key)
+    metrics = paired_metrics(pairs)
+    section[key] = {"clean_twin": pairing.clean, "key": pairing.key, "unpaired": unpaired,
+                    **{k: None if v != v else v for k, v in metrics.items()}}
+    row = (results.get("results") or {}).get(key)
+    if row is None or not metrics:
+        return
+    filter_key = next((k.partition(",")[2] for k in row if k.startswith("acc,")), "none")
+    for name, value in metrics.items():
+        if name in ("pairs", "clean_documents"):
             continue
-        filter_key = next((k.partition(",")[2] for k in row if k.startswith("acc,")), "none")
-        for name, value in metrics.items():
-            if name in ("pairs", "clean_documents"):
-                continue
-            row[f"{name},{filter_key}"] = "N/A" if value != value else value  # NaN as lm-eval writes a stderr
-        better = results.setdefault("higher_is_better", {}).setdefault(pairing.task, {})
-        better.update({m: h for m, h in HIGHER_IS_BETTER.items() if m in metrics})
+        row[f"{name},{filter_key}"] = "N/A" if value != value else value  # NaN as lm-eval writes a stderr
+    better = results.setdefault("higher_is_better", {}).setdefault(key, {})
+    better.update({m: h for m, h in HIGHER_IS_BETTER.items() if m in metrics})

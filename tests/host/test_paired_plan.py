@@ -63,3 +63,19 @@ def test_a_dataset_names_its_originals_by_its_column():
     assert names_clean_documents(SimpleNamespace(eval_docs=with_column))
     assert not names_clean_documents(SimpleNamespace(eval_docs=without))
     assert not names_clean_documents(SimpleNamespace(eval_docs=[]))
+
+
+@pytest.mark.parametrize("clean_key", ["rte", "grp::rte"])
+def test_a_twin_in_a_group_is_paired_under_its_group_key(clean_key):
+    # lm-eval 0.5 keys a group's members `group::task` in results and samples (0.4.13: the task's name)
+    (pairing,) = plan({"tasks": {"rte": _task("rte"), "typo_rte": _task(
+        "typo_rte", metadata={"clean_twin": "rte", "perturbation": {"of": "rte"}})}})
+    results = {"results": {clean_key: {"acc,none": 1.0}, "grp::typo_rte": {"acc,none": 0.5}}, "samples": {
+        clean_key: [_sample(0, {}, [-1.0, -2.0], 1.0), _sample(1, {}, [-1.0, -2.0], 1.0)],
+        "grp::typo_rte": [_sample(0, {"clean_doc_id": 0}, [-3.0, -2.0], 0.0),  # flipped
+                          _sample(1, {"clean_doc_id": 1}, [-1.0, -2.0], 1.0)]}}  # kept
+    add_paired_metrics(results, [pairing])
+    assert results["paired"]["grp::typo_rte"]["pairs"] == 2 and "typo_rte" not in results["results"]
+    row = results["results"]["grp::typo_rte"]
+    assert row["flip_rate,none"] == pytest.approx(0.5) and row["worst_case_acc,none"] == pytest.approx(0.5)
+    assert results["higher_is_better"]["grp::typo_rte"]["flip_rate"] is False
