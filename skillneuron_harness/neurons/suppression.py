@@ -47,6 +47,7 @@ suppressed values. :meth:`Suppression.armed` registers them for a block and remo
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ from skillneuron_harness.core.options import (
 )
 from skillneuron_harness.neurons.capture import HookPoint, ffn_hook_points
 from skillneuron_harness.neurons.selection import Ties, skill_neuron_mask
+
+log = logging.getLogger(__name__)
 
 
 class SuppressMode(StrEnum):
@@ -229,6 +232,10 @@ class Suppression(ScoringObserver):
         score = tensors["score"]  # (L, D)
         mask = select_neurons(score, config.top, config.control, config.seed,
                               tensors.get("subtask_score"), str(config.ties))  # (L, D)
+        if config.top > 0 and not mask.any():  # floor(top x D) = 0 in every layer
+            log.warning("suppress_top=%g selects no neuron of the %d per layer (floor(top x %d) = 0): this run is the "
+                        "unsuppressed model. Pass suppress_top=%g or more to suppress one per layer.", config.top,
+                        score.shape[1], score.shape[1], 1 / score.shape[1])
         baseline = tensors.get("baseline") if config.mode in ("mean", "mean_avg") else None
         info = {"file": str(config.file), "file_sha256": _sha256(config.file), "top": config.top,
                 "mode": str(config.mode), "sigma": config.sigma if str(config.mode).startswith("noise") else None,

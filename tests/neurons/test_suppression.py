@@ -203,3 +203,16 @@ def test_wang_et_al_modes_mean_avg_and_noise_doc(tiny_models, files):
         assert diff.abs().sum() > 0
         if diff.shape[0] > 1:
             assert not torch.equal(diff[0, 0], diff[1, 0])  # a new draw for every document
+
+
+def test_a_top_that_selects_no_neuron_says_so(tiny_models, files, caplog):
+    # bert's layers have 64 neurons: 0.01 x 64 rounds down to none, so nothing would be suppressed
+    with caplog.at_level("WARNING", logger="skillneuron_harness.neurons.suppression"):
+        lm = make("bert", tiny_models, files, file=str(files / "bert.safetensors"), top=0.01)
+    assert not lm.suppression.active
+    assert "suppress_top=0.01 selects no neuron of the 64 per layer" in caplog.text
+    assert "suppress_top=0.015625 or more" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="skillneuron_harness.neurons.suppression"):
+        lm = make("bert", tiny_models, files, file=str(files / "bert.safetensors"), top=0.02)
+    assert lm.suppression.active and "selects no neuron" not in caplog.text
