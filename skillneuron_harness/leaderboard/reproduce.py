@@ -40,7 +40,7 @@ def command(model: str, model_args: str, tasks: list[str], *, limit=None, batch_
     for flag, value in (("--limit", _limit(limit)), ("--batch_size", batch_size), ("--device", device)):
         if value is not None:
             argv += [flag, str(value)]
-    if include_path:
+    if include_path:  # lm-eval's CLI takes one folder: a suite read from several needs them in one
         argv += ["--include_path", include_path[0]]
     argv += ["--output_path", output_path]
     return " ".join(shlex.quote(a) for a in argv)
