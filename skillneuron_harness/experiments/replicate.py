@@ -410,8 +410,7 @@ def _run(args, units: list[ReplicateUnit], shard_of: list[int], paths: dict[str,
         return f"{shown} ({time.perf_counter() - start:.1f} s)"
 
     def waits(unit: ReplicateUnit) -> str | None:  # only when sharded: the plan lists a unit after those it reads
-        missing = sum(not m.is_file() for m in unit.after)
-        return f"waits for {missing} own-task unit(s) of other shards" if missing else None
+        return f"waits for {unit.missing} own-task unit(s) of other shards" if unit.missing else None
 
     outcome = run_plan(units, run, finished=lambda unit: "done earlier" if unit.done else None, waits=waits,
                        skip=lambda unit: shard_of[position[id(unit)]] != shard,

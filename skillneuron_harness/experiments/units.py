@@ -52,9 +52,9 @@ class MarkedUnit(Unit):
         return self.marker.is_file()
 
     @property
-    def ready(self) -> bool:
-        """Every unit this one reads has finished."""
-        return all(marker.is_file() for marker in self.after)
+    def missing(self) -> int:
+        """How many of the units this one reads have not finished."""
+        return sum(not marker.is_file() for marker in self.after)
 
     def mark_done(self, record: dict) -> None:
         """Write the marker atomically (a half-written marker would skip an unfinished unit)."""

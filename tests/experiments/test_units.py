@@ -33,8 +33,7 @@ def _run(units, lines, ran, fail=None):
         return "ran"
 
     def waits(unit):
-        missing = sum(not m.is_file() for m in unit.after)
-        return f"waits for {missing}" if missing else None
+        return f"waits for {unit.missing}" if unit.missing else None
 
     return run_plan(units, run, finished=lambda u: "done earlier" if u.done else None, waits=waits,
                     progress=lines.append)
