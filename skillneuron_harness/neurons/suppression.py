@@ -104,7 +104,8 @@ class SuppressionConfig(OptionGroup):
     file: str = field(metadata={"arg": "suppress", "default": "none",
                                 "help": "skill-neuron file; its `score` [L, D] ranks the neurons"})
     top: float = field(default=0.05, metadata={
-        "help": "fraction of each layer's neurons; `0` leaves the model untouched"})
+        "help": "fraction of each layer's neurons (floor(top x D) per layer; one that rounds down to none warns); "
+                "`0` leaves the model untouched"})
     mode: SuppressMode = field(default=SuppressMode.ZERO, metadata={
         "help": "`zero`; `mean`: the file's `baseline` [L, P, D] (positions beyond P, and one-position baselines, "
                 "get the mean over positions); `mean_avg`: the baseline averaged over positions everywhere (Wang et "
