@@ -8,6 +8,8 @@ BACKENDS: tuple[str, ...] = ("seq2seq", "masked", "causal")
 PEFT_TASK_TYPES: dict[str, str] = {"seq2seq": "SEQ_2_SEQ_LM", "causal": "CAUSAL_LM", "masked": "FEATURE_EXTRACTION"}
 #: Skill neurons: the top fraction of each layer's neurons by score (both papers: 2%).
 DEFAULT_TOP: float = 0.02
+#: What ``skillneuron train`` writes beside the adapter (its settings), and what the report and leaderboard read.
+TRAIN_CONFIG_FILE: str = "train_config.json"
 #: Suppression curves: the percentages of each layer's neurons suppressed (Ackermann & Ohmer, Fig. 4).
 PERCENTS: tuple[int, ...] = (0, 1, 3, 5, 7, 9, 11, 13, 15)
 #: The order among neurons of equal score wherever neurons are selected (neurons/selection.py):

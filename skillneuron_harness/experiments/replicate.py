@@ -396,7 +396,7 @@ def _run(args, units: list[ReplicateUnit], shard_of: list[int], paths: dict[str,
 
     shard, shards = args.shard or (0, 1)
     manager = None  # built at the first unit to run: indexing lm-eval's tasks takes seconds, a resume may need none
-    position = {id(unit): i for i, unit in enumerate(units)}
+    theirs = {u.key for u, k in zip(units, shard_of, strict=True) if k != shard}  # other shards' units
 
     def run(unit: ReplicateUnit) -> str:
         nonlocal manager
@@ -413,7 +413,7 @@ def _run(args, units: list[ReplicateUnit], shard_of: list[int], paths: dict[str,
         return f"waits for {unit.missing} own-task unit(s) of other shards" if unit.missing else None
 
     outcome = run_plan(units, run, finished=lambda unit: "done earlier" if unit.done else None, waits=waits,
-                       skip=lambda unit: shard_of[position[id(unit)]] != shard,
+                       skip=lambda unit: unit.key in theirs,
                        progress=lambda line: print(line, flush=True))
     waiting = outcome.waiting
     if waiting or not all(u.done for u in units):

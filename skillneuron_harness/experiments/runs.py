@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from skillneuron_harness.core.atomic import write_json
+from skillneuron_harness.core.constants import TRAIN_CONFIG_FILE
 from skillneuron_harness.core.results import format_model_args, parse_limit
 from skillneuron_harness.report.collect import MANIFEST
 from skillneuron_harness.report.labels import prompt_label
@@ -40,7 +41,7 @@ def parse_prompts(specs: list[str]) -> list[PromptSpec]:
         if not Path(path).exists():
             raise FileNotFoundError(f"prompt {path} does not exist (give PATH or TASK=PATH)")
         seed = None
-        config = Path(path) / "train_config.json"
+        config = Path(path) / TRAIN_CONFIG_FILE
         if config.is_file():
             train = json.loads(config.read_text(encoding="utf-8")).get("config", {})
             task, seed = task or train.get("task"), train.get("seed")

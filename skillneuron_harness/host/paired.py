@@ -83,21 +83,20 @@ def _correct(sample: dict) -> bool:
     return _prediction(sample) == sample["target"]
 
 
-def pairs_of(pairing: Pairing, samples: dict, key: str | None = None, clean_key: str | None = None
-             ) -> tuple[list[Pair], int]:
+def pairs_of(pairing: Pairing, adversarial: list[dict], clean: list[dict]) -> tuple[list[Pair], int]:
     """(the pairs both evaluated, the number of adversarial documents whose original was not).
 
-    ``key`` / ``clean_key``: the two tasks' keys in ``samples`` (default: their names).
+    ``adversarial`` and ``clean``: the two tasks' logged samples.
     """
-    clean = {_clean_key(pairing, s): s for s in samples.get(clean_key or pairing.clean, [])}
+    originals = {_clean_key(pairing, s): s for s in clean}
     out, unpaired = [], 0
-    for s in samples.get(key or pairing.task, []):
-        original_key = _adversarial_key(pairing, s["doc"])
-        original = clean.get(original_key) if original_key is not None else None
+    for s in adversarial:
+        key = _adversarial_key(pairing, s["doc"])
+        original = originals.get(key) if key is not None else None
         if original is None:
             unpaired += 1
             continue
-        out.append(Pair(clean_key=original_key, clean_pred=_prediction(original), clean_correct=_correct(original),
+        out.append(Pair(clean_key=key, clean_pred=_prediction(original), clean_correct=_correct(original),
                         adv_pred=_prediction(s), adv_correct=_correct(s),
                         changed_words=s["doc"].get("changed_words"), changed_chars=s["doc"].get("changed_chars")))
     return out, unpaired
@@ -115,7 +114,8 @@ def add_paired_metrics(results: dict, pairings: list[Pairing]) -> None:
     """Write each pairing's metrics into ``results`` (lm-eval's dict, its ``samples`` still in it).
 
     A task is found under its name or, in a group under lm-eval 0.5, under ``group::name``
-    (compat item 27); each row of it gets the metrics of its own samples.
+    (compat item 27; ``results`` and ``samples`` share the keys); each row of it gets the metrics
+    of its own samples.
     """
     samples = results.get("samples") or {}
     section = results.setdefault("paired", {})
@@ -125,8 +125,7 @@ def add_paired_metrics(results: dict, pairings: list[Pairing]) -> None:
 
 
 def _add_pairing(results: dict, pairing: Pairing, key: str, clean_key: str, samples: dict, section: dict) -> None:
-    sample_key = key if key in samples else next(iter(compat.result_keys(samples, pairing.task)), key)
-    pairs, unpaired = pairs_of(pairing, samples, sample_key, clean_key)
+    pairs, unpaired = pairs_of(pairing, samples.get(key, []), samples.get(clean_key, []))
     metrics = paired_metrics(pairs)
     section[key] = {"clean_twin": pairing.clean, "key": pairing.key, "unpaired": unpaired,
                     **{k: None if v != v else v for k, v in metrics.items()}}

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from skillneuron_harness.core.constants import TRAIN_CONFIG_FILE
+
 _ADAPTER_KEYS = ("peft_type", "task_type", "num_virtual_tokens", "prompt_tuning_init", "prompt_tuning_init_text",
                  "base_model_name_or_path", "num_transformer_submodules", "token_dim")
 _MAX_VALUE = 300  # characters of one value on the card
@@ -65,7 +67,7 @@ def training_info(prompt_source: str | None, recorded: dict | None = None) -> di
     folder = path if path.is_dir() else path.parent
     adapter = _json(folder / "adapter_config.json") if path.is_dir() else {}
     out.update({f"adapter.{k}": _text(adapter[k]) for k in _ADAPTER_KEYS if adapter.get(k) is not None})
-    trained = _json(folder / "train_config.json") if (folder / "train_config.json").is_file() else {}
+    trained = _json(folder / TRAIN_CONFIG_FILE) if (folder / TRAIN_CONFIG_FILE).is_file() else {}
     out.update(_flat(trained.get("config") or {}, "train."))
     if path.is_file() and path.suffix == ".safetensors":
         out.update({f"file.{k}": v for k, v in _safetensors_metadata(path).items()})

@@ -34,6 +34,7 @@ import math
 import sys
 from pathlib import Path
 
+from skillneuron_harness.core.constants import TRAIN_CONFIG_FILE
 from skillneuron_harness.core.results import (
     ResultsFileError,
     load_results,
@@ -89,12 +90,12 @@ class _Prompts:
             resolved = str(found.resolve())
             entry = self.manifests.get(resolved) or self.manifests.get(path) or {}
             how = f"{MANIFEST}" if entry else ""
-            train_config = found / "train_config.json"
+            train_config = found / TRAIN_CONFIG_FILE
             if not entry and train_config.is_file():
                 try:
                     train = json.loads(train_config.read_text()).get("config", {})
                     entry = {"task": train.get("task"), "seed": train.get("seed")}
-                    how = "train_config.json"
+                    how = TRAIN_CONFIG_FILE
                 except (OSError, ValueError, AttributeError):
                     entry = {}
             if not entry:

@@ -26,9 +26,10 @@ from pathlib import Path
 import torch
 
 from skillneuron_harness.core.atomic import PARTIAL_SUFFIX, carry_over, replace_dir, staging_dir, torch_save, write_text
+from skillneuron_harness.core.constants import TRAIN_CONFIG_FILE
 
 CHECKPOINT = Path("checkpoint") / "state.pt"
-CONFIG_FILE = "train_config.json"
+CONFIG_FILE = TRAIN_CONFIG_FILE
 LOG_FILE = "train_log.jsonl"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "README.md")
 
